@@ -1,0 +1,1 @@
+"""studio-warden infrastructure: the Pulumi program, one module per concern (see README.md)."""

@@ -1,0 +1,124 @@
+"""The parts of the studio-warden policy file (TOML) that decide the stack's IAM scope.
+
+The functions own the full schema; this reads only what the infrastructure needs and ignores the
+rest: the identity store (id, home region), the domains (local name, optional id) and, from each
+mapping, the execution role and security groups. Anything that would widen a grant (a wildcard
+role, a malformed id) is rejected here with a message naming the file and the entry.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+IDENTITY_STORE_ID = re.compile(r"^(d-[0-9a-f]{10}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
+DOMAIN_ID = re.compile(r"^d-(-*[a-z0-9]){1,61}$")  # the SageMaker API pattern
+DOMAIN_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# An IAM role ARN with an optional path, and no wildcard anywhere: PassRole must stay exact.
+ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]+$")
+SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{4,17}$")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+
+
+class PolicyError(ValueError):
+    """The policy file cannot be used to derive the stack's permissions."""
+
+
+@dataclass(frozen=True)
+class Domain:
+    name: str
+    id: str | None
+
+
+@dataclass(frozen=True)
+class Mapping:
+    domain: str
+    execution_role: str | None
+    security_groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class WardenPolicy:
+    identity_store_id: str
+    identity_store_region: str | None
+    domains: tuple[Domain, ...]
+    mappings: tuple[Mapping, ...]
+
+    @property
+    def execution_roles(self) -> list[str]:
+        """Every execution role a mapping names: the only roles the functions may pass."""
+        return sorted({m.execution_role for m in self.mappings if m.execution_role})
+
+    @property
+    def security_groups(self) -> list[str]:
+        return sorted({sg for m in self.mappings for sg in m.security_groups})
+
+    def domain(self, name: str) -> Domain:
+        for domain in self.domains:
+            if domain.name == name:
+                return domain
+        raise PolicyError(f"no [[domains]] entry is named {name!r}")
+
+
+def load_policy(path: Path) -> WardenPolicy:
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise PolicyError(f"policy file {path} does not exist (stack config policyFile)") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"policy file {path} is not valid TOML: {exc}") from exc
+    return parse_policy(raw, source=str(path))
+
+
+def parse_policy(raw: dict, source: str = "policy") -> WardenPolicy:
+    def fail(message: str) -> PolicyError:
+        return PolicyError(f"{source}: {message}")
+
+    store = raw.get("identity_store")
+    if not isinstance(store, dict):
+        raise fail("missing [identity_store] table")
+    store_id = store.get("id")
+    if not isinstance(store_id, str) or not IDENTITY_STORE_ID.match(store_id):
+        raise fail(f"[identity_store] id {store_id!r} is not an Identity Store id (d-xxxxxxxxxx)")
+    store_region = store.get("region")
+    if store_region is not None and (not isinstance(store_region, str) or not REGION.match(store_region)):
+        raise fail(f"[identity_store] region {store_region!r} is not an AWS region")
+
+    domains: list[Domain] = []
+    for index, entry in enumerate(raw.get("domains") or []):
+        name = entry.get("name") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not DOMAIN_NAME.match(name):
+            raise fail(f"[[domains]] #{index + 1}: name {name!r} is missing or invalid")
+        domain_id = entry.get("id")
+        if domain_id is not None and (not isinstance(domain_id, str) or not DOMAIN_ID.match(domain_id)):
+            raise fail(f"[[domains]] {name!r}: id {domain_id!r} is not a SageMaker domain id")
+        if any(d.name == name for d in domains):
+            raise fail(f"[[domains]] {name!r} is declared twice")
+        domains.append(Domain(name=name, id=domain_id))
+    if not domains:
+        raise fail("no [[domains]] entry: there is nothing to manage")
+
+    mappings: list[Mapping] = []
+    for index, entry in enumerate(raw.get("mappings") or []):
+        if not isinstance(entry, dict):
+            raise fail(f"[[mappings]] #{index + 1} is not a table")
+        label = f"[[mappings]] #{index + 1} ({entry.get('group') or entry.get('group_id')!r})"
+        domain = entry.get("domain")
+        if not any(d.name == domain for d in domains):
+            raise fail(f"{label}: domain {domain!r} is not a declared [[domains]] name")
+        role = entry.get("execution_role")
+        if role is not None and (not isinstance(role, str) or not ROLE_ARN.match(role)):
+            raise fail(f"{label}: execution_role {role!r} is not an exact IAM role ARN (no wildcards)")
+        groups = entry.get("security_groups") or []
+        if not isinstance(groups, list) or not all(isinstance(g, str) and SECURITY_GROUP_ID.match(g) for g in groups):
+            raise fail(f"{label}: security_groups must be a list of sg-... ids")
+        mappings.append(Mapping(domain=domain, execution_role=role, security_groups=tuple(groups)))
+
+    return WardenPolicy(
+        identity_store_id=store_id,
+        identity_store_region=store_region,
+        domains=tuple(domains),
+        mappings=tuple(mappings),
+    )

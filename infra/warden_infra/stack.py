@@ -1,0 +1,89 @@
+"""The whole studio-warden stack, in dependency order. Each step lives in its own module."""
+
+from __future__ import annotations
+
+import pulumi
+
+from .alarms import function_alarms, queue_depth_alarm
+from .alerts import create_alert_topic
+from .aws_context import AwsContext
+from .config import load_config
+from .domain import adopt_domain, create_domain
+from .functions import SharedResources, create_function
+from .keys import create_key
+from .ledger import create_ledger
+from .network import adopt_network, create_network
+from .triggers import create_drift_trigger, create_membership_trigger, create_sweep_schedule
+
+
+def build() -> dict[str, pulumi.Input]:
+    config = load_config()
+    ctx = AwsContext.current()
+
+    data_key = create_key("data-key", config, ctx, description=f"studio-warden {config.stack}: domain volumes and ledger")
+    alerts = create_alert_topic(config, ctx)
+
+    if config.creates_domain:
+        network = create_network(config, ctx) if config.creates_network else adopt_network(config)
+        domain = create_domain(config, ctx, network, data_key)
+    else:
+        domain = adopt_domain(config, ctx)
+
+    ledger = create_ledger(config, data_key)
+
+    # The domains the functions manage: the policy's, with the stack's own domain's id filled in.
+    other_domain_ids = [d.id for d in config.policy.domains if d.name != config.stack_domain_name]
+    domain_ids = [*other_domain_ids, domain.id]
+    sso_application_arns = [domain.sso_application_arn, *config.sso_application_arns]
+    if config.identity_center_instance_id:
+        sso_application_arns.append(ctx.sso_instance_applications(config.identity_center_instance_id))
+
+    shared = SharedResources(
+        domain_ids=domain_ids,
+        domain_ids_env=pulumi.Output.json_dumps({config.stack_domain_name: domain.id}),
+        sso_application_arns=sso_application_arns,
+        table=ledger,
+        topic=alerts.topic,
+        data_key=data_key,
+        alerts_key=alerts.key,
+    )
+    membership_sync = create_function(
+        "membership-sync",
+        "Identity Center membership change -> SageMaker profiles (studio-warden)",
+        config.membership_sync,
+        config,
+        ctx,
+        shared,
+    )
+    compliance_sweep = create_function(
+        "compliance-sweep",
+        "Scheduled reconcile and drift checks of every managed domain (studio-warden)",
+        config.compliance_sweep,
+        config,
+        ctx,
+        shared,
+    )
+
+    forward_dlq = create_membership_trigger(config, ctx, membership_sync)
+    create_drift_trigger(config, compliance_sweep, domain_ids)
+    create_sweep_schedule(config, ctx, compliance_sweep)
+
+    for fn in (membership_sync, compliance_sweep):
+        function_alarms(config, fn, alerts)
+        queue_depth_alarm(f"{fn.name}-delivery-dlq", config, fn.delivery_dlq, alerts)
+        queue_depth_alarm(f"{fn.name}-failure-dlq", config, fn.failure_dlq, alerts)
+
+    outputs: dict[str, pulumi.Input] = {
+        "studioUrl": domain.url,
+        "domainId": domain.id,
+        "ledgerTable": ledger.name,
+        "alertTopicArn": alerts.topic.arn,
+        "membershipSyncFunction": membership_sync.function.name,
+        "complianceSweepFunction": compliance_sweep.function.name,
+    }
+    if forward_dlq:
+        # CloudWatch alarms notify only topics in their own region: one more topic there.
+        home_alerts = create_alert_topic(config, ctx, region=forward_dlq.region)
+        queue_depth_alarm("membership-forward-dlq", config, forward_dlq.queue, home_alerts, region=forward_dlq.region)
+        outputs["homeRegionAlertTopicArn"] = home_alerts.topic.arn
+    return outputs

@@ -1,0 +1,261 @@
+"""What invokes the functions: CloudTrail events through EventBridge, and the sweep schedule.
+
+Membership events (membership-sync) are logged by CloudTrail only in the Identity Center home
+region. When that is the stack's region, one rule on the default bus invokes the function. When it
+is not, a rule in the home region forwards the same events to the stack region's default bus,
+where the same pattern invokes the function (EventBridge rules can only target a function in their
+own region).
+
+Event patterns (see README.md, "Event patterns", for the sources):
+- every rule requires `detail.errorCode` to be absent: failed calls are logged too and change
+  nothing;
+- identitystore and sso-directory events carry `requestParameters.identityStoreId` (the Identity
+  Store API requires it on every call, and the console's sso-directory calls send it, e.g.
+  AddMemberToGroup), so those branches match only the configured store, by id or by ARN (the
+  Identity Store API also accepts the store's ARN);
+- identitystore-scim events carry no identityStoreId: their requestParameters hold the SCIM
+  `tenantId` and the HTTP body. That branch matches every SCIM call in the account (one Identity
+  Center instance, one store), narrowed to `requestParameters.tenantId` when scimTenantId is set.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from . import iam
+from .aws_context import AwsContext
+from .config import StackConfig
+from .functions import WardenFunction
+from .queues import create_queue
+
+CLOUDTRAIL_API_CALL = "AWS API Call via CloudTrail"
+SWEEP_INPUT = {"mode": "apply"}
+
+MEMBERSHIP_EVENTS = {
+    "identitystore.amazonaws.com": (
+        "CreateGroupMembership",
+        "DeleteGroupMembership",
+        "DeleteUser",
+        "DeleteGroup",
+        "UpdateUser",
+    ),
+    "sso-directory.amazonaws.com": (
+        "AddMemberToGroup",
+        "RemoveMemberFromGroup",
+        "DeleteUser",
+        "DeleteGroup",
+        "DisableUser",
+        "EnableUser",
+        "UpdateUser",
+    ),
+    "identitystore-scim.amazonaws.com": (
+        "PatchGroup",
+        "PatchUser",
+        "PutUser",
+        "DeleteUser",
+        "DeleteGroup",
+    ),
+}
+SOURCES_WITH_STORE_ID = ("identitystore.amazonaws.com", "sso-directory.amazonaws.com")
+
+DRIFT_EVENTS = {
+    "sagemaker.amazonaws.com": ("UpdateDomain", "CreateUserProfile", "UpdateUserProfile", "DeleteUserProfile"),
+    "ec2.amazonaws.com": (
+        "AuthorizeSecurityGroupIngress",
+        "AuthorizeSecurityGroupEgress",
+        "RevokeSecurityGroupIngress",
+        "RevokeSecurityGroupEgress",
+        "ModifySecurityGroupRules",
+    ),
+}
+
+
+def membership_event_pattern(store_id: str, store_arn: str, scim_tenant_id: str | None = None) -> dict:
+    branches = []
+    for source, names in MEMBERSHIP_EVENTS.items():
+        branch: dict = {"eventSource": [source], "eventName": list(names)}
+        if source in SOURCES_WITH_STORE_ID:
+            branch["requestParameters"] = {"identityStoreId": [store_id, store_arn]}
+        elif scim_tenant_id:
+            branch["requestParameters"] = {"tenantId": [scim_tenant_id]}
+        branches.append(branch)
+    return {
+        "detail-type": [CLOUDTRAIL_API_CALL],
+        "detail": {"errorCode": [{"exists": False}], "$or": branches},
+    }
+
+
+def drift_event_pattern(domain_ids: list[str]) -> dict:
+    """SageMaker changes to the managed domains (every one of these calls names its domain in
+    requestParameters.domainId), and any security group rule change in the region: the groups a
+    policy allows are many and their events differ in shape, so the sweep decides relevance."""
+    sagemaker, ec2 = "sagemaker.amazonaws.com", "ec2.amazonaws.com"
+    return {
+        "detail-type": [CLOUDTRAIL_API_CALL],
+        "detail": {
+            "errorCode": [{"exists": False}],
+            "$or": [
+                {
+                    "eventSource": [sagemaker],
+                    "eventName": list(DRIFT_EVENTS[sagemaker]),
+                    "requestParameters": {"domainId": sorted(set(domain_ids))},
+                },
+                {"eventSource": [ec2], "eventName": list(DRIFT_EVENTS[ec2])},
+            ],
+        },
+    }
+
+
+@dataclass(frozen=True)
+class ForeignQueue:
+    """A dead-letter queue outside the stack region (its alarm must live in that region)."""
+
+    queue: aws.sqs.Queue
+    region: str
+
+
+def _rule_to_function(name: str, description: str, pattern: pulumi.Input[str], fn: WardenFunction, config: StackConfig) -> aws.cloudwatch.EventRule:
+    rule = aws.cloudwatch.EventRule(
+        name,
+        name=f"{config.name_prefix}-{name}",
+        description=description,
+        event_bus_name="default",
+        event_pattern=pattern,
+        tags=config.tags(),
+    )
+    aws.cloudwatch.EventTarget(
+        f"{name}-target",
+        rule=rule.name,
+        arn=fn.function.arn,
+        retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+            maximum_retry_attempts=config.event_retry_attempts,
+            maximum_event_age_in_seconds=config.event_max_age_seconds,
+        ),
+        dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=fn.delivery_dlq.arn),
+        opts=pulumi.ResourceOptions(parent=rule),
+    )
+    aws.lambda_.Permission(
+        f"{name}-invoke",
+        action="lambda:InvokeFunction",
+        function=fn.function.name,
+        principal="events.amazonaws.com",
+        source_arn=rule.arn,
+        opts=pulumi.ResourceOptions(parent=rule),
+    )
+    return rule
+
+
+def _allow_rules_to_dead_letter(name: str, queue: aws.sqs.Queue, rules: list[aws.cloudwatch.EventRule], region: str | None = None) -> None:
+    aws.sqs.QueuePolicy(
+        f"{name}-policy",
+        queue_url=queue.url,
+        policy=pulumi.Output.all(queue.arn, *[r.arn for r in rules]).apply(
+            lambda arns: json.dumps(iam.eventbridge_dead_letter_queue_policy(arns[0], list(arns[1:])))
+        ),
+        region=region,
+        opts=pulumi.ResourceOptions(parent=queue),
+    )
+
+
+def create_membership_trigger(config: StackConfig, ctx: AwsContext, fn: WardenFunction) -> ForeignQueue | None:
+    """The membership rule; when Identity Center lives in another region, also the forwarder
+    there, whose dead-letter queue (in that region) is returned for alarming."""
+    store_id = config.policy.identity_store_id
+    pattern = json.dumps(membership_event_pattern(store_id, ctx.identity_store(store_id), config.scim_tenant_id))
+    description = "Identity Center membership changes (Identity Store API, console, SCIM) -> membership-sync"
+    rule = _rule_to_function("membership-events", description, pattern, fn, config)
+    _allow_rules_to_dead_letter(f"{fn.name}-delivery-dlq", fn.delivery_dlq, [rule])
+
+    home = config.identity_center_region
+    if not home or home == ctx.region:
+        return None
+    return _forward_from_home_region(config, ctx, home, pattern)
+
+
+def _forward_from_home_region(config: StackConfig, ctx: AwsContext, home: str, pattern: str) -> ForeignQueue:
+    role = aws.iam.Role(
+        "membership-forwarder-role",
+        description=f"Forwards Identity Center events from {home} to the {ctx.region} default bus",
+        assume_role_policy=json.dumps(iam.assume_role_policy("events.amazonaws.com", ctx.account)),
+        tags=config.tags(),
+    )
+    aws.iam.RolePolicy(
+        "membership-forwarder-policy",
+        role=role.id,
+        policy=json.dumps(iam.forwarder_policy(ctx.event_bus(ctx.region))),
+        opts=pulumi.ResourceOptions(parent=role),
+    )
+    dlq = create_queue("membership-forward-dlq", config, region=home)
+    rule = aws.cloudwatch.EventRule(
+        "membership-events-forward",
+        name=f"{config.name_prefix}-membership-events-forward",
+        description=f"Identity Center membership changes in {home} -> {ctx.region} default bus",
+        event_bus_name="default",
+        event_pattern=pattern,
+        region=home,
+        tags=config.tags(),
+    )
+    aws.cloudwatch.EventTarget(
+        "membership-events-forward-target",
+        rule=rule.name,
+        arn=ctx.event_bus(ctx.region),
+        role_arn=role.arn,
+        retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+            maximum_retry_attempts=config.event_retry_attempts,
+            maximum_event_age_in_seconds=config.event_max_age_seconds,
+        ),
+        dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=dlq.arn),
+        region=home,
+        opts=pulumi.ResourceOptions(parent=rule),
+    )
+    _allow_rules_to_dead_letter("membership-forward-dlq", dlq, [rule], region=home)
+    return ForeignQueue(queue=dlq, region=home)
+
+
+def create_drift_trigger(config: StackConfig, fn: WardenFunction, domain_ids: list[pulumi.Input[str]]) -> aws.cloudwatch.EventRule:
+    pattern = pulumi.Output.all(*domain_ids).apply(lambda ids: json.dumps(drift_event_pattern(list(ids))))
+    description = "SageMaker domain/profile and security group changes -> compliance-sweep (drift check)"
+    rule = _rule_to_function("drift-events", description, pattern, fn, config)
+    _allow_rules_to_dead_letter(f"{fn.name}-delivery-dlq", fn.delivery_dlq, [rule])
+    return rule
+
+
+def create_sweep_schedule(config: StackConfig, ctx: AwsContext, fn: WardenFunction) -> aws.scheduler.Schedule:
+    """The sweep runs on a schedule with {"mode": "apply"}; the Scheduler's own role may invoke
+    that one function and dead-letter to its queue (the Scheduler uses the role for both)."""
+    role = aws.iam.Role(
+        "sweep-scheduler-role",
+        description="EventBridge Scheduler: invokes compliance-sweep, nothing else",
+        assume_role_policy=json.dumps(iam.assume_role_policy("scheduler.amazonaws.com", ctx.account)),
+        tags=config.tags(),
+    )
+    role_policy = aws.iam.RolePolicy(
+        "sweep-scheduler-policy",
+        role=role.id,
+        policy=pulumi.Output.all(fn.function.arn, fn.delivery_dlq.arn).apply(
+            lambda arns: json.dumps(iam.scheduler_policy(arns[0], arns[1]))
+        ),
+        opts=pulumi.ResourceOptions(parent=role),
+    )
+    return aws.scheduler.Schedule(
+        "sweep-schedule",
+        name=f"{config.name_prefix}-sweep",
+        description="Reconcile every mapped group against every managed domain",
+        schedule_expression=config.sweep_schedule,
+        flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+        target=aws.scheduler.ScheduleTargetArgs(
+            arn=fn.function.arn,
+            role_arn=role.arn,
+            input=json.dumps(SWEEP_INPUT),
+            retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                maximum_retry_attempts=config.event_retry_attempts,
+                maximum_event_age_in_seconds=config.event_max_age_seconds,
+            ),
+            dead_letter_config=aws.scheduler.ScheduleTargetDeadLetterConfigArgs(arn=fn.delivery_dlq.arn),
+        ),
+        opts=pulumi.ResourceOptions(depends_on=[role_policy]),
+    )

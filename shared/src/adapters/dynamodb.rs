@@ -1,0 +1,286 @@
+//! The DynamoDB ledger: one table, `pk`/`sk` string keys, TTL on `expires_at`.
+//!
+//! | item | pk | sk | notes |
+//! |---|---|---|---|
+//! | current state of a user in a domain | `DOMAIN#<domain id>` | `USER#<user id>` | conditional on `version` |
+//! | history row | `USER#<user id>` | `HIST#<ulid>` | append-only (`attribute_not_exists`) |
+//! | handled event | `EVENT#<event id>` | `EVENT` | `expires_at` TTL |
+//! | membership id seen in an event | `MEMBERSHIP#<membership id>` | `MEMBERSHIP` | `expires_at` TTL |
+//! | sweep run | `SWEEP` | `RUN#<ulid>` | summary of one run |
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{aws_error, code_of};
+use crate::error::{Result, WardenError};
+use crate::ids::{DomainId, GroupId, MembershipId, UserId};
+use crate::model::{Epoch, UserRecord};
+use crate::ports::{HistoryEntry, Ledger, SweepSummary};
+
+const SERVICE: &str = "dynamodb";
+/// Membership ids are remembered for a little over a year.
+const MEMBERSHIP_TTL_SECS: i64 = 400 * 24 * 3600;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// [`Ledger`] over `aws_sdk_dynamodb::Client`.
+#[derive(Debug, Clone)]
+pub struct DynamoLedger {
+    client: Client,
+    table: String,
+}
+
+fn record_key(domain: &DomainId, user: &UserId) -> (String, String) {
+    (format!("DOMAIN#{domain}"), format!("USER#{user}"))
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn to_item<T: Serialize>(key: &str, value: &T, pk: String, sk: String) -> Result<Item> {
+    let mut item: Item = serde_dynamo::to_item(value).map_err(|e| WardenError::LedgerCorrupt {
+        key: key.to_owned(),
+        detail: format!("cannot encode: {e}"),
+    })?;
+    item.insert("pk".into(), s(pk));
+    item.insert("sk".into(), s(sk));
+    Ok(item)
+}
+
+fn from_item<T: DeserializeOwned>(mut item: Item) -> Result<T> {
+    let key = match (item.remove("pk"), item.remove("sk")) {
+        (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => format!("{pk}/{sk}"),
+        _ => "(no key)".to_owned(),
+    };
+    item.remove("expires_at");
+    serde_dynamo::from_item(item).map_err(|e| WardenError::LedgerCorrupt {
+        key,
+        detail: e.to_string(),
+    })
+}
+
+impl DynamoLedger {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Every item of one partition, oldest sort key first.
+    async fn query_partition(&self, pk: String, sk_prefix: &str) -> Result<Vec<Item>> {
+        let mut pages = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk))
+            .expression_attribute_values(":prefix", s(sk_prefix))
+            .consistent_read(true)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error(SERVICE, "Query", e))?;
+            out.extend(page.items().iter().cloned());
+        }
+        Ok(out)
+    }
+
+    async fn put_new(&self, item: Item, operation_key: &str) -> Result<bool> {
+        match self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if code_of(&e) == Some("ConditionalCheckFailedException") => Ok(false),
+            Err(e) => Err(aws_error(SERVICE, "PutItem", e)).map_err(|err| {
+                tracing::debug!(key = operation_key, error = %err, "ledger write failed");
+                err
+            }),
+        }
+    }
+}
+
+impl Ledger for DynamoLedger {
+    async fn record(&self, domain: &DomainId, user: &UserId) -> Result<Option<UserRecord>> {
+        let (pk, sk) = record_key(domain, user);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_error(SERVICE, "GetItem", e))?;
+        out.item.map(from_item).transpose()
+    }
+
+    async fn records(&self, domain: &DomainId) -> Result<Vec<UserRecord>> {
+        self.query_partition(format!("DOMAIN#{domain}"), "USER#")
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    async fn put_record(&self, record: &UserRecord) -> Result<()> {
+        let (pk, sk) = record_key(&record.domain, &record.user);
+        let key = format!("{pk}/{sk}");
+        let item = to_item(&key, record, pk, sk)?;
+        let mut request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        request = if record.version <= 1 {
+            request.condition_expression("attribute_not_exists(pk)")
+        } else {
+            request
+                .condition_expression("version = :previous")
+                .expression_attribute_values(
+                    ":previous",
+                    AttributeValue::N((record.version - 1).to_string()),
+                )
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) if code_of(&e) == Some("ConditionalCheckFailedException") => {
+                Err(WardenError::LedgerConflict { key })
+            }
+            Err(e) => Err(aws_error(SERVICE, "PutItem", e)),
+        }
+    }
+
+    async fn append(&self, entry: &HistoryEntry) -> Result<()> {
+        // A ULID is unique and sorts by time; `attribute_not_exists` makes an append never
+        // overwrite, so a row can only be added, never lost to a concurrent writer.
+        let pk = format!("USER#{}", entry.user);
+        let sk = format!("HIST#{}", ulid::Ulid::generate());
+        let key = format!("{pk}/{sk}");
+        let item = to_item(&key, entry, pk, sk)?;
+        if self.put_new(item, &key).await? {
+            Ok(())
+        } else {
+            Err(WardenError::LedgerConflict { key })
+        }
+    }
+
+    async fn history(&self, user: &UserId) -> Result<Vec<HistoryEntry>> {
+        self.query_partition(format!("USER#{user}"), "HIST#")
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    async fn event_seen(&self, event_id: &str) -> Result<bool> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("EVENT#{event_id}")))
+            .key("sk", s("EVENT"))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| aws_error(SERVICE, "GetItem", e))?;
+        Ok(out.item.is_some())
+    }
+
+    async fn mark_event(&self, event_id: &str, now: Epoch, ttl_secs: i64) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("EVENT#{event_id}")))
+            .item("sk", s("EVENT"))
+            .item("handled_at", AttributeValue::N(now.to_string()))
+            .item(
+                "expires_at",
+                AttributeValue::N(now.saturating_add(ttl_secs).to_string()),
+            )
+            .send()
+            .await
+            .map_err(|e| aws_error(SERVICE, "PutItem", e))?;
+        Ok(())
+    }
+
+    async fn remember_membership(
+        &self,
+        membership: &MembershipId,
+        group: &GroupId,
+        user: &UserId,
+    ) -> Result<()> {
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(format!("MEMBERSHIP#{membership}")))
+            .item("sk", s("MEMBERSHIP"))
+            .item("group", s(group.as_str()))
+            .item("user", s(user.as_str()))
+            .item(
+                "expires_at",
+                AttributeValue::N(now.saturating_add(MEMBERSHIP_TTL_SECS).to_string()),
+            )
+            .send()
+            .await
+            .map_err(|e| aws_error(SERVICE, "PutItem", e))?;
+        Ok(())
+    }
+
+    async fn membership(&self, membership: &MembershipId) -> Result<Option<(GroupId, UserId)>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("MEMBERSHIP#{membership}")))
+            .key("sk", s("MEMBERSHIP"))
+            .send()
+            .await
+            .map_err(|e| aws_error(SERVICE, "GetItem", e))?;
+        let Some(item) = out.item else {
+            return Ok(None);
+        };
+        match (item.get("group"), item.get("user")) {
+            (Some(AttributeValue::S(g)), Some(AttributeValue::S(u))) => {
+                Ok(Some((GroupId::parse(g)?, UserId::parse(u)?)))
+            }
+            _ => Err(WardenError::LedgerCorrupt {
+                key: format!("MEMBERSHIP#{membership}"),
+                detail: "group or user missing".into(),
+            }),
+        }
+    }
+
+    async fn record_sweep(&self, summary: &SweepSummary) -> Result<()> {
+        let pk = "SWEEP".to_owned();
+        let sk = format!("RUN#{}", summary.sweep_id);
+        let key = format!("{pk}/{sk}");
+        let item = to_item(&key, summary, pk, sk)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| aws_error(SERVICE, "PutItem", e))?;
+        Ok(())
+    }
+}

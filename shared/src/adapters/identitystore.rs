@@ -1,0 +1,148 @@
+//! The Identity Store adapter (read-only).
+
+use aws_sdk_identitystore::Client;
+use aws_sdk_identitystore::types::{AlternateIdentifier, MemberId, UniqueAttribute, UserStatus};
+use aws_smithy_types::Document;
+
+use super::{aws_error, code_of};
+use crate::error::{Result, WardenError};
+use crate::ids::{GroupId, IdentityStoreId, MembershipId, UserId};
+use crate::model::User;
+use crate::ports::Directory;
+
+const SERVICE: &str = "identitystore";
+
+/// [`Directory`] over `aws_sdk_identitystore::Client`.
+#[derive(Debug, Clone)]
+pub struct IdentityStoreDirectory {
+    client: Client,
+    store: IdentityStoreId,
+}
+
+impl IdentityStoreDirectory {
+    pub fn new(client: Client, store: IdentityStoreId) -> Self {
+        Self { client, store }
+    }
+}
+
+fn user_from(id: &str, user_name: Option<&str>, status: Option<&UserStatus>) -> Result<User> {
+    Ok(User {
+        id: UserId::parse(id)?,
+        user_name: user_name.unwrap_or_default().to_owned(),
+        enabled: !matches!(status, Some(UserStatus::Disabled)),
+    })
+}
+
+impl Directory for IdentityStoreDirectory {
+    async fn user(&self, user: &UserId) -> Result<Option<User>> {
+        match self
+            .client
+            .describe_user()
+            .identity_store_id(self.store.as_str())
+            .user_id(user.as_str())
+            .send()
+            .await
+        {
+            Ok(out) => user_from(out.user_id(), out.user_name(), out.user_status()).map(Some),
+            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(None),
+            Err(e) => Err(aws_error(SERVICE, "DescribeUser", e)),
+        }
+    }
+
+    async fn users(&self) -> Result<Vec<User>> {
+        let mut pages = self
+            .client
+            .list_users()
+            .identity_store_id(self.store.as_str())
+            .max_results(100)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error(SERVICE, "ListUsers", e))?;
+            for u in page.users() {
+                out.push(user_from(u.user_id(), u.user_name(), u.user_status())?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn groups_of(&self, user: &UserId) -> Result<Vec<GroupId>> {
+        let mut pages = self
+            .client
+            .list_group_memberships_for_member()
+            .identity_store_id(self.store.as_str())
+            .member_id(MemberId::UserId(user.as_str().to_owned()))
+            .max_results(100)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        loop {
+            match pages.next().await {
+                None => break,
+                Some(Ok(page)) => {
+                    for m in page.group_memberships() {
+                        if let Some(g) = m.group_id() {
+                            out.push(GroupId::parse(g)?);
+                        }
+                    }
+                }
+                // A deleted user has no groups.
+                Some(Err(e)) if code_of(&e) == Some("ResourceNotFoundException") => break,
+                Some(Err(e)) => return Err(aws_error(SERVICE, "ListGroupMembershipsForMember", e)),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn members_of(&self, group: &GroupId) -> Result<Vec<(MembershipId, UserId)>> {
+        let mut pages = self
+            .client
+            .list_group_memberships()
+            .identity_store_id(self.store.as_str())
+            .group_id(group.as_str())
+            .max_results(100)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        loop {
+            match pages.next().await {
+                None => break,
+                Some(Ok(page)) => {
+                    for m in page.group_memberships() {
+                        let Some(MemberId::UserId(uid)) = m.member_id() else {
+                            continue;
+                        };
+                        out.push((MembershipId::parse(m.membership_id())?, UserId::parse(uid)?));
+                    }
+                }
+                // A deleted group has no members.
+                Some(Err(e)) if code_of(&e) == Some("ResourceNotFoundException") => break,
+                Some(Err(e)) => return Err(aws_error(SERVICE, "ListGroupMemberships", e)),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn group_id(&self, display_name: &str) -> Result<Option<GroupId>> {
+        let attribute = UniqueAttribute::builder()
+            .attribute_path("displayName")
+            .attribute_value(Document::String(display_name.to_owned()))
+            .build()
+            .map_err(|e| {
+                WardenError::Config(format!("group display name {display_name:?}: {e}"))
+            })?;
+        match self
+            .client
+            .get_group_id()
+            .identity_store_id(self.store.as_str())
+            .alternate_identifier(AlternateIdentifier::UniqueAttribute(attribute))
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(GroupId::parse(out.group_id())?)),
+            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(None),
+            Err(e) => Err(aws_error(SERVICE, "GetGroupId", e)),
+        }
+    }
+}

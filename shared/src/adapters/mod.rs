@@ -1,0 +1,87 @@
+//! One adapter per port, over the real aws-sdk-rust clients. They translate, they do not decide.
+
+mod dynamodb;
+mod identitystore;
+mod sagemaker;
+
+pub use dynamodb::DynamoLedger;
+pub use identitystore::IdentityStoreDirectory;
+pub use sagemaker::SageMakerStudio;
+
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::error::WardenError;
+
+/// Error codes that mean "slow down": retryable with backoff.
+const THROTTLING_CODES: &[&str] = &[
+    "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "ProvisionedThroughputExceededException",
+    "SlowDown",
+];
+
+/// Whether an AWS error code says the call was throttled.
+pub fn is_throttling(code: Option<&str>) -> bool {
+    code.is_some_and(|c| THROTTLING_CODES.contains(&c))
+}
+
+/// The error code of an SDK error, if the service sent one.
+pub(crate) fn code_of<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Option<&str> {
+    match err {
+        SdkError::ServiceError(e) => e.err().code(),
+        _ => None,
+    }
+}
+
+/// Converts an SDK error into the library's error, classifying it as retryable or not.
+pub(crate) fn aws_error<E>(
+    service: &'static str,
+    operation: &'static str,
+    err: SdkError<E, HttpResponse>,
+) -> WardenError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let code = code_of(&err).map(str::to_owned);
+    let (retryable, message) = match &err {
+        SdkError::ServiceError(e) => {
+            let status = e.raw().status().as_u16();
+            let retryable = status >= 500 || status == 429 || is_throttling(code.as_deref());
+            let message = e.err().message().unwrap_or("no message").to_owned();
+            (
+                retryable,
+                format!(
+                    "{} ({status}): {message}",
+                    code.as_deref().unwrap_or("unknown error")
+                ),
+            )
+        }
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => (
+            true,
+            aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+        ),
+        _ => (
+            false,
+            aws_smithy_types::error::display::DisplayErrorContext(&err).to_string(),
+        ),
+    };
+    WardenError::Aws {
+        service,
+        operation,
+        code,
+        message,
+        retryable,
+    }
+}
+
+/// Seconds since the epoch of an SDK timestamp.
+pub(crate) fn epoch(t: Option<&aws_smithy_types::DateTime>) -> Option<i64> {
+    t.map(|t| t.secs())
+}

@@ -1,0 +1,425 @@
+//! The SageMaker adapter, with the domain's Identity Center application assignments (sso-admin).
+
+use std::collections::BTreeMap;
+
+use aws_sdk_sagemaker::Client;
+use aws_sdk_sagemaker::types::{
+    AppInstanceType, AppType, CodeEditorAppSettings, JupyterLabAppSettings, ResourceSpec,
+    SharingType, Tag, UserSettings,
+};
+use aws_sdk_ssoadmin::types::PrincipalType;
+
+use super::{aws_error, code_of, epoch};
+use crate::error::Result;
+use crate::ids::{DomainId, ResourceName, UserId};
+use crate::model::{ProfileStatus, ProfileSummary};
+use crate::ports::{
+    AppSummary, CreateOutcome, DomainInfo, ProfileSpec, SpaceSummary, Studio, UpdateOutcome,
+};
+
+const SERVICE: &str = "sagemaker";
+
+/// [`Studio`] over the SageMaker and SSO admin clients.
+#[derive(Debug, Clone)]
+pub struct SageMakerStudio {
+    sagemaker: Client,
+    sso: aws_sdk_ssoadmin::Client,
+}
+
+impl SageMakerStudio {
+    pub fn new(sagemaker: Client, sso: aws_sdk_ssoadmin::Client) -> Self {
+        Self { sagemaker, sso }
+    }
+
+    async fn profile_arn(&self, domain: &DomainId, name: &ResourceName) -> Result<Option<String>> {
+        match self
+            .sagemaker
+            .describe_user_profile()
+            .domain_id(domain.as_str())
+            .user_profile_name(name.as_str())
+            .send()
+            .await
+        {
+            Ok(out) => Ok(out.user_profile_arn().map(str::to_owned)),
+            Err(e) if code_of(&e) == Some("ResourceNotFound") => Ok(None),
+            Err(e) => Err(aws_error(SERVICE, "DescribeUserProfile", e)),
+        }
+    }
+
+    async fn apps(
+        &self,
+        domain: &DomainId,
+        profile: Option<&str>,
+        space: Option<&str>,
+    ) -> Result<Vec<AppSummary>> {
+        let mut pages = self
+            .sagemaker
+            .list_apps()
+            .domain_id_equals(domain.as_str())
+            .set_user_profile_name_equals(profile.map(str::to_owned))
+            .set_space_name_equals(space.map(str::to_owned))
+            .max_results(100)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error(SERVICE, "ListApps", e))?;
+            for app in page.apps() {
+                let (Some(app_type), Some(app_name)) = (app.app_type(), app.app_name()) else {
+                    continue;
+                };
+                out.push(AppSummary {
+                    app_type: app_type.as_str().to_owned(),
+                    app_name: app_name.to_owned(),
+                    status: app
+                        .status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    user_profile: app.user_profile_name().map(str::to_owned),
+                    space: app.space_name().map(str::to_owned),
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The UserSettings a template asks for.
+pub(crate) fn user_settings(spec: &ProfileSpec) -> UserSettings {
+    let t = &spec.template;
+    let mut settings = UserSettings::builder()
+        .execution_role(&t.execution_role)
+        .set_security_groups(Some(
+            t.security_groups
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect(),
+        ))
+        .set_default_landing_uri(t.apps.default_landing_uri.clone());
+    if t.apps.jupyterlab_instance_type.is_some()
+        || !t.apps.jupyterlab_lifecycle_config_arns.is_empty()
+    {
+        settings = settings.jupyter_lab_app_settings(
+            JupyterLabAppSettings::builder()
+                .set_default_resource_spec(t.apps.jupyterlab_instance_type.as_deref().map(|i| {
+                    ResourceSpec::builder()
+                        .instance_type(AppInstanceType::from(i))
+                        .build()
+                }))
+                .set_lifecycle_config_arns(
+                    (!t.apps.jupyterlab_lifecycle_config_arns.is_empty())
+                        .then(|| t.apps.jupyterlab_lifecycle_config_arns.clone()),
+                )
+                .build(),
+        );
+    }
+    if let Some(i) = t.apps.code_editor_instance_type.as_deref() {
+        settings = settings.code_editor_app_settings(
+            CodeEditorAppSettings::builder()
+                .default_resource_spec(
+                    ResourceSpec::builder()
+                        .instance_type(AppInstanceType::from(i))
+                        .build(),
+                )
+                .build(),
+        );
+    }
+    settings.build()
+}
+
+fn summary(name: &str, status: Option<&str>, last_modified: Option<i64>) -> Result<ProfileSummary> {
+    Ok(ProfileSummary {
+        name: ResourceName::parse(name)?,
+        status: ProfileStatus::from_api(status.unwrap_or("Pending")),
+        last_modified,
+    })
+}
+
+impl Studio for SageMakerStudio {
+    async fn describe_domain(&self, domain: &DomainId) -> Result<DomainInfo> {
+        let out = self
+            .sagemaker
+            .describe_domain()
+            .domain_id(domain.as_str())
+            .send()
+            .await
+            .map_err(|e| aws_error(SERVICE, "DescribeDomain", e))?;
+        Ok(DomainInfo {
+            id: domain.clone(),
+            auth_mode: out
+                .auth_mode()
+                .map(|m| m.as_str().to_owned())
+                .unwrap_or_else(|| "IAM".into()),
+            sso_application_arn: out.single_sign_on_application_arn().map(str::to_owned),
+        })
+    }
+
+    async fn list_profiles(&self, domain: &DomainId) -> Result<Vec<ProfileSummary>> {
+        let mut pages = self
+            .sagemaker
+            .list_user_profiles()
+            .domain_id_equals(domain.as_str())
+            .max_results(100)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error(SERVICE, "ListUserProfiles", e))?;
+            for p in page.user_profiles() {
+                // ListUserProfiles filters on the domain; guard anyway against a foreign row.
+                if p.domain_id().is_some_and(|d| d != domain.as_str()) {
+                    continue;
+                }
+                let Some(name) = p.user_profile_name() else {
+                    continue;
+                };
+                out.push(summary(
+                    name,
+                    p.status().map(|s| s.as_str()),
+                    epoch(p.last_modified_time()),
+                )?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn describe_profile(
+        &self,
+        domain: &DomainId,
+        name: &ResourceName,
+    ) -> Result<Option<ProfileSummary>> {
+        match self
+            .sagemaker
+            .describe_user_profile()
+            .domain_id(domain.as_str())
+            .user_profile_name(name.as_str())
+            .send()
+            .await
+        {
+            Ok(out) => summary(
+                name.as_str(),
+                out.status().map(|s| s.as_str()),
+                epoch(out.last_modified_time()),
+            )
+            .map(Some),
+            Err(e) if code_of(&e) == Some("ResourceNotFound") => Ok(None),
+            Err(e) => Err(aws_error(SERVICE, "DescribeUserProfile", e)),
+        }
+    }
+
+    async fn create_profile(
+        &self,
+        domain: &DomainId,
+        name: &ResourceName,
+        spec: &ProfileSpec,
+    ) -> Result<CreateOutcome> {
+        let tags = spec
+            .tags
+            .iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect::<Vec<_>>();
+        let mut request = self
+            .sagemaker
+            .create_user_profile()
+            .domain_id(domain.as_str())
+            .user_profile_name(name.as_str())
+            .set_tags(Some(tags))
+            .user_settings(user_settings(spec));
+        if let Some(user_name) = &spec.sso_user_name {
+            request = request
+                .single_sign_on_user_identifier("UserName")
+                .single_sign_on_user_value(user_name);
+        }
+        match request.send().await {
+            Ok(_) => Ok(CreateOutcome::Created),
+            Err(e) if code_of(&e) == Some("ResourceInUse") => Ok(CreateOutcome::AlreadyExists),
+            Err(e) => Err(aws_error(SERVICE, "CreateUserProfile", e)),
+        }
+    }
+
+    async fn update_profile(
+        &self,
+        domain: &DomainId,
+        name: &ResourceName,
+        spec: &ProfileSpec,
+    ) -> Result<UpdateOutcome> {
+        match self
+            .sagemaker
+            .update_user_profile()
+            .domain_id(domain.as_str())
+            .user_profile_name(name.as_str())
+            .user_settings(user_settings(spec))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(UpdateOutcome::Updated),
+            // SageMaker refuses while the profile is busy (a running JupyterServer app, an
+            // update in flight): the next sweep tries again.
+            Err(e) if matches!(code_of(&e), Some("ResourceInUse" | "ValidationException")) => {
+                let message = aws_error(SERVICE, "UpdateUserProfile", e).to_string();
+                Ok(UpdateOutcome::Deferred(message))
+            }
+            Err(e) => Err(aws_error(SERVICE, "UpdateUserProfile", e)),
+        }
+    }
+
+    async fn delete_profile(&self, domain: &DomainId, name: &ResourceName) -> Result<bool> {
+        match self
+            .sagemaker
+            .delete_user_profile()
+            .domain_id(domain.as_str())
+            .user_profile_name(name.as_str())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if code_of(&e) == Some("ResourceNotFound") => Ok(true),
+            Err(e) if code_of(&e) == Some("ResourceInUse") => Ok(false),
+            Err(e) => Err(aws_error(SERVICE, "DeleteUserProfile", e)),
+        }
+    }
+
+    async fn profile_tags(
+        &self,
+        domain: &DomainId,
+        name: &ResourceName,
+    ) -> Result<BTreeMap<String, String>> {
+        let Some(arn) = self.profile_arn(domain, name).await? else {
+            return Ok(BTreeMap::new());
+        };
+        let mut pages = self
+            .sagemaker
+            .list_tags()
+            .resource_arn(arn)
+            .into_paginator()
+            .send();
+        let mut out = BTreeMap::new();
+        loop {
+            match pages.next().await {
+                None => break,
+                Some(Ok(page)) => {
+                    for tag in page.tags() {
+                        if let Some(key) = tag.key() {
+                            out.insert(key.to_owned(), tag.value().unwrap_or_default().to_owned());
+                        }
+                    }
+                }
+                Some(Err(e)) if code_of(&e) == Some("ResourceNotFound") => break,
+                Some(Err(e)) => return Err(aws_error(SERVICE, "ListTags", e)),
+            }
+        }
+        Ok(out)
+    }
+
+    async fn profile_apps(
+        &self,
+        domain: &DomainId,
+        profile: &ResourceName,
+    ) -> Result<Vec<AppSummary>> {
+        self.apps(domain, Some(profile.as_str()), None).await
+    }
+
+    async fn space_apps(&self, domain: &DomainId, space: &str) -> Result<Vec<AppSummary>> {
+        self.apps(domain, None, Some(space)).await
+    }
+
+    async fn delete_app(&self, domain: &DomainId, app: &AppSummary) -> Result<()> {
+        match self
+            .sagemaker
+            .delete_app()
+            .domain_id(domain.as_str())
+            .set_user_profile_name(app.user_profile.clone())
+            .set_space_name(app.space.clone())
+            .app_type(AppType::from(app.app_type.as_str()))
+            .app_name(&app.app_name)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Already deleted or being deleted.
+            Err(e) if matches!(code_of(&e), Some("ResourceNotFound" | "ResourceInUse")) => Ok(()),
+            Err(e) => Err(aws_error(SERVICE, "DeleteApp", e)),
+        }
+    }
+
+    async fn list_spaces(&self, domain: &DomainId) -> Result<Vec<SpaceSummary>> {
+        let mut pages = self
+            .sagemaker
+            .list_spaces()
+            .domain_id_equals(domain.as_str())
+            .max_results(100)
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| aws_error(SERVICE, "ListSpaces", e))?;
+            for s in page.spaces() {
+                let Some(name) = s.space_name() else { continue };
+                out.push(SpaceSummary {
+                    name: name.to_owned(),
+                    status: s
+                        .status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    owner: s
+                        .ownership_settings_summary()
+                        .and_then(|o| o.owner_user_profile_name())
+                        .map(str::to_owned),
+                    private: s
+                        .space_sharing_settings_summary()
+                        .and_then(|o| o.sharing_type())
+                        .is_some_and(|t| *t == SharingType::Private),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    async fn delete_space(&self, domain: &DomainId, space: &str) -> Result<bool> {
+        match self
+            .sagemaker
+            .delete_space()
+            .domain_id(domain.as_str())
+            .space_name(space)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if code_of(&e) == Some("ResourceNotFound") => Ok(true),
+            Err(e) if code_of(&e) == Some("ResourceInUse") => Ok(false),
+            Err(e) => Err(aws_error(SERVICE, "DeleteSpace", e)),
+        }
+    }
+
+    async fn assign(&self, application_arn: &str, user: &UserId) -> Result<()> {
+        match self
+            .sso
+            .create_application_assignment()
+            .application_arn(application_arn)
+            .principal_id(user.as_str())
+            .principal_type(PrincipalType::User)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if code_of(&e) == Some("ConflictException") => Ok(()),
+            Err(e) => Err(aws_error("sso-admin", "CreateApplicationAssignment", e)),
+        }
+    }
+
+    async fn unassign(&self, application_arn: &str, user: &UserId) -> Result<()> {
+        match self
+            .sso
+            .delete_application_assignment()
+            .application_arn(application_arn)
+            .principal_id(user.as_str())
+            .principal_type(PrincipalType::User)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(()),
+            Err(e) => Err(aws_error("sso-admin", "DeleteApplicationAssignment", e)),
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! The library's error type. Every error says whether trying again can help, so that a handler
+//! can tell Lambda (and EventBridge's retry policy) the truth.
+
+use crate::ids::InvalidId;
+
+/// An error of studio-warden's core or of one of its adapters.
+#[derive(Debug, thiserror::Error)]
+pub enum WardenError {
+    /// The policy file is invalid. Never retryable: a redeploy fixes it.
+    #[error("policy: {0}")]
+    Policy(#[from] crate::policy::PolicyError),
+
+    /// The inbound payload is malformed. Never retryable: the same bytes fail again.
+    #[error("event: {0}")]
+    Event(#[from] crate::events::EventError),
+
+    /// An identifier from outside failed validation.
+    #[error(transparent)]
+    InvalidId(#[from] InvalidId),
+
+    /// The runtime configuration (environment variables) is wrong or incomplete.
+    #[error("configuration: {0}")]
+    Config(String),
+
+    /// An AWS call failed. `retryable` comes from the SDK's classification (throttling, 5xx,
+    /// timeouts, transient I/O) so that a redelivery can succeed.
+    #[error("{service} {operation} failed: {message}")]
+    Aws {
+        service: &'static str,
+        operation: &'static str,
+        code: Option<String>,
+        message: String,
+        retryable: bool,
+    },
+
+    /// AWS answered with something the API reference says it cannot (a missing required field).
+    #[error("{service} {operation} returned an unexpected response: {detail}")]
+    UnexpectedResponse {
+        service: &'static str,
+        operation: &'static str,
+        detail: String,
+    },
+
+    /// A conditional ledger write lost a race: another invocation wrote first. Retryable: the
+    /// next attempt re-reads the truth.
+    #[error("ledger conflict on {key}: another invocation changed it first")]
+    LedgerConflict { key: String },
+
+    /// A ledger item could not be decoded: somebody edited the table by hand, or an older
+    /// version wrote it.
+    #[error("ledger item {key} is malformed: {detail}")]
+    LedgerCorrupt { key: String, detail: String },
+}
+
+impl WardenError {
+    /// Whether trying the same thing again may succeed.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            WardenError::Aws { retryable, .. } => *retryable,
+            WardenError::LedgerConflict { .. } => true,
+            WardenError::Policy(_)
+            | WardenError::Event(_)
+            | WardenError::InvalidId(_)
+            | WardenError::Config(_)
+            | WardenError::UnexpectedResponse { .. }
+            | WardenError::LedgerCorrupt { .. } => false,
+        }
+    }
+
+    /// The AWS error code, when this is an AWS error that carried one.
+    pub fn aws_code(&self) -> Option<&str> {
+        match self {
+            WardenError::Aws { code, .. } => code.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// A short machine-readable kind for logs, ledger rows and Lambda's error type.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            WardenError::Policy(_) => "Policy",
+            WardenError::Event(_) => "Event",
+            WardenError::InvalidId(_) => "InvalidId",
+            WardenError::Config(_) => "Config",
+            WardenError::Aws { .. } => "Aws",
+            WardenError::UnexpectedResponse { .. } => "UnexpectedResponse",
+            WardenError::LedgerConflict { .. } => "LedgerConflict",
+            WardenError::LedgerCorrupt { .. } => "LedgerCorrupt",
+        }
+    }
+}
+
+pub type Result<T, E = WardenError> = std::result::Result<T, E>;

@@ -1,0 +1,23 @@
+//! studio-warden keeps SageMaker Studio user profiles in lockstep with IAM Identity Center
+//! groups. This crate is the whole product behind two thin Lambda binaries:
+//!
+//! - pure: [`policy`], [`naming`], [`events`] (classification), [`desired`], [`planner`];
+//! - ports: [`ports`] (Directory, Studio, Ledger);
+//! - adapters: [`adapters`], one per port over the real aws-sdk-rust client;
+//! - [`engine`]: subjects -> observe -> plan -> apply -> record;
+//! - [`runtime`]: configuration from the environment, clients built once, the Lambda handler.
+
+pub mod adapters;
+pub mod desired;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod model;
+pub mod naming;
+pub mod planner;
+pub mod policy;
+pub mod ports;
+pub mod runtime;
+
+pub use error::{Result, WardenError};

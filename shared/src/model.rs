@@ -1,0 +1,182 @@
+//! The core's vocabulary: what the Identity Store says, what SageMaker shows, what the ledger
+//! remembers. Plain data, no I/O.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::ids::{DomainId, GroupId, ResourceName, UserId};
+use crate::policy::ProfileTemplate;
+
+/// Seconds since the Unix epoch. The core takes `now` as an argument, never reads a clock.
+pub type Epoch = i64;
+
+/// An Identity Store user as studio-warden needs it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    pub id: UserId,
+    pub user_name: String,
+    /// `UserStatus` from the Identity Store; a disabled user is entitled to nothing.
+    pub enabled: bool,
+}
+
+/// What one user should have in one domain: the winning mapping's settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Entitlement {
+    pub user: UserId,
+    pub user_name: String,
+    /// Index of the winning mapping in the policy.
+    pub mapping: usize,
+    pub group: GroupId,
+    pub template: ProfileTemplate,
+    /// Fingerprint of `template`, kept in the ledger to notice a changed mapping without
+    /// describing the profile.
+    pub template_hash: String,
+}
+
+/// A stable fingerprint of a template (hex SHA-256 of its canonical JSON, first 16 digits).
+pub fn template_hash(template: &ProfileTemplate) -> String {
+    // Serialising a struct of strings, vectors and BTreeMaps cannot fail; fall back to Debug
+    // so that the function stays total.
+    let canonical =
+        serde_json::to_vec(template).unwrap_or_else(|_| format!("{template:?}").into_bytes());
+    Sha256::digest(&canonical)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A SageMaker user profile status.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ProfileStatus {
+    Pending,
+    InService,
+    Updating,
+    UpdateFailed,
+    Failed,
+    Deleting,
+    DeleteFailed,
+    /// A status this version does not know; treated as "not ready, do not touch".
+    Other(String),
+}
+
+impl ProfileStatus {
+    pub fn from_api(s: &str) -> Self {
+        match s {
+            "Pending" => Self::Pending,
+            "InService" => Self::InService,
+            "Updating" => Self::Updating,
+            "Update_Failed" => Self::UpdateFailed,
+            "Failed" => Self::Failed,
+            "Deleting" => Self::Deleting,
+            "Delete_Failed" => Self::DeleteFailed,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    pub fn as_api(&self) -> &str {
+        match self {
+            Self::Pending => "Pending",
+            Self::InService => "InService",
+            Self::Updating => "Updating",
+            Self::UpdateFailed => "Update_Failed",
+            Self::Failed => "Failed",
+            Self::Deleting => "Deleting",
+            Self::DeleteFailed => "Delete_Failed",
+            Self::Other(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for ProfileStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_api())
+    }
+}
+
+/// A profile as a listing shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProfileSummary {
+    pub name: ResourceName,
+    pub status: ProfileStatus,
+    pub last_modified: Option<Epoch>,
+}
+
+/// Where a user is in their life in one domain, as the ledger keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase")]
+pub enum Phase {
+    /// The profile name is claimed and creation is under way (or must be resumed).
+    Creating,
+    /// The user is entitled and has (or is getting) a profile.
+    Active,
+    /// Entitlement lost at `since`; offboarding starts when the grace period has passed.
+    Grace { since: Epoch },
+    /// Offboarding under way; `step` is the last step reached, for people reading the ledger.
+    Offboarding { since: Epoch, step: OffboardStep },
+    /// The profile is gone; the record stays as the end of the user's story.
+    Offboarded { at: Epoch },
+}
+
+impl Phase {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Phase::Creating => "Creating",
+            Phase::Active => "Active",
+            Phase::Grace { .. } => "Grace",
+            Phase::Offboarding { .. } => "Offboarding",
+            Phase::Offboarded { .. } => "Offboarded",
+        }
+    }
+}
+
+/// The offboarding steps, in the order SageMaker requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum OffboardStep {
+    Started,
+    DeletingApps,
+    DeletingSpaces,
+    RemovingAssignment,
+    DeletingProfile,
+}
+
+/// The ledger's current state for one user in one domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub domain: DomainId,
+    pub user: UserId,
+    pub user_name: String,
+    pub profile: ResourceName,
+    #[serde(flatten)]
+    pub phase: Phase,
+    /// The group whose mapping the profile was last given.
+    pub group: Option<GroupId>,
+    /// `template_hash` of the settings last applied to the profile.
+    pub template_hash: Option<String>,
+    /// The profile status last seen.
+    pub profile_status: Option<ProfileStatus>,
+    /// Optimistic-concurrency version: every write is conditional on the version it read.
+    pub version: u64,
+    pub updated_at: Epoch,
+}
+
+/// Which users a reconcile pass may act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything in the domain: a sweep. Unmanaged profiles are reported.
+    All,
+    /// Only these users: an event.
+    Users(BTreeSet<UserId>),
+}
+
+impl Scope {
+    pub fn contains(&self, user: &UserId) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Users(users) => users.contains(user),
+        }
+    }
+}

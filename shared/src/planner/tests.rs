@@ -1,0 +1,408 @@
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::ids::GroupId;
+use crate::model::{OffboardStep, template_hash};
+use crate::policy::{AppDefaults, ProfileTemplate};
+
+const GRACE: Duration = Duration::from_secs(3600);
+
+fn uid(n: u8) -> UserId {
+    UserId::parse(&format!(
+        "9067c0ffee-1111aaaa-0000-4000-8000-0000000000{n:02x}"
+    ))
+    .expect("valid")
+}
+
+fn gid(n: u8) -> GroupId {
+    GroupId::parse(&format!(
+        "9067c0ffee-2222bbbb-0000-4000-8000-0000000000{n:02x}"
+    ))
+    .expect("valid")
+}
+
+fn domain() -> DomainId {
+    DomainId::parse("d-research00001").expect("valid")
+}
+
+fn template(role: &str) -> ProfileTemplate {
+    ProfileTemplate {
+        execution_role: format!("arn:aws:iam::111122223333:role/{role}"),
+        security_groups: vec![],
+        tags: BTreeMap::new(),
+        apps: AppDefaults::default(),
+    }
+}
+
+fn ent(n: u8, role: &str) -> Entitlement {
+    let t = template(role);
+    Entitlement {
+        user: uid(n),
+        user_name: format!("user{n}@example.com"),
+        mapping: 0,
+        group: gid(1),
+        template_hash: template_hash(&t),
+        template: t,
+    }
+}
+
+fn record(n: u8, phase: Phase) -> UserRecord {
+    let e = ent(n, "a");
+    UserRecord {
+        domain: domain(),
+        user: uid(n),
+        user_name: e.user_name.clone(),
+        profile: naming::profile_name(&e.user_name, &uid(n)),
+        phase,
+        group: Some(gid(1)),
+        template_hash: Some(e.template_hash),
+        profile_status: Some(ProfileStatus::InService),
+        version: 3,
+        updated_at: 0,
+    }
+}
+
+fn summary(name: &ResourceName, status: ProfileStatus) -> ProfileSummary {
+    ProfileSummary {
+        name: name.clone(),
+        status,
+        last_modified: None,
+    }
+}
+
+struct World {
+    desired: BTreeMap<UserId, Entitlement>,
+    profiles: BTreeMap<ResourceName, ProfileSummary>,
+    records: BTreeMap<UserId, UserRecord>,
+}
+
+impl World {
+    fn plan(&self, now: Epoch) -> Vec<Action> {
+        plan(&DomainState {
+            domain: &domain(),
+            desired: &self.desired,
+            profiles: &self.profiles,
+            records: &self.records,
+            scope: &Scope::All,
+            grace_period: GRACE,
+            now,
+        })
+    }
+}
+
+#[test]
+fn an_entitled_user_without_a_record_gets_a_profile() {
+    let w = World {
+        desired: BTreeMap::from([(uid(1), ent(1, "a"))]),
+        profiles: BTreeMap::new(),
+        records: BTreeMap::new(),
+    };
+    let actions = w.plan(0);
+    assert_eq!(actions.len(), 1);
+    let Action::Create { profile, .. } = &actions[0] else {
+        panic!("{actions:?}")
+    };
+    assert!(profile.as_str().starts_with("user1-example-com-"));
+}
+
+#[test]
+fn nothing_to_do_when_everything_matches() {
+    let r = record(1, Phase::Active);
+    let w = World {
+        desired: BTreeMap::from([(uid(1), ent(1, "a"))]),
+        profiles: BTreeMap::from([(
+            r.profile.clone(),
+            summary(&r.profile, ProfileStatus::InService),
+        )]),
+        records: BTreeMap::from([(uid(1), r)]),
+    };
+    assert_eq!(w.plan(0), vec![]);
+}
+
+#[test]
+fn a_changed_mapping_updates_the_profile_once_it_is_in_service() {
+    let r = record(1, Phase::Active);
+    let mut w = World {
+        desired: BTreeMap::from([(uid(1), ent(1, "b"))]),
+        profiles: BTreeMap::from([(
+            r.profile.clone(),
+            summary(&r.profile, ProfileStatus::InService),
+        )]),
+        records: BTreeMap::from([(uid(1), r.clone())]),
+    };
+    assert!(matches!(w.plan(0).as_slice(), [Action::Update { .. }]));
+    w.profiles.insert(
+        r.profile.clone(),
+        summary(&r.profile, ProfileStatus::Pending),
+    );
+    let actions = w.plan(0);
+    assert!(
+        matches!(actions.as_slice(), [Action::Record { .. }]),
+        "no update while Pending: {actions:?}"
+    );
+}
+
+#[test]
+fn leaving_starts_a_grace_period_then_offboards() {
+    let r = record(1, Phase::Active);
+    let mut w = World {
+        desired: BTreeMap::new(),
+        profiles: BTreeMap::from([(
+            r.profile.clone(),
+            summary(&r.profile, ProfileStatus::InService),
+        )]),
+        records: BTreeMap::from([(uid(1), r.clone())]),
+    };
+    assert!(matches!(
+        w.plan(100).as_slice(),
+        [Action::StartGrace { .. }]
+    ));
+    w.records
+        .insert(uid(1), record(1, Phase::Grace { since: 100 }));
+    assert_eq!(w.plan(100 + 3599), vec![], "inside the grace period");
+    assert!(matches!(
+        w.plan(100 + 3600).as_slice(),
+        [Action::Offboard { .. }]
+    ));
+}
+
+#[test]
+fn rejoining_during_grace_or_offboarding_restores() {
+    for phase in [
+        Phase::Grace { since: 0 },
+        Phase::Offboarding {
+            since: 0,
+            step: OffboardStep::DeletingApps,
+        },
+    ] {
+        let r = record(1, phase);
+        let w = World {
+            desired: BTreeMap::from([(uid(1), ent(1, "a"))]),
+            profiles: BTreeMap::from([(
+                r.profile.clone(),
+                summary(&r.profile, ProfileStatus::InService),
+            )]),
+            records: BTreeMap::from([(uid(1), r)]),
+        };
+        assert!(matches!(
+            w.plan(10_000).as_slice(),
+            [Action::Restore { .. }]
+        ));
+    }
+}
+
+#[test]
+fn a_profile_without_a_record_is_reported_never_changed() {
+    let stranger = ResourceName::parse("someone-by-hand").expect("valid");
+    let w = World {
+        desired: BTreeMap::new(),
+        profiles: BTreeMap::from([(
+            stranger.clone(),
+            summary(&stranger, ProfileStatus::InService),
+        )]),
+        records: BTreeMap::new(),
+    };
+    assert_eq!(
+        w.plan(0),
+        vec![Action::ReportUnmanaged {
+            profile: stranger,
+            status: ProfileStatus::InService
+        }]
+    );
+}
+
+#[test]
+fn a_missing_profile_is_recreated_and_a_lost_one_forgotten() {
+    let r = record(1, Phase::Active);
+    let w = World {
+        desired: BTreeMap::from([(uid(1), ent(1, "a"))]),
+        profiles: BTreeMap::new(),
+        records: BTreeMap::from([(uid(1), r.clone())]),
+    };
+    assert!(matches!(w.plan(0).as_slice(), [Action::Create { .. }]));
+    let w = World {
+        desired: BTreeMap::new(),
+        profiles: BTreeMap::new(),
+        records: BTreeMap::from([(uid(1), r)]),
+    };
+    assert!(matches!(w.plan(0).as_slice(), [Action::Forget { .. }]));
+}
+
+#[test]
+fn event_scope_only_touches_its_users() {
+    let r1 = record(1, Phase::Active);
+    let w = World {
+        desired: BTreeMap::from([(uid(2), ent(2, "a"))]),
+        profiles: BTreeMap::new(),
+        records: BTreeMap::from([(uid(1), r1)]),
+    };
+    let scope = Scope::Users(BTreeSet::from([uid(2)]));
+    let actions = plan(&DomainState {
+        domain: &domain(),
+        desired: &w.desired,
+        profiles: &w.profiles,
+        records: &w.records,
+        scope: &scope,
+        grace_period: GRACE,
+        now: 0,
+    });
+    assert_eq!(actions.len(), 1);
+    assert_eq!(actions[0].user(), Some(&uid(2)));
+}
+
+/// An idealised executor: what the engine does when every call succeeds at once.
+fn apply(w: &mut World, actions: &[Action], now: Epoch) {
+    for a in actions {
+        match a {
+            Action::Create {
+                user,
+                profile,
+                entitlement,
+                ..
+            } => {
+                w.profiles
+                    .insert(profile.clone(), summary(profile, ProfileStatus::InService));
+                let mut r = record(0, Phase::Active);
+                r.user = user.clone();
+                r.profile = profile.clone();
+                r.user_name = entitlement.user_name.clone();
+                r.template_hash = Some(entitlement.template_hash.clone());
+                w.records.insert(user.clone(), r);
+            }
+            Action::Update {
+                user, entitlement, ..
+            } => {
+                let r = w.records.get_mut(user).expect("update has a record");
+                r.template_hash = Some(entitlement.template_hash.clone());
+                r.group = Some(entitlement.group.clone());
+            }
+            Action::Record {
+                user,
+                status,
+                user_name,
+                ..
+            } => {
+                let r = w.records.get_mut(user).expect("record has a record");
+                if let Some(s) = status {
+                    r.profile_status = Some(s.clone());
+                }
+                if let Some(n) = user_name {
+                    r.user_name = n.clone();
+                }
+            }
+            Action::StartGrace { user, .. } => {
+                w.records.get_mut(user).expect("grace has a record").phase =
+                    Phase::Grace { since: now };
+            }
+            Action::Restore { user, .. } => {
+                w.records.get_mut(user).expect("restore has a record").phase = Phase::Active;
+            }
+            Action::Offboard { user, profile, .. } => {
+                w.profiles.remove(profile);
+                w.records
+                    .get_mut(user)
+                    .expect("offboard has a record")
+                    .phase = Phase::Offboarded { at: now };
+            }
+            Action::Forget { user, .. } => {
+                w.records.get_mut(user).expect("forget has a record").phase =
+                    Phase::Offboarded { at: now };
+            }
+            Action::ReportUnmanaged { .. } => {}
+        }
+    }
+}
+
+fn arb_phase() -> impl Strategy<Value = Option<Phase>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(Phase::Creating)),
+        Just(Some(Phase::Active)),
+        (0i64..10_000).prop_map(|s| Some(Phase::Grace { since: s })),
+        Just(Some(Phase::Offboarding {
+            since: 0,
+            step: OffboardStep::DeletingApps
+        })),
+        (0i64..10_000).prop_map(|s| Some(Phase::Offboarded { at: s })),
+    ]
+}
+
+proptest! {
+    /// From any mix of entitlements, records and profiles, repeated planning and applying
+    /// reaches a fixed point where exactly the entitled users have profiles, and along the way
+    /// never offboards an entitled user nor touches an unmanaged profile.
+    #[test]
+    fn planning_converges_safely(
+        users in proptest::collection::vec((any::<bool>(), arb_phase(), any::<bool>(), prop_oneof![Just("a"), Just("b")]), 1..12),
+        strangers in 0usize..3,
+    ) {
+        let mut w = World { desired: BTreeMap::new(), profiles: BTreeMap::new(), records: BTreeMap::new() };
+        for (i, (entitled, phase, has_profile, role)) in users.iter().enumerate() {
+            let n = u8::try_from(i + 1).expect("small");
+            if *entitled {
+                w.desired.insert(uid(n), ent(n, role));
+            }
+            if let Some(phase) = phase {
+                let r = record(n, phase.clone());
+                if *has_profile {
+                    w.profiles.insert(r.profile.clone(), summary(&r.profile, ProfileStatus::InService));
+                }
+                w.records.insert(uid(n), r);
+            }
+        }
+        let mut unmanaged: Vec<ResourceName> = (0..strangers)
+            .map(|i| ResourceName::parse(&format!("hand-made-{i}")).expect("valid"))
+            .collect();
+        // A profile under the name of a user offboarded earlier was made by hand since.
+        for (user, r) in &w.records {
+            if matches!(r.phase, Phase::Offboarded { .. }) && !w.desired.contains_key(user) && w.profiles.contains_key(&r.profile) {
+                unmanaged.push(r.profile.clone());
+            }
+        }
+        for name in &unmanaged {
+            w.profiles.insert(name.clone(), summary(name, ProfileStatus::InService));
+        }
+
+        let mut now = 20_000;
+        let mut settled = false;
+        for _ in 0..8 {
+            let actions = w.plan(now);
+            for a in &actions {
+                if let Action::Offboard { user, .. } | Action::StartGrace { user, .. } | Action::Forget { user, .. } = a {
+                    prop_assert!(!w.desired.contains_key(user), "offboarding an entitled user: {a:?}");
+                }
+                if let Some(profile) = match a {
+                    Action::Update { profile, .. } | Action::Offboard { profile, .. } => Some(profile),
+                    _ => None,
+                } {
+                    prop_assert!(!unmanaged.contains(profile), "touched an unmanaged profile: {a:?}");
+                }
+            }
+            if actions.iter().all(|a| matches!(a, Action::ReportUnmanaged { .. })) {
+                settled = true;
+                break;
+            }
+            apply(&mut w, &actions, now);
+            now += GRACE.as_secs() as i64;
+        }
+        prop_assert!(settled, "no fixed point after 8 rounds");
+        for (user, e) in &w.desired {
+            let r = w.records.get(user).expect("entitled users have a record");
+            prop_assert_eq!(&r.phase, &Phase::Active);
+            prop_assert!(w.profiles.contains_key(&r.profile));
+            prop_assert_eq!(r.template_hash.as_deref(), Some(e.template_hash.as_str()));
+        }
+        for (user, r) in &w.records {
+            if !w.desired.contains_key(user) {
+                prop_assert!(matches!(r.phase, Phase::Offboarded { .. }), "{:?}", r.phase);
+                prop_assert!(!w.profiles.contains_key(&r.profile) || unmanaged.contains(&r.profile));
+            }
+        }
+        for name in &unmanaged {
+            prop_assert!(w.profiles.contains_key(name), "unmanaged profile must survive");
+        }
+    }
+}

@@ -1,0 +1,499 @@
+//! The policy: which Identity Center groups get which SageMaker settings, and how offboarding
+//! behaves. One TOML file, parsed and validated once at cold start (and by `make check-policy`).
+//!
+//! TOML was chosen over YAML on purpose: no implicit typing (`no` stays a string, `010` is not
+//! octal), comments, and a parser (the `toml` crate) that reports the line and column of every
+//! error, which we extend to our own semantic checks through `toml::Spanned`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::ids::{DomainId, GroupId, IdentityStoreId, SecurityGroupId};
+
+/// A policy error, with the field and the line it comes from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("{origin}:{line}:{column}: {message}")]
+    Invalid {
+        origin: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{origin}: {message}")]
+    Unlocated { origin: String, message: String },
+}
+
+/// The validated policy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Policy {
+    pub identity_store: IdentityStore,
+    pub domains: Vec<Domain>,
+    pub mappings: Vec<Mapping>,
+    pub offboarding: Offboarding,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdentityStore {
+    pub id: IdentityStoreId,
+    /// The Identity Center home region, where the Identity Store API and the events live.
+    pub region: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Domain {
+    /// The local name mappings refer to.
+    pub name: String,
+    pub id: DomainId,
+}
+
+/// How a mapping names its group: by id, or by display name resolved at run time.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum GroupRef {
+    Id(GroupId),
+    DisplayName(String),
+}
+
+impl std::fmt::Display for GroupRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GroupRef::Id(id) => write!(f, "group id {id}"),
+            GroupRef::DisplayName(name) => write!(f, "group {name:?}"),
+        }
+    }
+}
+
+/// One group's settings in one domain.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mapping {
+    /// Position in the file (0-based), a stable handle for logs and the ledger.
+    pub index: usize,
+    pub group: GroupRef,
+    /// The domain's local name (validated to exist).
+    pub domain: String,
+    /// Higher wins when a user's groups map to the same domain.
+    pub priority: i64,
+    pub template: ProfileTemplate,
+}
+
+/// The settings a profile gets from its mapping.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct ProfileTemplate {
+    pub execution_role: String,
+    pub security_groups: Vec<SecurityGroupId>,
+    pub tags: BTreeMap<String, String>,
+    pub apps: AppDefaults,
+}
+
+/// Default app settings applied to the profile's UserSettings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppDefaults {
+    /// `studio::` (Studio) or `app:JupyterServer:` and the like.
+    pub default_landing_uri: Option<String>,
+    /// Default instance type of the user's JupyterLab apps, e.g. `ml.t3.medium`.
+    pub jupyterlab_instance_type: Option<String>,
+    /// Lifecycle configurations the user's JupyterLab apps may use.
+    #[serde(default)]
+    pub jupyterlab_lifecycle_config_arns: Vec<String>,
+    /// Default instance type of the user's Code Editor apps.
+    pub code_editor_instance_type: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offboarding {
+    /// How long a user who lost every entitlement to a domain keeps the profile; rejoining
+    /// within it cancels the offboarding.
+    pub grace_period: Duration,
+    /// When true, sweeps and events plan and record but never change SageMaker.
+    pub dry_run: bool,
+}
+
+impl Default for Offboarding {
+    fn default() -> Self {
+        Self {
+            grace_period: Duration::from_secs(24 * 3600),
+            dry_run: false,
+        }
+    }
+}
+
+impl Policy {
+    /// Parses and validates a policy. `origin` names the file in error messages.
+    /// `domain_ids` supplies ids for domains the file names without one (the deployment's
+    /// `WARDEN_DOMAIN_IDS`, for stacks that create the domain).
+    pub fn parse(
+        source: &str,
+        origin: &str,
+        domain_ids: &BTreeMap<String, String>,
+    ) -> Result<Policy, PolicyError> {
+        let raw: RawPolicy = toml::from_str(source).map_err(|e| {
+            let (line, column) = e
+                .span()
+                .map(|s| line_col(source, s.start))
+                .unwrap_or((1, 1));
+            PolicyError::Invalid {
+                origin: origin.to_owned(),
+                line,
+                column,
+                message: e.message().trim().to_owned(),
+            }
+        })?;
+        Validator { source, origin }.validate(raw, domain_ids)
+    }
+
+    pub fn domain(&self, name: &str) -> Option<&Domain> {
+        self.domains.iter().find(|d| d.name == name)
+    }
+
+    pub fn domain_by_id(&self, id: &DomainId) -> Option<&Domain> {
+        self.domains.iter().find(|d| &d.id == id)
+    }
+
+    /// The mappings that send users to the given domain, highest priority first.
+    pub fn mappings_for<'a>(&'a self, domain: &'a str) -> impl Iterator<Item = &'a Mapping> + 'a {
+        self.mappings.iter().filter(move |m| m.domain == domain)
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(source: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(source.len());
+    let before = &source[..offset];
+    let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
+    let column = before.rfind('\n').map_or(offset, |nl| offset - nl - 1) + 1;
+    (line, column)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    identity_store: RawIdentityStore,
+    #[serde(default)]
+    domains: Vec<RawDomain>,
+    #[serde(default)]
+    mappings: Vec<RawMapping>,
+    #[serde(default)]
+    offboarding: Option<RawOffboarding>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawIdentityStore {
+    id: Spanned<String>,
+    region: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDomain {
+    name: Spanned<String>,
+    id: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMapping {
+    group: Option<Spanned<String>>,
+    group_id: Option<Spanned<String>>,
+    domain: Spanned<String>,
+    priority: Spanned<i64>,
+    execution_role: Spanned<String>,
+    #[serde(default)]
+    security_groups: Vec<Spanned<String>>,
+    #[serde(default)]
+    tags: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    apps: AppDefaults,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOffboarding {
+    grace_period: Option<Spanned<String>>,
+    #[serde(default)]
+    dry_run: bool,
+}
+
+/// The tag keys studio-warden writes itself; a mapping may not set them.
+pub const RESERVED_TAG_PREFIX: &str = "studio-warden:";
+
+struct Validator<'a> {
+    source: &'a str,
+    origin: &'a str,
+}
+
+impl Validator<'_> {
+    fn at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> PolicyError {
+        let (line, column) = line_col(self.source, spanned.span().start);
+        PolicyError::Invalid {
+            origin: self.origin.to_owned(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    fn unlocated(&self, message: impl Into<String>) -> PolicyError {
+        PolicyError::Unlocated {
+            origin: self.origin.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    fn validate(
+        &self,
+        raw: RawPolicy,
+        domain_ids: &BTreeMap<String, String>,
+    ) -> Result<Policy, PolicyError> {
+        let store_id = IdentityStoreId::parse(raw.identity_store.id.get_ref())
+            .map_err(|e| self.at(&raw.identity_store.id, format!("identity_store.id: {e}")))?;
+        let region =
+            match raw.identity_store.region {
+                Some(r) if is_region(r.get_ref()) => Some(r.into_inner()),
+                Some(r) => {
+                    return Err(self.at(&r, format!(
+                    "identity_store.region: {:?} is not an AWS region name (like us-east-1)",
+                    r.get_ref()
+                )));
+                }
+                None => None,
+            };
+
+        if raw.domains.is_empty() {
+            return Err(self.unlocated("at least one [[domains]] entry is required"));
+        }
+        let mut domains = Vec::with_capacity(raw.domains.len());
+        let mut seen_names = BTreeSet::new();
+        let mut seen_ids = BTreeSet::new();
+        for (i, d) in raw.domains.iter().enumerate() {
+            let name = d.name.get_ref();
+            if !is_local_name(name) {
+                return Err(self.at(&d.name, format!(
+                    "domains[{i}].name: {name:?} must be 1-64 characters of letters, digits, '-' or '_'"
+                )));
+            }
+            if !seen_names.insert(name.clone()) {
+                return Err(self.at(
+                    &d.name,
+                    format!("domains[{i}].name: {name:?} is declared twice"),
+                ));
+            }
+            let id = match (&d.id, domain_ids.get(name)) {
+                (Some(id), _) => DomainId::parse(id.get_ref())
+                    .map_err(|e| self.at(id, format!("domains[{i}].id: {e}")))?,
+                (None, Some(id)) => DomainId::parse(id).map_err(|e| {
+                    self.at(
+                        &d.name,
+                        format!(
+                            "domains[{i}]: WARDEN_DOMAIN_IDS gives {name:?} an invalid id: {e}"
+                        ),
+                    )
+                })?,
+                (None, None) => {
+                    return Err(self.at(&d.name, format!(
+                        "domains[{i}].id is missing and WARDEN_DOMAIN_IDS does not name {name:?}"
+                    )));
+                }
+            };
+            if !seen_ids.insert(id.clone()) {
+                return Err(self.at(
+                    &d.name,
+                    format!("domains[{i}]: domain id {id} is declared twice"),
+                ));
+            }
+            domains.push(Domain {
+                name: name.clone(),
+                id,
+            });
+        }
+
+        let mut mappings = Vec::with_capacity(raw.mappings.len());
+        let mut priorities: BTreeMap<(String, i64), usize> = BTreeMap::new();
+        let mut pairs: BTreeMap<(GroupRef, String), usize> = BTreeMap::new();
+        for (i, m) in raw.mappings.into_iter().enumerate() {
+            let group = match (&m.group, &m.group_id) {
+                (Some(name), None) => {
+                    let n = name.get_ref().trim();
+                    if n.is_empty() || n.len() > 1024 {
+                        return Err(self.at(name, format!("mappings[{i}].group: a display name of 1-1024 characters is required")));
+                    }
+                    GroupRef::DisplayName(n.to_owned())
+                }
+                (None, Some(id)) => GroupRef::Id(
+                    GroupId::parse(id.get_ref())
+                        .map_err(|e| self.at(id, format!("mappings[{i}].group_id: {e}")))?,
+                ),
+                (Some(name), Some(_)) => {
+                    return Err(self.at(
+                        name,
+                        format!("mappings[{i}]: set either group or group_id, not both"),
+                    ));
+                }
+                (None, None) => {
+                    return Err(self.at(
+                        &m.domain,
+                        format!("mappings[{i}]: group (display name) or group_id is required"),
+                    ));
+                }
+            };
+            let domain = m.domain.get_ref();
+            if !seen_names.contains(domain) {
+                return Err(self.at(
+                    &m.domain,
+                    format!(
+                        "mappings[{i}].domain: {domain:?} is not a declared domain (declared: {})",
+                        seen_names
+                            .iter()
+                            .map(String::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                ));
+            }
+            let priority = *m.priority.get_ref();
+            if let Some(other) = priorities.insert((domain.clone(), priority), i) {
+                return Err(self.at(&m.priority, format!(
+                    "mappings[{i}].priority: {priority} is also the priority of mappings[{other}] for domain {domain:?}; priorities must be unique per domain so that the winning mapping is never ambiguous"
+                )));
+            }
+            if let Some(other) = pairs.insert((group.clone(), domain.clone()), i) {
+                return Err(self.at(&m.domain, format!(
+                    "mappings[{i}]: {group} is already mapped to domain {domain:?} by mappings[{other}]"
+                )));
+            }
+            let role = m.execution_role.get_ref();
+            if !is_role_arn(role) {
+                return Err(self.at(&m.execution_role, format!(
+                    "mappings[{i}].execution_role: {role:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/name)"
+                )));
+            }
+            if m.security_groups.len() > 5 {
+                return Err(self.at(&m.security_groups[5], format!(
+                    "mappings[{i}].security_groups: SageMaker accepts at most 5 security groups per profile"
+                )));
+            }
+            let mut security_groups = Vec::with_capacity(m.security_groups.len());
+            for sg in &m.security_groups {
+                let id = SecurityGroupId::parse(sg.get_ref())
+                    .map_err(|e| self.at(sg, format!("mappings[{i}].security_groups: {e}")))?;
+                if security_groups.contains(&id) {
+                    return Err(self.at(
+                        sg,
+                        format!("mappings[{i}].security_groups: {id} is listed twice"),
+                    ));
+                }
+                security_groups.push(id);
+            }
+            let mut tags = BTreeMap::new();
+            for (k, v) in &m.tags {
+                let key = k.get_ref();
+                if key.is_empty() || key.len() > 128 || key.starts_with("aws:") {
+                    return Err(self.at(k, format!("mappings[{i}].tags: key {key:?} must be 1-128 characters and not start with aws:")));
+                }
+                if key.starts_with(RESERVED_TAG_PREFIX) {
+                    return Err(self.at(k, format!("mappings[{i}].tags: key {key:?} is reserved: studio-warden writes the {RESERVED_TAG_PREFIX}* tags itself")));
+                }
+                if v.get_ref().len() > 256 {
+                    return Err(self.at(
+                        v,
+                        format!("mappings[{i}].tags.{key}: a tag value has at most 256 characters"),
+                    ));
+                }
+                tags.insert(key.clone(), v.get_ref().clone());
+            }
+            if tags.len() > 40 {
+                return Err(self.unlocated(format!("mappings[{i}].tags: at most 40 tags (SageMaker allows 50, studio-warden keeps room for its own)")));
+            }
+            mappings.push(Mapping {
+                index: i,
+                group,
+                domain: domain.clone(),
+                priority,
+                template: ProfileTemplate {
+                    execution_role: role.clone(),
+                    security_groups,
+                    tags,
+                    apps: m.apps,
+                },
+            });
+        }
+        if mappings.is_empty() {
+            return Err(self.unlocated("at least one [[mappings]] entry is required"));
+        }
+        mappings.sort_by(|a, b| a.domain.cmp(&b.domain).then(b.priority.cmp(&a.priority)));
+
+        let offboarding = match raw.offboarding {
+            None => Offboarding::default(),
+            Some(o) => Offboarding {
+                grace_period: match &o.grace_period {
+                    None => Offboarding::default().grace_period,
+                    Some(g) => humantime::parse_duration(g.get_ref()).map_err(|e| {
+                        self.at(g, format!("offboarding.grace_period: {:?} is not a duration like \"24h\" or \"30m\": {e}", g.get_ref()))
+                    })?,
+                },
+                dry_run: o.dry_run,
+            },
+        };
+
+        Ok(Policy {
+            identity_store: IdentityStore {
+                id: store_id,
+                region,
+            },
+            domains,
+            mappings,
+            offboarding,
+        })
+    }
+}
+
+fn is_local_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+fn is_region(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    parts.len() >= 3
+        && s.len() <= 32
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `arn:<partition>:iam::<12 digits>:role/<path and name>`
+fn is_role_arn(s: &str) -> bool {
+    let mut parts = s.splitn(6, ':');
+    let (Some("arn"), Some(partition), Some("iam"), Some(""), Some(account), Some(resource)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return false;
+    };
+    partition.starts_with("aws")
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && resource.strip_prefix("role/").is_some_and(|name| {
+            !name.is_empty()
+                && name.len() <= 512
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b))
+        })
+}
+
+#[cfg(test)]
+mod tests;

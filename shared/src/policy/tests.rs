@@ -1,0 +1,210 @@
+use super::*;
+
+fn parse(src: &str) -> Result<Policy, PolicyError> {
+    Policy::parse(src, "policy.toml", &BTreeMap::new())
+}
+
+const MINIMAL: &str = r#"
+[identity_store]
+id = "d-9067c0ffee"
+
+[[domains]]
+name = "research"
+id = "d-research00001"
+
+[[mappings]]
+group = "ml-researchers"
+domain = "research"
+priority = 10
+execution_role = "arn:aws:iam::111122223333:role/studio-research"
+security_groups = ["sg-0a1b2c3d4e5f60001"]
+"#;
+
+fn message(err: PolicyError) -> (usize, String) {
+    match err {
+        PolicyError::Invalid { line, message, .. } => (line, message),
+        PolicyError::Unlocated { message, .. } => (0, message),
+    }
+}
+
+#[test]
+fn the_example_policy_is_valid() {
+    let src = include_str!("../../../examples/policy.toml");
+    let policy = parse(src).expect("examples/policy.toml is valid");
+    assert_eq!(policy.domains.len(), 1);
+    assert_eq!(policy.mappings.len(), 2);
+    // Sorted by domain, then priority descending.
+    assert_eq!(policy.mappings[0].priority, 20);
+    assert_eq!(policy.offboarding.grace_period, Duration::from_secs(86_400));
+}
+
+#[test]
+fn a_minimal_policy_gets_default_offboarding() {
+    let policy = parse(MINIMAL).expect("valid");
+    assert_eq!(policy.offboarding, Offboarding::default());
+    assert_eq!(
+        policy.mappings[0].group,
+        GroupRef::DisplayName("ml-researchers".into())
+    );
+}
+
+#[test]
+fn syntax_errors_name_the_line() {
+    let (line, msg) =
+        message(parse("[identity_store]\nid = \"d-9067c0ffee\"\n[[domains]\n").expect_err("bad"));
+    assert_eq!(line, 3, "{msg}");
+}
+
+#[test]
+fn unknown_fields_are_rejected_with_their_line() {
+    let src = MINIMAL.replace("priority = 10", "priority = 10\nexecution_roel = \"x\"");
+    let (line, msg) = message(parse(&src).expect_err("typo"));
+    assert_eq!(line, 13, "{msg}");
+    assert!(msg.contains("execution_roel"), "{msg}");
+}
+
+#[test]
+fn semantic_errors_name_the_field_and_line() {
+    let cases: &[(&str, &str, usize, &str)] = &[
+        (
+            "id = \"d-9067c0ffee\"",
+            "id = \"nope\"",
+            3,
+            "identity_store.id",
+        ),
+        (
+            "domain = \"research\"",
+            "domain = \"other\"",
+            11,
+            "mappings[0].domain",
+        ),
+        (
+            "role/studio-research\"",
+            "user/studio-research\"",
+            13,
+            "mappings[0].execution_role",
+        ),
+        (
+            "[\"sg-0a1b2c3d4e5f60001\"]",
+            "[\"sg-xyz\"]",
+            14,
+            "mappings[0].security_groups",
+        ),
+        (
+            "id = \"d-research00001\"",
+            "id = \"D-Research\"",
+            7,
+            "domains[0].id",
+        ),
+    ];
+    for (from, to, want_line, want_field) in cases {
+        let src = MINIMAL.replace(from, to);
+        let (line, msg) = message(parse(&src).expect_err(to));
+        assert_eq!(line, *want_line, "{to}: {msg}");
+        assert!(msg.contains(want_field), "{to}: {msg}");
+    }
+}
+
+#[test]
+fn duplicate_priorities_in_a_domain_are_ambiguous() {
+    let src = format!(
+        "{MINIMAL}\n[[mappings]]\ngroup = \"ml-leads\"\ndomain = \"research\"\npriority = 10\nexecution_role = \"arn:aws:iam::111122223333:role/lead\"\n"
+    );
+    let (line, msg) = message(parse(&src).expect_err("ambiguous"));
+    assert_eq!(line, 19, "{msg}");
+    assert!(msg.contains("mappings[1].priority"), "{msg}");
+}
+
+#[test]
+fn a_group_mapped_twice_to_one_domain_is_rejected() {
+    let src = format!(
+        "{MINIMAL}\n[[mappings]]\ngroup = \"ml-researchers\"\ndomain = \"research\"\npriority = 11\nexecution_role = \"arn:aws:iam::111122223333:role/lead\"\n"
+    );
+    let (_, msg) = message(parse(&src).expect_err("duplicate"));
+    assert!(msg.contains("already mapped"), "{msg}");
+}
+
+#[test]
+fn reserved_and_aws_tags_are_rejected() {
+    for key in ["\"studio-warden:user-id\"", "\"aws:foo\""] {
+        let src = MINIMAL.replace(
+            "security_groups",
+            &format!("tags = {{ {key} = \"x\" }}\nsecurity_groups"),
+        );
+        let (line, msg) = message(parse(&src).expect_err(key));
+        assert_eq!(line, 14, "{msg}");
+    }
+}
+
+#[test]
+fn grace_period_must_be_a_duration() {
+    let src = format!("{MINIMAL}\n[offboarding]\ngrace_period = \"soon\"\n");
+    let (line, msg) = message(parse(&src).expect_err("bad duration"));
+    assert_eq!(line, 17, "{msg}");
+    assert!(msg.contains("offboarding.grace_period"), "{msg}");
+    let ok = parse(&format!(
+        "{MINIMAL}\n[offboarding]\ngrace_period = \"90m\"\ndry_run = true\n"
+    ))
+    .expect("valid");
+    assert_eq!(
+        ok.offboarding,
+        Offboarding {
+            grace_period: Duration::from_secs(5400),
+            dry_run: true
+        }
+    );
+}
+
+#[test]
+fn domain_ids_can_come_from_the_deployment() {
+    let src = MINIMAL.replace("id = \"d-research00001\"\n", "");
+    let (_, msg) = message(parse(&src).expect_err("no id"));
+    assert!(msg.contains("WARDEN_DOMAIN_IDS"), "{msg}");
+    let ids = BTreeMap::from([("research".to_owned(), "d-fromstack01".to_owned())]);
+    let policy = Policy::parse(&src, "policy.toml", &ids).expect("id from the deployment");
+    assert_eq!(policy.domains[0].id.as_str(), "d-fromstack01");
+}
+
+#[test]
+fn group_or_group_id_but_not_both() {
+    let both = MINIMAL.replace(
+        "group = \"ml-researchers\"",
+        "group = \"ml-researchers\"\ngroup_id = \"9067c0ffee-2222bbbb-0000-4000-8000-000000000001\"",
+    );
+    assert!(
+        message(parse(&both).expect_err("both"))
+            .1
+            .contains("not both")
+    );
+    let by_id = MINIMAL.replace(
+        "group = \"ml-researchers\"",
+        "group_id = \"9067c0ffee-2222bbbb-0000-4000-8000-000000000001\"",
+    );
+    let policy = parse(&by_id).expect("by id");
+    assert!(matches!(policy.mappings[0].group, GroupRef::Id(_)));
+}
+
+#[test]
+fn hostile_values_never_panic() {
+    for src in [
+        "",
+        "\u{0}",
+        "[identity_store]\nid = 5\n",
+        "identity_store = []",
+        &"[".repeat(10_000),
+        &format!("[identity_store]\nid = \"{}\"\n", "d".repeat(100_000)),
+    ] {
+        assert!(parse(src).is_err());
+    }
+}
+
+#[test]
+fn the_infra_fixture_policy_is_valid_with_the_stack_supplied_domain_id() {
+    // The Pulumi tests derive IAM scope from this file; it must be a policy the functions accept.
+    let src = include_str!("../../../infra/tests/fixtures/policy.toml");
+    assert!(parse(src).is_err(), "research has no id without WARDEN_DOMAIN_IDS");
+    let ids = BTreeMap::from([("research".to_owned(), "d-fromstack01".to_owned())]);
+    let policy = Policy::parse(src, "fixture", &ids).expect("valid with the stack's id");
+    assert_eq!(policy.domains.len(), 2);
+    assert_eq!(policy.offboarding.grace_period, Duration::from_secs(72 * 3600));
+}

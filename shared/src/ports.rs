@@ -1,0 +1,247 @@
+//! Ports: the small traits through which the core reaches the outside world. Each has one
+//! adapter over the real AWS SDK client (in `adapters`) and can be faked in tests.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use serde::Serialize;
+
+use crate::error::Result;
+use crate::ids::{DomainId, GroupId, MembershipId, ResourceName, UserId};
+use crate::model::{Epoch, ProfileStatus, ProfileSummary, UserRecord};
+use crate::policy::ProfileTemplate;
+
+/// The Identity Store, read-only.
+pub trait Directory: Send + Sync {
+    /// A user, or `None` if the user does not exist (deleted).
+    fn user(
+        &self,
+        user: &UserId,
+    ) -> impl Future<Output = Result<Option<crate::model::User>>> + Send;
+    /// Every user of the store (paginated). Used by the sweep: one pass instead of a call per user.
+    fn users(&self) -> impl Future<Output = Result<Vec<crate::model::User>>> + Send;
+    /// The groups a user belongs to.
+    fn groups_of(&self, user: &UserId) -> impl Future<Output = Result<Vec<GroupId>>> + Send;
+    /// The members of a group, with their membership ids; empty if the group does not exist.
+    fn members_of(
+        &self,
+        group: &GroupId,
+    ) -> impl Future<Output = Result<Vec<(MembershipId, UserId)>>> + Send;
+    /// A group's id from its display name, or `None` if there is no such group.
+    fn group_id(&self, display_name: &str) -> impl Future<Output = Result<Option<GroupId>>> + Send;
+}
+
+/// What SageMaker needs to create or update a profile.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProfileSpec {
+    pub template: ProfileTemplate,
+    /// All the tags, studio-warden's ownership tags included.
+    pub tags: BTreeMap<String, String>,
+    /// For SSO-mode domains: the Identity Center user name (`SingleSignOnUserValue`).
+    pub sso_user_name: Option<String>,
+}
+
+/// What `DescribeDomain` tells the core.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DomainInfo {
+    pub id: DomainId,
+    pub auth_mode: String,
+    /// The domain's Identity Center application (SSO-mode domains created after September 2023).
+    pub sso_application_arn: Option<String>,
+}
+
+/// The outcome of a create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateOutcome {
+    Created,
+    /// A profile of that name exists already (`ResourceInUse`).
+    AlreadyExists,
+}
+
+/// The outcome of an update.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    Updated,
+    /// SageMaker refused for now (for example a running JupyterServer app); try again later.
+    Deferred(String),
+}
+
+/// An app of a profile or a space.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppSummary {
+    pub app_type: String,
+    pub app_name: String,
+    pub status: String,
+    pub user_profile: Option<String>,
+    pub space: Option<String>,
+}
+
+/// A space, with its owner and sharing type.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SpaceSummary {
+    pub name: String,
+    pub status: String,
+    pub owner: Option<String>,
+    pub private: bool,
+}
+
+/// SageMaker plus the domain's Identity Center application assignments.
+pub trait Studio: Send + Sync {
+    fn describe_domain(&self, domain: &DomainId)
+    -> impl Future<Output = Result<DomainInfo>> + Send;
+    /// Every profile of a domain (paginated, 100 a page).
+    fn list_profiles(
+        &self,
+        domain: &DomainId,
+    ) -> impl Future<Output = Result<Vec<ProfileSummary>>> + Send;
+    /// One profile, or `None` if it does not exist.
+    fn describe_profile(
+        &self,
+        domain: &DomainId,
+        name: &ResourceName,
+    ) -> impl Future<Output = Result<Option<ProfileSummary>>> + Send;
+    fn create_profile(
+        &self,
+        domain: &DomainId,
+        name: &ResourceName,
+        spec: &ProfileSpec,
+    ) -> impl Future<Output = Result<CreateOutcome>> + Send;
+    fn update_profile(
+        &self,
+        domain: &DomainId,
+        name: &ResourceName,
+        spec: &ProfileSpec,
+    ) -> impl Future<Output = Result<UpdateOutcome>> + Send;
+    /// Starts deleting a profile. `Ok(false)` when SageMaker refuses because apps or spaces
+    /// remain (`ResourceInUse`); a missing profile counts as deleted.
+    fn delete_profile(
+        &self,
+        domain: &DomainId,
+        name: &ResourceName,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// The tags of a profile (empty if the profile is gone).
+    fn profile_tags(
+        &self,
+        domain: &DomainId,
+        name: &ResourceName,
+    ) -> impl Future<Output = Result<BTreeMap<String, String>>> + Send;
+    /// The apps of a user profile.
+    fn profile_apps(
+        &self,
+        domain: &DomainId,
+        profile: &ResourceName,
+    ) -> impl Future<Output = Result<Vec<AppSummary>>> + Send;
+    /// The apps of a space.
+    fn space_apps(
+        &self,
+        domain: &DomainId,
+        space: &str,
+    ) -> impl Future<Output = Result<Vec<AppSummary>>> + Send;
+    /// Starts deleting an app; an app already gone or deleted counts as done.
+    fn delete_app(
+        &self,
+        domain: &DomainId,
+        app: &AppSummary,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Every space of a domain.
+    fn list_spaces(
+        &self,
+        domain: &DomainId,
+    ) -> impl Future<Output = Result<Vec<SpaceSummary>>> + Send;
+    /// Starts deleting a space. `Ok(false)` when apps remain; a missing space counts as deleted.
+    fn delete_space(
+        &self,
+        domain: &DomainId,
+        space: &str,
+    ) -> impl Future<Output = Result<bool>> + Send;
+    /// Assigns a user to an Identity Center application (idempotent).
+    fn assign(
+        &self,
+        application_arn: &str,
+        user: &UserId,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Removes a user's assignment (idempotent).
+    fn unassign(
+        &self,
+        application_arn: &str,
+        user: &UserId,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// One row of a user's history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct HistoryEntry {
+    pub user: UserId,
+    pub domain: DomainId,
+    pub profile: Option<ResourceName>,
+    /// What was done or decided, e.g. `Create`, `StartGrace`, `DeleteApps`.
+    pub action: String,
+    pub reason: String,
+    /// The event id or the sweep id that led to it.
+    pub trigger: String,
+    /// `ok`, `planned`, `deferred: …`, `failed: …`, `skipped: …`.
+    pub outcome: String,
+    pub at: Epoch,
+}
+
+/// A sweep's summary.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SweepSummary {
+    pub sweep_id: String,
+    pub mode: String,
+    pub started_at: Epoch,
+    pub finished_at: Epoch,
+    /// False when the sweep stopped early (the deadline) and the next run must finish.
+    pub complete: bool,
+    pub actions: BTreeMap<String, u64>,
+    pub failures: u64,
+    pub unmanaged: u64,
+}
+
+/// The DynamoDB ledger.
+pub trait Ledger: Send + Sync {
+    /// The record of one user in one domain.
+    fn record(
+        &self,
+        domain: &DomainId,
+        user: &UserId,
+    ) -> impl Future<Output = Result<Option<UserRecord>>> + Send;
+    /// Every record of a domain.
+    fn records(&self, domain: &DomainId) -> impl Future<Output = Result<Vec<UserRecord>>> + Send;
+    /// Writes a record if nobody else wrote since `record.version - 1` (or, for version 1, if
+    /// there is no record). `Err(LedgerConflict)` if somebody did.
+    fn put_record(&self, record: &UserRecord) -> impl Future<Output = Result<()>> + Send;
+    /// Appends to a user's history. Never overwrites.
+    fn append(&self, entry: &HistoryEntry) -> impl Future<Output = Result<()>> + Send;
+    /// A user's history, oldest first.
+    fn history(&self, user: &UserId) -> impl Future<Output = Result<Vec<HistoryEntry>>> + Send;
+    /// Whether an event was already handled to the end.
+    fn event_seen(&self, event_id: &str) -> impl Future<Output = Result<bool>> + Send;
+    /// Marks an event handled; forgotten after `ttl_secs`.
+    fn mark_event(
+        &self,
+        event_id: &str,
+        now: Epoch,
+        ttl_secs: i64,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Remembers which group and user a membership id stands for.
+    fn remember_membership(
+        &self,
+        membership: &MembershipId,
+        group: &GroupId,
+        user: &UserId,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn membership(
+        &self,
+        membership: &MembershipId,
+    ) -> impl Future<Output = Result<Option<(GroupId, UserId)>>> + Send;
+    fn record_sweep(&self, summary: &SweepSummary) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// The profile status as `Option`, for callers that only have a listing.
+pub fn status_of(
+    profiles: &BTreeMap<ResourceName, ProfileSummary>,
+    name: &ResourceName,
+) -> Option<ProfileStatus> {
+    profiles.get(name).map(|p| p.status.clone())
+}

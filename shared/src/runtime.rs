@@ -1,0 +1,250 @@
+//! The Lambda edge: configuration from the environment, clients built once per cold start from
+//! one `SdkConfig`, and the handler that both functions share.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::adapters::{DynamoLedger, IdentityStoreDirectory, SageMakerStudio};
+use crate::engine::{Engine, EngineOptions};
+use crate::error::{Result, WardenError};
+use crate::events::{self, Inbound};
+use crate::policy::Policy;
+
+/// The engine over the real AWS adapters.
+pub type AwsEngine = Engine<IdentityStoreDirectory, SageMakerStudio, DynamoLedger>;
+
+/// Runtime configuration, from the environment.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub policy: Arc<Policy>,
+    pub table: String,
+    pub concurrency: usize,
+}
+
+impl Settings {
+    /// Reads `WARDEN_POLICY_FILE` (default `policy.toml` beside the binary, i.e. in
+    /// `LAMBDA_TASK_ROOT`) or the inline `WARDEN_POLICY`, `WARDEN_DOMAIN_IDS` and `WARDEN_TABLE`.
+    pub fn from_env() -> Result<Self> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// As [`Settings::from_env`], with the environment given as a function (for tests).
+    pub fn from_lookup(env: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let domain_ids: BTreeMap<String, String> = match env("WARDEN_DOMAIN_IDS") {
+            None => BTreeMap::new(),
+            Some(s) if s.trim().is_empty() => BTreeMap::new(),
+            Some(s) => serde_json::from_str(&s).map_err(|e| {
+                WardenError::Config(format!(
+                    "WARDEN_DOMAIN_IDS must be a JSON object of domain name to id: {e}"
+                ))
+            })?,
+        };
+        let (source, origin) = match (env("WARDEN_POLICY"), env("WARDEN_POLICY_FILE")) {
+            (Some(inline), _) => (inline, "WARDEN_POLICY".to_owned()),
+            (None, file) => {
+                let file = file.unwrap_or_else(|| "policy.toml".into());
+                let path = match env("LAMBDA_TASK_ROOT") {
+                    Some(root) if !file.starts_with('/') => format!("{root}/{file}"),
+                    _ => file,
+                };
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    WardenError::Config(format!("cannot read the policy file {path}: {e}"))
+                })?;
+                (text, path)
+            }
+        };
+        let policy = Policy::parse(&source, &origin, &domain_ids)?;
+        let table = env("WARDEN_TABLE")
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                WardenError::Config("WARDEN_TABLE (the ledger table name) is not set".into())
+            })?;
+        let concurrency = match env("WARDEN_CONCURRENCY") {
+            None => EngineOptions::default().concurrency,
+            Some(c) => c
+                .parse::<usize>()
+                .ok()
+                .filter(|c| (1..=64).contains(c))
+                .ok_or_else(|| {
+                    WardenError::Config(format!("WARDEN_CONCURRENCY={c:?}: expected 1-64"))
+                })?,
+        };
+        Ok(Self {
+            policy: Arc::new(policy),
+            table,
+            concurrency,
+        })
+    }
+}
+
+/// Loads the shared SDK configuration from the standard environment (credentials, region,
+/// `AWS_ENDPOINT_URL`), with adaptive retries: throttling backs the client off.
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(
+            RetryConfig::adaptive()
+                .with_max_attempts(6)
+                .with_initial_backoff(Duration::from_millis(200)),
+        )
+        .load()
+        .await
+}
+
+/// Builds the engine's adapters from one `SdkConfig`.
+pub fn build_engine(settings: &Settings, sdk: &SdkConfig) -> AwsEngine {
+    let policy = settings.policy.clone();
+    // The Identity Store lives in the Identity Center home region, which may differ.
+    let identity_config = {
+        let mut b = aws_sdk_identitystore::config::Builder::from(sdk);
+        if let Some(region) = &policy.identity_store.region {
+            b = b.region(Region::new(region.clone()));
+        }
+        b.build()
+    };
+    let sso_config = {
+        let mut b = aws_sdk_ssoadmin::config::Builder::from(sdk);
+        if let Some(region) = &policy.identity_store.region {
+            b = b.region(Region::new(region.clone()));
+        }
+        b.build()
+    };
+    Engine {
+        directory: IdentityStoreDirectory::new(
+            aws_sdk_identitystore::Client::from_conf(identity_config),
+            policy.identity_store.id.clone(),
+        ),
+        studio: SageMakerStudio::new(
+            aws_sdk_sagemaker::Client::new(sdk),
+            aws_sdk_ssoadmin::Client::from_conf(sso_config),
+        ),
+        ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone()),
+        options: EngineOptions {
+            concurrency: settings.concurrency,
+            ..EngineOptions::default()
+        },
+        policy,
+    }
+}
+
+/// The error a handler returns to Lambda: its type says whether a retry can help.
+#[derive(Debug)]
+pub struct HandlerError(pub WardenError);
+
+impl std::fmt::Display for HandlerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for HandlerError {}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Diagnostic {
+        let class = if e.0.is_retryable() {
+            "Retryable"
+        } else {
+            "NonRetryable"
+        };
+        Diagnostic {
+            error_type: format!("{class}.{}", e.0.kind()),
+            error_message: e.0.to_string(),
+        }
+    }
+}
+
+fn now_epoch() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Handles one invocation: classify, reconcile, report. Never panics; every failure becomes a
+/// [`HandlerError`] whose type tells Lambda whether to retry.
+pub async fn handle<D, S, L>(
+    engine: &Engine<D, S, L>,
+    event: LambdaEvent<Value>,
+) -> std::result::Result<Value, HandlerError>
+where
+    D: crate::ports::Directory,
+    S: crate::ports::Studio,
+    L: crate::ports::Ledger,
+{
+    let (payload, ctx) = event.into_parts();
+    let event_id = payload
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or("-")
+        .chars()
+        .take(128)
+        .collect::<String>();
+    let span =
+        tracing::info_span!("invocation", request_id = %ctx.request_id, event_id = %event_id);
+    async move {
+        let inbound =
+            events::classify(&payload, &engine.policy.identity_store.id).map_err(|e| {
+                tracing::error!(error = %e, "malformed input: nothing done");
+                HandlerError(e.into())
+            })?;
+        let is_change = matches!(inbound, Inbound::Change(_));
+        // Lambda's deadline is in milliseconds since the epoch.
+        let now_ms =
+            u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+                .unwrap_or(0);
+        let deadline = (ctx.deadline > now_ms)
+            .then(|| tokio::time::Instant::now() + Duration::from_millis(ctx.deadline - now_ms));
+        let report = engine
+            .handle(inbound, now_epoch(), deadline)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, retryable = e.is_retryable(), "invocation failed");
+                HandlerError(e)
+            })?;
+        // An event whose work failed in a way a retry can fix is failed back to Lambda, so that
+        // its retry policy (and then the dead-letter queue) takes over. A sweep is not: the next
+        // scheduled run repairs what this one could not.
+        if is_change && report.retryable_failure {
+            return Err(HandlerError(WardenError::Aws {
+                service: "studio-warden",
+                operation: "reconcile",
+                code: None,
+                message: report.failures.join("; "),
+                retryable: true,
+            }));
+        }
+        serde_json::to_value(&report).map_err(|e| {
+            HandlerError(WardenError::UnexpectedResponse {
+                service: "studio-warden",
+                operation: "report",
+                detail: e.to_string(),
+            })
+        })
+    }
+    .instrument(span)
+    .await
+}
+
+/// The whole `main` of a function: tracing, settings, clients, then the runtime loop.
+pub async fn run_lambda() -> std::result::Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let settings =
+        Settings::from_env().inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
+    let sdk = load_sdk_config().await;
+    let engine = build_engine(&settings, &sdk);
+    tracing::info!(
+        domains = settings.policy.domains.len(),
+        mappings = settings.policy.mappings.len(),
+        "cold start: policy loaded, clients built"
+    );
+    let engine = &engine;
+    lambda_runtime::run(lambda_runtime::service_fn(move |event| {
+        handle(engine, event)
+    }))
+    .await
+}
