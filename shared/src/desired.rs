@@ -82,6 +82,7 @@ pub fn entitlements(
                         user_name: user.user_name.clone(),
                         mapping: i,
                         group: group.clone(),
+                        group_label: mapping.group.to_string(),
                         template: mapping.template.clone(),
                         template_hash: template_hash(&mapping.template),
                     },

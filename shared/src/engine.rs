@@ -335,10 +335,10 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                     (None, Some(e)) => Some(crate::naming::profile_name(&e.user_name, user)),
                     (None, None) => None,
                 };
-                if let Some(name) = name {
-                    if let Some(p) = self.studio.describe_profile(&domain.id, &name).await? {
-                        profiles.insert(name, p);
-                    }
+                if let Some(name) = name
+                    && let Some(p) = self.studio.describe_profile(&domain.id, &name).await?
+                {
+                    profiles.insert(name, p);
                 }
                 if let Some(r) = record {
                     records.insert(user.clone(), r);
@@ -359,7 +359,6 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                 &domain.id,
                 actions,
                 &records,
-                &profiles,
                 mode,
                 now,
                 deadline,
@@ -481,7 +480,6 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                 &domain.id,
                 actions,
                 &records,
-                &profiles,
                 mode,
                 now,
                 deadline,
@@ -498,7 +496,6 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
         domain: &DomainId,
         actions: Vec<Action>,
         records: &BTreeMap<UserId, UserRecord>,
-        profiles: &BTreeMap<ResourceName, ProfileSummary>,
         mode: Mode,
         now: Epoch,
         deadline: Option<Instant>,
@@ -527,7 +524,7 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                         }
                         let record = action.user().and_then(|u| records.get(u));
                         let outcome = self
-                            .execute(domain, info, &action, record, profiles, trigger, now)
+                            .execute(domain, info, &action, record, trigger, now)
                             .await;
                         (action, outcome)
                     }
@@ -551,36 +548,39 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                         action.kind(),
                         action.user().map(UserId::as_str)
                     ));
-                    if mode == Mode::Apply && !self.policy.offboarding.dry_run {
-                        if let Some(user) = action.user() {
-                            let entry = self.history(
-                                domain,
-                                user,
-                                &action,
-                                &trigger,
-                                format!("failed: {e}"),
-                                now,
-                            );
-                            if let Err(e2) = self.ledger.append(&entry).await {
-                                tracing::error!(error = %e2, "could not record a failure in the ledger");
-                            }
+                    if mode == Mode::Apply
+                        && !self.policy.offboarding.dry_run
+                        && let Some(user) = action.user()
+                    {
+                        let entry = self.history(
+                            domain,
+                            user,
+                            &action,
+                            &trigger,
+                            format!("failed: {e}"),
+                            now,
+                        );
+                        if let Err(e2) = self.ledger.append(&entry).await {
+                            tracing::error!(error = %e2, "could not record a failure in the ledger");
                         }
                     }
                     format!("failed: {e}")
                 }
             };
-            if dry_run && self.policy.offboarding.dry_run && mode == Mode::Apply {
-                if let Some(user) = action.user() {
-                    let entry = self.history(
-                        domain,
-                        user,
-                        &action,
-                        &trigger,
-                        "planned (policy dry_run)".into(),
-                        now,
-                    );
-                    self.ledger.append(&entry).await?;
-                }
+            if dry_run
+                && self.policy.offboarding.dry_run
+                && mode == Mode::Apply
+                && let Some(user) = action.user()
+            {
+                let entry = self.history(
+                    domain,
+                    user,
+                    &action,
+                    &trigger,
+                    "planned (policy dry_run)".into(),
+                    now,
+                );
+                self.ledger.append(&entry).await?;
             }
             if let Action::ReportUnmanaged { profile, status } = &action {
                 tracing::warn!(domain = %domain, profile = %profile, status = %status, "unmanaged profile: left alone");
@@ -678,7 +678,6 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
         info: Option<&DomainInfo>,
         action: &Action,
         record: Option<&UserRecord>,
-        profiles: &BTreeMap<ResourceName, ProfileSummary>,
         trigger: &str,
         now: Epoch,
     ) -> Result<String> {
@@ -818,18 +817,8 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                 let Some(r) = record else {
                     return Ok("skipped: no ledger record".into());
                 };
-                self.offboard(
-                    domain,
-                    info,
-                    user,
-                    profile,
-                    r,
-                    profiles.get(profile),
-                    action,
-                    trigger,
-                    now,
-                )
-                .await
+                self.offboard(domain, info, user, profile, r, action, trigger, now)
+                    .await
             }
         }
     }
@@ -892,7 +881,11 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
         let outcome = match self.studio.create_profile(domain, profile, &spec).await? {
             CreateOutcome::Created => "ok",
             CreateOutcome::AlreadyExists => {
-                let tags = self.studio.profile_tags(domain, profile).await?;
+                let tags = self
+                    .studio
+                    .profile_tags(domain, profile)
+                    .await?
+                    .unwrap_or_default();
                 if tags.get(TAG_USER_ID).map(String::as_str) != Some(user.as_str()) {
                     let outcome = format!(
                         "conflict: profile {profile} exists and is not studio-warden's profile for this user; left alone"
@@ -935,15 +928,14 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
         user: &UserId,
         profile: &ResourceName,
         r: &UserRecord,
-        observed: Option<&ProfileSummary>,
         action: &Action,
         trigger: &str,
         now: Epoch,
     ) -> Result<String> {
         // Never touch a profile that is not ours.
+        // (A profile that no longer exists has nothing left to protect.)
         let tags = self.studio.profile_tags(domain, profile).await?;
-        let exists = !tags.is_empty() || observed.is_some();
-        if exists && tags.get(TAG_USER_ID).map(String::as_str) != Some(user.as_str()) {
+        if tags.is_some_and(|t| t.get(TAG_USER_ID).map(String::as_str) != Some(user.as_str())) {
             let outcome =
                 "refused: the profile lacks studio-warden's ownership tag for this user".to_owned();
             self.ledger
@@ -952,14 +944,14 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
             return Ok(outcome);
         }
         // A last look at the truth: never delete an entitled user's profile.
-        if let Some(u) = self.directory.user(user).await? {
-            if u.enabled {
-                let groups: BTreeSet<GroupId> =
-                    self.directory.groups_of(user).await?.into_iter().collect();
-                let resolved = self.resolve_mappings().await?;
-                if entitlements(&self.policy, &resolved, &u, &groups).contains_key(domain) {
-                    return Ok("halted: the user is entitled again".into());
-                }
+        if let Some(u) = self.directory.user(user).await?
+            && u.enabled
+        {
+            let groups: BTreeSet<GroupId> =
+                self.directory.groups_of(user).await?.into_iter().collect();
+            let resolved = self.resolve_mappings().await?;
+            if entitlements(&self.policy, &resolved, &u, &groups).contains_key(domain) {
+                return Ok("halted: the user is entitled again".into());
             }
         }
         let since = match r.phase {

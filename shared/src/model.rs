@@ -13,6 +13,17 @@ use crate::policy::ProfileTemplate;
 /// Seconds since the Unix epoch. The core takes `now` as an argument, never reads a clock.
 pub type Epoch = i64;
 
+/// An epoch second as RFC 3339 (`2026-11-26T07:00:00Z`), for reasons people read.
+pub fn rfc3339(at: Epoch) -> String {
+    time::OffsetDateTime::from_unix_timestamp(at)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| at.to_string())
+}
+
 /// An Identity Store user as studio-warden needs it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct User {
@@ -30,6 +41,8 @@ pub struct Entitlement {
     /// Index of the winning mapping in the policy.
     pub mapping: usize,
     pub group: GroupId,
+    /// The group as the policy names it, for people: `group "ml-researchers"`.
+    pub group_label: String,
     pub template: ProfileTemplate,
     /// Fingerprint of `template`, kept in the ledger to notice a changed mapping without
     /// describing the profile.

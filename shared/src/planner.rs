@@ -178,7 +178,7 @@ fn plan_user(
             user: user.clone(),
             profile: naming::profile_name(&e.user_name, user),
             entitlement: Box::new(e.clone()),
-            reason: format!("member of group {} mapped to this domain", e.group),
+            reason: format!("member of {} (mapping {})", e.group_label, e.mapping),
         }),
         (Some(e), Some(r)) => plan_entitled(state, user, e, r, observed(&r.profile)),
         (None, Some(r)) => plan_not_entitled(state, user, r, observed(&r.profile)),
@@ -205,20 +205,20 @@ fn plan_entitled(
             Some(p) if p.status == ProfileStatus::Deleting => None,
             // Gone, or re-made by hand under the same name: the create adopts it only if its
             // ownership tag names this user, and reports a conflict otherwise.
-            _ => Some(create(format!("member of group {} again", e.group))),
+            _ => Some(create(format!("member of {} again", e.group_label))),
         },
         Phase::Grace { .. } | Phase::Offboarding { .. } => match profile {
             Some(p) if p.status != ProfileStatus::Deleting => Some(Action::Restore {
                 user: user.clone(),
                 profile: r.profile.clone(),
                 entitlement: Box::new(e.clone()),
-                reason: format!("member of group {} again: offboarding cancelled", e.group),
+                reason: format!("member of {} again: offboarding cancelled", e.group_label),
             }),
             // Too late to keep it: wait until SageMaker has deleted it, then create it anew.
             Some(_) => None,
             None => Some(create(format!(
-                "member of group {} again after the profile was deleted: re-create",
-                e.group
+                "member of {} again after the profile was deleted: re-create",
+                e.group_label
             ))),
         },
         Phase::Active => match profile {
@@ -240,8 +240,8 @@ fn plan_entitled(
                             profile: r.profile.clone(),
                             entitlement: Box::new(e.clone()),
                             reason: format!(
-                                "settings of mapping {} (group {}) differ from those last applied",
-                                e.mapping, e.group
+                                "settings of mapping {} ({}) differ from those last applied",
+                                e.mapping, e.group_label
                             ),
                         });
                     }
@@ -311,7 +311,7 @@ fn plan_not_entitled(
                 offboard(format!(
                     "grace period of {} since {} has passed",
                     humantime::format_duration(state.grace_period),
-                    since
+                    crate::model::rfc3339(*since)
                 ))
             })
         }

@@ -119,12 +119,12 @@ pub trait Studio: Send + Sync {
         domain: &DomainId,
         name: &ResourceName,
     ) -> impl Future<Output = Result<bool>> + Send;
-    /// The tags of a profile (empty if the profile is gone).
+    /// The tags of a profile, or `None` if the profile does not exist (any more).
     fn profile_tags(
         &self,
         domain: &DomainId,
         name: &ResourceName,
-    ) -> impl Future<Output = Result<BTreeMap<String, String>>> + Send;
+    ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>>> + Send;
     /// The apps of a user profile.
     fn profile_apps(
         &self,

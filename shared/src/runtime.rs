@@ -165,9 +165,37 @@ fn now_epoch() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// Handles one invocation: classify, reconcile, report. Never panics; every failure becomes a
-/// [`HandlerError`] whose type tells Lambda whether to retry.
+/// Handles one invocation of any kind (the scenario tests and the demo use this).
 pub async fn handle<D, S, L>(
+    engine: &Engine<D, S, L>,
+    event: LambdaEvent<Value>,
+) -> std::result::Result<Value, HandlerError>
+where
+    D: crate::ports::Directory,
+    S: crate::ports::Studio,
+    L: crate::ports::Ledger,
+{
+    handle_inner(None, engine, event).await
+}
+
+/// Handles one invocation as the given function: inputs meant for the other are refused.
+pub async fn handle_as<D, S, L>(
+    function: Function,
+    engine: &Engine<D, S, L>,
+    event: LambdaEvent<Value>,
+) -> std::result::Result<Value, HandlerError>
+where
+    D: crate::ports::Directory,
+    S: crate::ports::Studio,
+    L: crate::ports::Ledger,
+{
+    handle_inner(Some(function), engine, event).await
+}
+
+/// Classify, reconcile, report. Never panics; every failure becomes a [`HandlerError`] whose
+/// type tells Lambda whether to retry.
+async fn handle_inner<D, S, L>(
+    function: Option<Function>,
     engine: &Engine<D, S, L>,
     event: LambdaEvent<Value>,
 ) -> std::result::Result<Value, HandlerError>
@@ -192,6 +220,12 @@ where
                 tracing::error!(error = %e, "malformed input: nothing done");
                 HandlerError(e.into())
             })?;
+        if let Some(function) = function {
+            function.accepts(&inbound).map_err(|why| {
+                tracing::error!(function = function.name(), "{why}");
+                HandlerError(WardenError::Config(why))
+            })?;
+        }
         let is_change = matches!(inbound, Inbound::Change(_));
         // Lambda's deadline is in milliseconds since the epoch.
         let now_ms =
@@ -199,8 +233,9 @@ where
                 .unwrap_or(0);
         let deadline = (ctx.deadline > now_ms)
             .then(|| tokio::time::Instant::now() + Duration::from_millis(ctx.deadline - now_ms));
-        let report = engine
-            .handle(inbound, now_epoch(), deadline)
+        // Boxed: the engine's future is deep, and boxing it keeps the binaries' future types
+        // within the compiler's layout depth limit.
+        let report = Box::pin(engine.handle(inbound, now_epoch(), deadline))
             .await
             .map_err(|e| {
                 tracing::error!(error = %e, retryable = e.is_retryable(), "invocation failed");
@@ -230,8 +265,37 @@ where
     .await
 }
 
+/// Which function a binary is. Both share the engine; each accepts only its own triggers, so a
+/// misrouted sweep never runs inside membership-sync's short timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// Identity Center membership events (EventBridge, from CloudTrail).
+    MembershipSync,
+    /// The scheduled sweep, dry-run plans, and (later) drift events.
+    ComplianceSweep,
+}
+
+impl Function {
+    pub fn name(self) -> &'static str {
+        match self {
+            Function::MembershipSync => "membership-sync",
+            Function::ComplianceSweep => "compliance-sweep",
+        }
+    }
+
+    /// Whether this function handles this input; `Err` explains where it belongs.
+    pub fn accepts(self, inbound: &Inbound) -> std::result::Result<(), String> {
+        match (self, inbound) {
+            (Function::MembershipSync, Inbound::Sweep(_)) => Err(
+                "membership-sync handles Identity Center events; sweeps and plans go to compliance-sweep".into(),
+            ),
+            _ => Ok(()),
+        }
+    }
+}
+
 /// The whole `main` of a function: tracing, settings, clients, then the runtime loop.
-pub async fn run_lambda() -> std::result::Result<(), lambda_runtime::Error> {
+pub async fn run_lambda(function: Function) -> std::result::Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let settings =
         Settings::from_env().inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
@@ -244,7 +308,7 @@ pub async fn run_lambda() -> std::result::Result<(), lambda_runtime::Error> {
     );
     let engine = &engine;
     lambda_runtime::run(lambda_runtime::service_fn(move |event| {
-        handle(engine, event)
+        handle_as(function, engine, event)
     }))
     .await
 }

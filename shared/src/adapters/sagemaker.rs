@@ -84,6 +84,29 @@ impl SageMakerStudio {
     }
 }
 
+/// Whether an error says the resource does not exist: `ResourceNotFound`, or the
+/// `ValidationException` ("Could not find ...") that tag calls answer for a missing ARN.
+fn is_missing_resource<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(
+    e: &aws_smithy_runtime_api::client::result::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> bool {
+    use aws_smithy_runtime_api::client::result::SdkError;
+    match e {
+        SdkError::ServiceError(se) => {
+            let err = se.err();
+            err.code() == Some("ResourceNotFound")
+                || (err.code() == Some("ValidationException")
+                    && err.message().is_some_and(|m| {
+                        let m = m.to_ascii_lowercase();
+                        m.contains("could not find") || m.contains("does not exist")
+                    }))
+        }
+        _ => false,
+    }
+}
+
 /// The UserSettings a template asks for.
 pub(crate) fn user_settings(spec: &ProfileSpec) -> UserSettings {
     let t = &spec.template;
@@ -283,9 +306,9 @@ impl Studio for SageMakerStudio {
         &self,
         domain: &DomainId,
         name: &ResourceName,
-    ) -> Result<BTreeMap<String, String>> {
+    ) -> Result<Option<BTreeMap<String, String>>> {
         let Some(arn) = self.profile_arn(domain, name).await? else {
-            return Ok(BTreeMap::new());
+            return Ok(None);
         };
         let mut pages = self
             .sagemaker
@@ -304,11 +327,14 @@ impl Studio for SageMakerStudio {
                         }
                     }
                 }
-                Some(Err(e)) if code_of(&e) == Some("ResourceNotFound") => break,
+                // The profile went away between DescribeUserProfile and ListTags (it was
+                // being deleted). SageMaker answers ListTags on a missing ARN with a
+                // ValidationException, not ResourceNotFound.
+                Some(Err(e)) if is_missing_resource(&e) => return Ok(None),
                 Some(Err(e)) => return Err(aws_error(SERVICE, "ListTags", e)),
             }
         }
-        Ok(out)
+        Ok(Some(out))
     }
 
     async fn profile_apps(

@@ -44,6 +44,7 @@ fn ent(n: u8, role: &str) -> Entitlement {
         user_name: format!("user{n}@example.com"),
         mapping: 0,
         group: gid(1),
+        group_label: "group \"g1\"".into(),
         template_hash: template_hash(&t),
         template: t,
     }

@@ -202,9 +202,15 @@ fn hostile_values_never_panic() {
 fn the_infra_fixture_policy_is_valid_with_the_stack_supplied_domain_id() {
     // The Pulumi tests derive IAM scope from this file; it must be a policy the functions accept.
     let src = include_str!("../../../infra/tests/fixtures/policy.toml");
-    assert!(parse(src).is_err(), "research has no id without WARDEN_DOMAIN_IDS");
+    assert!(
+        parse(src).is_err(),
+        "research has no id without WARDEN_DOMAIN_IDS"
+    );
     let ids = BTreeMap::from([("research".to_owned(), "d-fromstack01".to_owned())]);
     let policy = Policy::parse(src, "fixture", &ids).expect("valid with the stack's id");
     assert_eq!(policy.domains.len(), 2);
-    assert_eq!(policy.offboarding.grace_period, Duration::from_secs(72 * 3600));
+    assert_eq!(
+        policy.offboarding.grace_period,
+        Duration::from_secs(72 * 3600)
+    );
 }

@@ -1,0 +1,35 @@
+"""Run-time settings shared by the extensions (changed through /_emulator/config)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+# One lock serialises every extension operation: the werkzeug server is threaded and the
+# extension state (profiles, apps, spaces, assignments) is plain dicts.
+LOCK = threading.RLock()
+
+# Default per-domain user profile quota. The exact AWS default for "user profiles per
+# domain" is not stated in the API reference; 1000 is the emulator's documented choice
+# (tests lower it with --profile-quota / configure()).
+DEFAULT_PROFILE_QUOTA = 1000
+
+
+class Settings:
+    def __init__(self) -> None:
+        self.status_delay = 0.2  # seconds a Pending/Updating/Deleting status lasts
+        self.profile_quota = DEFAULT_PROFILE_QUOTA
+        self.seed = 0
+
+
+SETTINGS = Settings()
+
+
+def now() -> float:
+    """Monotonic clock used for every status transition."""
+    return time.monotonic()
+
+
+def elapsed(since: float) -> bool:
+    """True once a status that began at ``since`` has lasted ``status_delay``."""
+    return now() - since >= SETTINGS.status_delay

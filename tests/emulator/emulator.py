@@ -1,0 +1,287 @@
+#!/usr/bin/env python3
+"""studio-warden's local AWS emulator: moto's server plus the SageMaker Studio,
+sso-admin and Identity Store operations moto lacks, fault switches and call stats, all
+on one port.
+
+    python tests/emulator/emulator.py [--host 127.0.0.1] [--port 0] [--seed N]
+        [--status-delay SECONDS] [--profile-quota N] [--fault SPEC]...
+
+Prints exactly one line ``EMULATOR READY http://HOST:PORT`` on stdout once it listens.
+Exits on SIGTERM/SIGINT and by itself when its parent process dies.
+
+Control endpoint (same port):
+    POST /_emulator/faults  JSON list of {service, operation, throttle, error, latency_ms}
+                            (replaces the rules; "*" matches any service/operation)
+    GET  /_emulator/faults  the current rules
+    POST /_emulator/reset   clears faults, stats, moto state and the extensions' state
+    GET  /_emulator/stats   {"calls": {"service:Operation": n}, "faults": {...}, "total_calls": n}
+    POST /_emulator/config  JSON {status_delay?, profile_quota?, seed?}
+    GET  /_emulator/config  the current settings
+moto's own POST /moto-api/reset clears moto and extension state (not faults or stats).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import Any, Callable, Iterable
+
+# Taken before the slow imports below, so a parent that dies during start-up is noticed.
+_PPID_AT_START = os.getppid()
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+if HERE not in sys.path:
+    sys.path.insert(0, HERE)
+
+# moto records every request to ./moto_recording when this variable is set to anything
+# (even "False"): keep it off.
+os.environ.pop("MOTO_ENABLE_RECORDING", None)
+
+from werkzeug.serving import make_server  # noqa: E402
+
+from moto.moto_api._internal import mock_random  # noqa: E402
+from moto.moto_server.werkzeug_app import (  # noqa: E402
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+
+import config  # noqa: E402
+import dynamodb_ext  # noqa: E402
+import faults  # noqa: E402
+import identitystore_ext  # noqa: E402,F401  (installs the Identity Store fixes)
+import sagemaker_ext  # noqa: E402,F401  (installs the SageMaker operations)
+import ssoadmin_ext  # noqa: E402,F401  (installs the sso-admin operations)
+
+StartResponse = Callable[..., Any]
+
+# Calls that may block inside moto (SQS long polling waits up to 20 s for a message) and
+# therefore must not hold the request lock.
+UNSERIALISED = {("sqs", "ReceiveMessage")}
+
+
+def reset_all_state() -> None:
+    """moto's reset: every backend is re-created, which also drops the extension state
+    (it lives on the backend objects)."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    with config.LOCK:
+        moto_api_backend.reset()
+        dynamodb_ext.clear()
+
+
+class Emulator:
+    def __init__(self, engine: faults.FaultEngine) -> None:
+        self.engine = engine
+        self.moto = DomainDispatcherApplication(create_backend_app)
+
+    # -- control endpoint ---------------------------------------------------------
+    def control(self, environ: dict[str, Any], body: bytes) -> tuple[int, Any]:
+        path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
+        try:
+            payload = json.loads(body.decode() or "null") if body else None
+        except ValueError as exc:
+            return 400, {"error": f"invalid JSON: {exc}"}
+        if path == "/_emulator/health":
+            return 200, {"status": "ok"}
+        if path == "/_emulator/stats" and method == "GET":
+            return 200, self.engine.stats()
+        if path == "/_emulator/faults":
+            if method == "GET":
+                return 200, [r.to_json() for r in self.engine.rules]
+            if method == "POST":
+                if not isinstance(payload, list):
+                    return 400, {"error": "expected a JSON list of fault rules"}
+                try:
+                    rules = [faults.FaultRule.from_json(item) for item in payload]
+                except (ValueError, TypeError, AttributeError) as exc:
+                    return 400, {"error": str(exc)}
+                self.engine.set_rules(rules)
+                return 200, [r.to_json() for r in rules]
+        if path == "/_emulator/reset" and method == "POST":
+            self.engine.reset()
+            reset_all_state()
+            return 200, {"status": "ok"}
+        if path == "/_emulator/config":
+            if method == "POST":
+                if not isinstance(payload, dict):
+                    return 400, {"error": "expected a JSON object"}
+                try:
+                    apply_config(payload, self.engine)
+                except (ValueError, TypeError) as exc:
+                    return 400, {"error": str(exc)}
+            if method in ("GET", "POST"):
+                s = config.SETTINGS
+                return 200, {"status_delay": s.status_delay, "profile_quota": s.profile_quota, "seed": s.seed}
+        return 404, {"error": f"unknown control endpoint {method} {path}"}
+
+    # -- WSGI ----------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        body = _read_body(environ)
+        if path.startswith("/_emulator/"):
+            status, obj = self.control(environ, body)
+            data = json.dumps(obj).encode()
+            start_response(
+                f"{status} {'OK' if status == 200 else 'Error'}",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(data)))],
+            )
+            return [data]
+        if path.startswith("/moto-api/reset") and environ.get("REQUEST_METHOD") == "POST":
+            with config.LOCK:
+                dynamodb_ext.clear()
+                return self.moto(environ, start_response)
+        attributed = None if path.startswith("/moto-api") else faults.attribute(environ, body)
+        if attributed is not None:
+            service, operation, _region = attributed
+            kind, latency = self.engine.decide(service, operation)
+            faults.sleep_ms(latency)
+            if kind is not None:
+                status, headers, payload = faults.error_response(service, kind)
+                headers.append(("Content-Length", str(len(payload))))
+                start_response(f"{status} {'Service Unavailable' if status >= 500 else 'Bad Request'}", headers)
+                return [payload]
+            if (service, operation) in UNSERIALISED:
+                return self.moto(environ, start_response)
+            if (service, operation) == ("dynamodb", "TransactWriteItems"):
+                with config.LOCK:
+                    return dynamodb_ext.transact_write_items(self.moto, environ, start_response, body, _region)
+        # moto's backends check-then-write without locks (DynamoDB condition expressions,
+        # transactions, Identity Store uniqueness...): one request at a time keeps them
+        # atomic, as the real services are. Requests are short; injected latency is spent
+        # above, outside the lock.
+        with config.LOCK:
+            return self.moto(environ, start_response)
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    if length > 0:
+        body = stream.read(length)
+    elif environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked" or environ.get("wsgi.input_terminated"):
+        body = stream.read()
+    else:
+        body = b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    return body
+
+
+def apply_config(payload: dict[str, Any], engine: faults.FaultEngine) -> None:
+    s = config.SETTINGS
+    if payload.get("status_delay") is not None:
+        delay = float(payload["status_delay"])
+        if delay < 0:
+            raise ValueError("status_delay must be >= 0")
+        s.status_delay = delay
+    if payload.get("profile_quota") is not None:
+        quota = int(payload["profile_quota"])
+        if quota < 0:
+            raise ValueError("profile_quota must be >= 0")
+        s.profile_quota = quota
+    if payload.get("seed") is not None:
+        s.seed = int(payload["seed"])
+        engine.set_seed(s.seed)
+        mock_random.seed(s.seed)
+
+
+def watch_parent(parent_pid: int) -> None:
+    """Exit as soon as the process that started us is gone (we get re-parented)."""
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(0)
+        time.sleep(0.5)
+
+
+def warm_up(dispatcher: DomainDispatcherApplication) -> None:
+    """Build the busiest backends' Flask apps and load their botocore models off the
+    request path (runs after READY, while the client sets itself up)."""
+    try:
+        from moto.core.utils import get_service_model
+
+        for backend in ("sagemaker", "identitystore", "ssoadmin"):
+            with dispatcher.lock:
+                if backend not in dispatcher.app_instances:
+                    dispatcher.app_instances[backend] = create_backend_app(backend)
+        for name in ("sagemaker", "identitystore", "sso-admin"):
+            get_service_model(name)
+    except Exception:  # pragma: no cover - warm-up is best effort
+        pass
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--seed", type=int, default=0, help="seed for fault draws and moto's ids")
+    parser.add_argument("--status-delay", type=float, default=0.2, help="seconds a transitional status lasts")
+    parser.add_argument(
+        "--profile-quota",
+        type=int,
+        default=config.DEFAULT_PROFILE_QUOTA,
+        help=f"user profiles per domain before ResourceLimitExceeded (default {config.DEFAULT_PROFILE_QUOTA})",
+    )
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="service:Operation:throttle=0.1,error=0.02,latency=50 ('*' allowed); repeatable",
+    )
+    parser.add_argument(
+        "--parent-pid",
+        type=int,
+        default=_PPID_AT_START,
+        help="exit when this process is no longer our parent (default: the parent at start-up)",
+    )
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    args = parser.parse_args(argv)
+    if not args.verbose:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+
+    try:
+        rules = [faults.FaultRule.parse(spec) for spec in args.fault]
+    except ValueError as exc:
+        parser.error(str(exc))
+    engine = faults.FaultEngine(seed=args.seed)
+    engine.set_rules(rules)
+    apply_config(
+        {"status_delay": args.status_delay, "profile_quota": args.profile_quota, "seed": args.seed},
+        engine,
+    )
+
+    threading.Thread(target=watch_parent, args=(args.parent_pid,), daemon=True, name="parent-watch").start()
+
+    def stop(_signum: int, _frame: Any) -> None:
+        os._exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+
+    app = Emulator(engine)
+    server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
+    host, port = server.server_address[:2]
+    os.environ["MOTO_PORT"] = str(port)
+    sys.stdout.write(f"EMULATOR READY http://{host}:{port}\n")
+    sys.stdout.flush()
+    threading.Thread(target=warm_up, args=(app.moto,), daemon=True, name="warm-up").start()
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

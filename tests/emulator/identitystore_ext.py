@@ -1,0 +1,206 @@
+"""Gaps and unfaithful spots in moto 5.2.5's Identity Store, filled.
+
+* UpdateUser (missing in moto): AttributeOperations on userName, displayName,
+  nickName, profileUrl, title, userType, preferredLanguage, locale, timezone,
+  name.* and emails/addresses/phoneNumbers; unknown users -> ResourceNotFoundException,
+  a userName taken by another user -> ConflictException.
+* DeleteUser / DeleteGroup / DeleteGroupMembership: moto ignores unknown ids; AWS
+  answers ResourceNotFoundException. Deleting a user or a group also removes its
+  group memberships, as Identity Center does.
+* CreateGroupMembership for an existing (group, user) pair: ConflictException
+  (moto silently created a duplicate membership).
+* Responses carry the ARN members the current API marks as required (UserArn,
+  GroupArn, MembershipArn), which moto omits.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+from moto.identitystore.exceptions import ConflictException, ResourceNotFoundException, ValidationException
+from moto.identitystore.models import IdentityStoreBackend, Name
+from moto.identitystore.responses import IdentityStoreResponse
+
+from config import LOCK
+
+
+def _store(backend: IdentityStoreBackend, store_id: str) -> Any:
+    # The backend's private accessor creates stores on first use, like moto does.
+    return backend._IdentityStoreBackend__get_identity_store(store_id)  # type: ignore[attr-defined]
+
+
+def _user_arn(user_id: str) -> str:
+    return f"arn:aws:identitystore:::user/{user_id}"
+
+
+def _group_arn(group_id: str) -> str:
+    return f"arn:aws:identitystore:::group/{group_id}"
+
+
+def _membership_arn(membership_id: str) -> str:
+    return f"arn:aws:identitystore:::membership/{membership_id}"
+
+
+def _add_arns(obj: Any) -> Any:
+    if isinstance(obj, list):
+        return [_add_arns(item) for item in obj]
+    if isinstance(obj, dict):
+        # MemberId is a union: it must keep exactly one member.
+        out = {k: (v if k == "MemberId" else _add_arns(v)) for k, v in obj.items()}
+        if "MembershipId" in out and "MembershipArn" not in out:
+            out["MembershipArn"] = _membership_arn(out["MembershipId"])
+        elif "UserId" in out and "UserArn" not in out and "MemberId" not in out and "GroupId" not in out:
+            out["UserArn"] = _user_arn(out["UserId"])
+        elif "GroupId" in out and "GroupArn" not in out and "MemberId" not in out:
+            out["GroupArn"] = _group_arn(out["GroupId"])
+        return out
+    return obj
+
+
+def _with_arns(method: Callable[[IdentityStoreResponse], str]) -> Callable[[IdentityStoreResponse], str]:
+    def wrapper(self: IdentityStoreResponse) -> str:
+        return json.dumps(_add_arns(json.loads(method(self))))
+
+    wrapper.__name__ = method.__name__
+    return wrapper
+
+
+def _remove_memberships(store: Any, *, user_id: str | None = None, group_id: str | None = None) -> None:
+    for mid, m in list(store.group_memberships.items()):
+        if (user_id is not None and m["MemberId"].get("UserId") == user_id) or (
+            group_id is not None and m["GroupId"] == group_id
+        ):
+            del store.group_memberships[mid]
+
+
+def delete_user(self: IdentityStoreResponse) -> str:
+    with LOCK:
+        store = _store(self.identitystore_backend, self._get_param("IdentityStoreId"))
+        user_id = self._get_param("UserId")
+        if user_id not in store.users:
+            raise ResourceNotFoundException(message="USER not found.", resource_type="USER")
+        del store.users[user_id]
+        _remove_memberships(store, user_id=user_id)
+        return "{}"
+
+
+def delete_group(self: IdentityStoreResponse) -> str:
+    with LOCK:
+        store = _store(self.identitystore_backend, self._get_param("IdentityStoreId"))
+        group_id = self._get_param("GroupId")
+        if group_id not in store.groups:
+            raise ResourceNotFoundException(message="GROUP not found.", resource_type="GROUP")
+        del store.groups[group_id]
+        _remove_memberships(store, group_id=group_id)
+        return "{}"
+
+
+def delete_group_membership(self: IdentityStoreResponse) -> str:
+    with LOCK:
+        store = _store(self.identitystore_backend, self._get_param("IdentityStoreId"))
+        membership_id = self._get_param("MembershipId")
+        if membership_id not in store.group_memberships:
+            raise ResourceNotFoundException(message="GROUP_MEMBERSHIP not found.", resource_type="GROUP_MEMBERSHIP")
+        del store.group_memberships[membership_id]
+        return "{}"
+
+
+_original_create_membership = IdentityStoreResponse.create_group_membership
+
+
+def create_group_membership(self: IdentityStoreResponse) -> str:
+    with LOCK:
+        store = _store(self.identitystore_backend, self._get_param("IdentityStoreId"))
+        group_id = self._get_param("GroupId")
+        user_id = (self._get_param("MemberId") or {}).get("UserId")
+        for m in store.group_memberships.values():
+            if m["GroupId"] == group_id and m["MemberId"].get("UserId") == user_id:
+                raise ConflictException(
+                    message="Member and Group relationship already exists.",
+                    reason="UNIQUENESS_CONSTRAINT_VIOLATION",
+                )
+        return _original_create_membership(self)
+
+
+_SIMPLE_ATTRIBUTES = {
+    "username": "UserName",
+    "displayname": "DisplayName",
+    "nickname": "NickName",
+    "profileurl": "ProfileUrl",
+    "title": "Title",
+    "usertype": "UserType",
+    "preferredlanguage": "PreferredLanguage",
+    "locale": "Locale",
+    "timezone": "Timezone",
+    "emails": "Emails",
+    "addresses": "Addresses",
+    "phonenumbers": "PhoneNumbers",
+}
+_NAME_ATTRIBUTES = {
+    "formatted": "Formatted",
+    "familyname": "FamilyName",
+    "givenname": "GivenName",
+    "middlename": "MiddleName",
+    "honorificprefix": "HonorificPrefix",
+    "honorificsuffix": "HonorificSuffix",
+}
+
+
+def update_user(self: IdentityStoreResponse) -> str:
+    with LOCK:
+        store_id = self._get_param("IdentityStoreId")
+        store = _store(self.identitystore_backend, store_id)
+        user_id = self._get_param("UserId")
+        user = store.users.get(user_id)
+        if user is None:
+            raise ResourceNotFoundException(message="USER not found.", resource_type="USER")
+        operations = self._get_param("Operations") or []
+        if not operations:
+            raise ValidationException(message="Operations must contain at least 1 item")
+        changes: dict[str, Any] = {}
+        name = dict(user.Name._asdict()) if user.Name else {}
+        for op in operations:
+            path = str(op.get("AttributePath", ""))
+            value = op.get("AttributeValue")
+            key = path.lower()
+            if key in _SIMPLE_ATTRIBUTES:
+                changes[_SIMPLE_ATTRIBUTES[key]] = value
+            elif key.startswith("name.") and key[5:] in _NAME_ATTRIBUTES:
+                name[_NAME_ATTRIBUTES[key[5:]]] = value
+            elif key == "name":
+                name = dict(value or {})
+            else:
+                raise ValidationException(message=f"Invalid attribute path {path}")
+        new_name = changes.get("UserName")
+        if new_name is not None:
+            if not new_name:
+                raise ValidationException(message="userName is a required attribute")
+            for other in store.users.values():
+                if other.UserId != user_id and other.UserName == new_name:
+                    raise ConflictException(message="Duplicate UserName", reason="UNIQUENESS_CONSTRAINT_VIOLATION")
+        if name:
+            changes["Name"] = Name.from_dict(name)
+        store.users[user_id] = user._replace(**changes)
+        return json.dumps({})
+
+
+for _fn in (delete_user, delete_group, delete_group_membership, create_group_membership, update_user):
+    setattr(IdentityStoreResponse, _fn.__name__, _fn)
+
+for _name in (
+    "create_user",
+    "create_group",
+    "describe_user",
+    "describe_group",
+    "get_group_id",
+    "get_user_id",
+    "create_group_membership",
+    "describe_group_membership",
+    "get_group_membership_id",
+    "list_group_memberships",
+    "list_group_memberships_for_member",
+    "list_users",
+    "list_groups",
+):
+    setattr(IdentityStoreResponse, _name, _with_arns(getattr(IdentityStoreResponse, _name)))

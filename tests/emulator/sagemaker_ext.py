@@ -1,0 +1,1183 @@
+"""SageMaker Studio operations that moto 5.2.5 lacks, plus fixes to its domain support.
+
+Added (JSON 1.1, ``X-Amz-Target: SageMaker.<Op>``):
+  CreateUserProfile, DescribeUserProfile, ListUserProfiles, UpdateUserProfile,
+  DeleteUserProfile, CreateApp, DescribeApp, ListApps, DeleteApp, CreateSpace,
+  DescribeSpace, ListSpaces, UpdateSpace, DeleteSpace, UpdateDomain.
+Changed in moto:
+  CreateDomain (realistic ``d-xxxxxxxxxxxx`` ids, DomainId in the response),
+  DescribeDomain (ResourceNotFound for unknown ids; SSO application fields only for
+  AuthMode=SSO; Updating status after UpdateDomain), DeleteDomain (refused while
+  profiles or spaces exist), AddTags/ListTags/DeleteTags (profile, space, app and
+  domain ARNs; AddTags overwrites an existing key as AWS documents).
+
+Behaviour (see README.md next to this file for the sources of each rule):
+  * Names match ``^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}`` (full match, <= 63 chars); user
+    profile names are case-insensitive ("This value is not case sensitive"), and ARNs
+    carry lower-cased names as real ARNs do.
+  * Statuses change lazily with the clock: Pending -> InService, Updating -> InService,
+    Deleting -> gone (profiles, spaces) and app Pending -> InService,
+    Deleting -> Deleted, each after ``status_delay`` seconds.
+  * A Deleted app stays visible (DescribeApp / ListApps, Status=Deleted) until an app
+    with the same owner, type and name is created again, or its owner is deleted.
+
+All state lives on moto's backend objects, so moto's own reset clears it too.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import json
+import re
+from typing import Any, Callable
+
+from moto.core.exceptions import ServiceException
+from moto.core.responses import ActionResult, EmptyResult
+from moto.core.utils import utcnow
+from moto.moto_api._internal import mock_random
+from moto.sagemaker import models as sm_models
+from moto.sagemaker.models import Domain, SageMakerModelBackend, sagemaker_backends
+from moto.sagemaker.responses import SageMakerResponse
+
+import config
+from config import LOCK, SETTINGS, elapsed, now
+
+# ----------------------------------------------------------------------------- errors
+
+
+class StudioError(ServiceException):
+    """Defined here (not in a moto module) so moto serialises it with SageMaker's model."""
+
+
+def _error(code: str, message: str) -> ServiceException:
+    return StudioError(code, message)
+
+
+def validation(message: str) -> ServiceException:
+    return _error("ValidationException", message)
+
+
+def not_found(message: str) -> ServiceException:
+    return _error("ResourceNotFound", message)
+
+
+def in_use(message: str) -> ServiceException:
+    return _error("ResourceInUse", message)
+
+
+def limit_exceeded(message: str) -> ServiceException:
+    return _error("ResourceLimitExceeded", message)
+
+
+NAME_PATTERN = "^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}"
+_NAME_RE = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}")
+DOMAIN_ID_PATTERN = "^d-(-*[a-z0-9]){1,61}"
+_DOMAIN_ID_RE = re.compile(r"d-(-*[a-z0-9]){1,61}")
+APP_TYPES = [
+    "JupyterServer",
+    "KernelGateway",
+    "DetailedProfiler",
+    "TensorBoard",
+    "CodeEditor",
+    "JupyterLab",
+    "RStudioServerPro",
+    "RSessionGateway",
+    "Canvas",
+]
+
+
+class Checks:
+    """Collects constraint violations and raises them the way AWS's JSON services do:
+    ``N validation error(s) detected: Value 'v' at 'member' failed to satisfy constraint:
+    ...; ...``."""
+
+    def __init__(self) -> None:
+        self.errors: list[str] = []
+
+    def _add(self, value: Any, member: str, constraint: str) -> None:
+        shown = "null" if value is None else f"'{value}'"
+        self.errors.append(f"Value {shown} at '{member}' failed to satisfy constraint: {constraint}")
+
+    def required(self, value: Any, member: str) -> bool:
+        if value is None:
+            self._add(None, member, "Member must not be null")
+            return False
+        return True
+
+    def name(self, value: Any, member: str, required: bool = True) -> None:
+        if value is None:
+            if required:
+                self.required(value, member)
+            return
+        value = str(value)
+        if len(value) > 63:
+            self._add(value, member, "Member must have length less than or equal to 63")
+        if not _NAME_RE.fullmatch(value):
+            self._add(value, member, f"Member must satisfy regular expression pattern: {NAME_PATTERN}")
+
+    def domain_id(self, value: Any, member: str = "domainId", required: bool = True) -> None:
+        if value is None:
+            if required:
+                self.required(value, member)
+            return
+        value = str(value)
+        if len(value) > 63:
+            self._add(value, member, "Member must have length less than or equal to 63")
+        if not _DOMAIN_ID_RE.fullmatch(value):
+            self._add(value, member, f"Member must satisfy regular expression pattern: {DOMAIN_ID_PATTERN}")
+
+    def enum(self, value: Any, member: str, allowed: list[str], required: bool = False) -> None:
+        if value is None:
+            if required:
+                self.required(value, member)
+            return
+        if value not in allowed:
+            self._add(value, member, f"Member must satisfy enum value set: [{', '.join(allowed)}]")
+
+    def max_results(self, value: Any, member: str = "maxResults", low: int = 1, high: int = 100) -> None:
+        if value is None:
+            return
+        if int(value) < low:
+            self._add(value, member, f"Member must have value greater than or equal to {low}")
+        if int(value) > high:
+            self._add(value, member, f"Member must have value less than or equal to {high}")
+
+    def tags(self, value: Any, member: str = "tags") -> None:
+        if value is not None and len(value) > 50:
+            self._add("[...]", member, "Member must have length less than or equal to 50")
+
+    def done(self) -> None:
+        if self.errors:
+            n = len(self.errors)
+            noun = "error" if n == 1 else "errors"
+            raise validation(f"{n} validation {noun} detected: " + "; ".join(self.errors))
+
+
+# ----------------------------------------------------------------------------- model
+
+STATUS_BY_PHASE = {
+    "creating": "Pending",
+    "updating": "Updating",
+    "ready": "InService",
+    "deleting": "Deleting",
+    "deleted": "Deleted",
+}
+
+
+class Lifecycle:
+    """A lazily advancing status: each transitional phase lasts ``status_delay``."""
+
+    TERMINAL_AFTER_DELETE = "gone"
+
+    def __init__(self) -> None:
+        self.creation_time = utcnow()
+        self.last_modified_time = self.creation_time
+        self.phase = "creating"
+        self.since = now()
+        self.since_wall = self.creation_time
+
+    def begin(self, phase: str) -> None:
+        self.phase = phase
+        self.since = now()
+        self.since_wall = utcnow()
+        self.last_modified_time = self.since_wall
+
+    def advance(self, after_delete: str) -> None:
+        if self.phase in ("creating", "updating", "deleting") and elapsed(self.since):
+            self.phase = "ready" if self.phase != "deleting" else after_delete
+            self.last_modified_time = self.since_wall + dt.timedelta(seconds=SETTINGS.status_delay)
+
+    @property
+    def status(self) -> str:
+        return STATUS_BY_PHASE.get(self.phase, "Deleted")
+
+
+class Profile(Lifecycle):
+    def __init__(self, domain: Domain, name: str, seq: int, uid: int, **kw: Any) -> None:
+        super().__init__()
+        self.domain_id = domain.id
+        self.name = name
+        self.seq = seq
+        self.arn = _arn(domain, f"user-profile/{domain.id}/{name.lower()}")
+        self.home_efs_uid = str(uid)
+        self.sso_identifier = kw.get("sso_identifier")
+        self.sso_value = kw.get("sso_value")
+        self.user_settings = kw.get("user_settings")
+        self.tags: list[dict[str, str]] = list(kw.get("tags") or [])
+
+    def describe(self) -> dict[str, Any]:
+        return _clean(
+            {
+                "DomainId": self.domain_id,
+                "UserProfileArn": self.arn,
+                "UserProfileName": self.name,
+                "HomeEfsFileSystemUid": self.home_efs_uid,
+                "Status": self.status,
+                "LastModifiedTime": self.last_modified_time,
+                "CreationTime": self.creation_time,
+                "SingleSignOnUserIdentifier": self.sso_identifier,
+                "SingleSignOnUserValue": self.sso_value,
+                "UserSettings": self.user_settings,
+            }
+        )
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "DomainId": self.domain_id,
+            "UserProfileName": self.name,
+            "Status": self.status,
+            "CreationTime": self.creation_time,
+            "LastModifiedTime": self.last_modified_time,
+        }
+
+
+class Space(Lifecycle):
+    def __init__(self, domain: Domain, name: str, seq: int, uid: int, **kw: Any) -> None:
+        super().__init__()
+        self.domain_id = domain.id
+        self.name = name
+        self.seq = seq
+        self.arn = _arn(domain, f"space/{domain.id}/{name.lower()}")
+        self.home_efs_uid = str(uid)
+        self.space_settings = kw.get("space_settings")
+        self.ownership = kw.get("ownership")
+        self.sharing = kw.get("sharing")
+        self.display_name = kw.get("display_name")
+        self.tags: list[dict[str, str]] = list(kw.get("tags") or [])
+        self.url = f"https://{domain.id}.studio.{domain.region_name}.sagemaker.aws/{name.lower()}"
+
+    @property
+    def owner(self) -> str | None:
+        return (self.ownership or {}).get("OwnerUserProfileName")
+
+    @property
+    def sharing_type(self) -> str | None:
+        return (self.sharing or {}).get("SharingType")
+
+    def describe(self) -> dict[str, Any]:
+        return _clean(
+            {
+                "DomainId": self.domain_id,
+                "SpaceArn": self.arn,
+                "SpaceName": self.name,
+                "HomeEfsFileSystemUid": self.home_efs_uid,
+                "Status": self.status,
+                "LastModifiedTime": self.last_modified_time,
+                "CreationTime": self.creation_time,
+                "SpaceSettings": self.space_settings,
+                "OwnershipSettings": self.ownership,
+                "SpaceSharingSettings": self.sharing,
+                "SpaceDisplayName": self.display_name,
+                "Url": self.url,
+            }
+        )
+
+    def summary(self) -> dict[str, Any]:
+        settings = self.space_settings or {}
+        settings_summary = _clean(
+            {
+                "AppType": settings.get("AppType"),
+                "RemoteAccess": settings.get("RemoteAccess"),
+                "SpaceStorageSettings": settings.get("SpaceStorageSettings"),
+            }
+        )
+        return _clean(
+            {
+                "DomainId": self.domain_id,
+                "SpaceName": self.name,
+                "Status": self.status,
+                "CreationTime": self.creation_time,
+                "LastModifiedTime": self.last_modified_time,
+                "SpaceSettingsSummary": settings_summary or None,
+                "SpaceSharingSettingsSummary": {"SharingType": self.sharing_type} if self.sharing else None,
+                "OwnershipSettingsSummary": {"OwnerUserProfileName": self.owner} if self.ownership else None,
+                "SpaceDisplayName": self.display_name,
+            }
+        )
+
+
+class App(Lifecycle):
+    def __init__(self, domain: Domain, owner_kind: str, owner: str, app_type: str, name: str, seq: int, **kw: Any) -> None:
+        super().__init__()
+        self.domain_id = domain.id
+        self.owner_kind = owner_kind  # "profile" | "space"
+        self.owner = owner
+        self.app_type = app_type
+        self.name = name
+        self.seq = seq
+        self.arn = _arn(domain, f"app/{domain.id}/{owner.lower()}/{app_type.lower()}/{name.lower()}")
+        self.resource_spec = kw.get("resource_spec")
+        self.tags: list[dict[str, str]] = list(kw.get("tags") or [])
+
+    def describe(self) -> dict[str, Any]:
+        data = self.summary()
+        data["AppArn"] = self.arn
+        if self.status == "InService":
+            data["LastHealthCheckTimestamp"] = utcnow()
+            data["LastUserActivityTimestamp"] = self.last_modified_time
+        return data
+
+    def summary(self) -> dict[str, Any]:
+        return _clean(
+            {
+                "DomainId": self.domain_id,
+                "UserProfileName": self.owner if self.owner_kind == "profile" else None,
+                "SpaceName": self.owner if self.owner_kind == "space" else None,
+                "AppType": self.app_type,
+                "AppName": self.name,
+                "Status": self.status,
+                "CreationTime": self.creation_time,
+                "ResourceSpec": self.resource_spec,
+            }
+        )
+
+
+class StudioState:
+    def __init__(self) -> None:
+        self.profiles: dict[tuple[str, str], Profile] = {}
+        self.spaces: dict[tuple[str, str], Space] = {}
+        self.apps: dict[tuple[str, str, str, str, str], App] = {}
+        self.seq = 0
+        self.uids: dict[str, int] = {}
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def next_uid(self, domain_id: str) -> int:
+        self.uids[domain_id] = self.uids.get(domain_id, 200000) + 1
+        return self.uids[domain_id]
+
+    def sweep(self) -> None:
+        """Advance every status and drop what finished deleting."""
+        for key, profile in list(self.profiles.items()):
+            profile.advance("gone")
+            if profile.phase == "gone":
+                del self.profiles[key]
+                self._drop_apps(profile.domain_id, "profile", profile.name)
+        for key, space in list(self.spaces.items()):
+            space.advance("gone")
+            if space.phase == "gone":
+                del self.spaces[key]
+                self._drop_apps(space.domain_id, "space", space.name)
+        for app in self.apps.values():
+            app.advance("deleted")
+
+    def _drop_apps(self, domain_id: str, kind: str, owner: str) -> None:
+        for key in [k for k in self.apps if k[:3] == (domain_id, kind, owner.lower())]:
+            del self.apps[key]
+
+    def live_apps(self, domain_id: str, kind: str, owner: str) -> list[App]:
+        return [
+            app
+            for key, app in self.apps.items()
+            if key[:3] == (domain_id, kind, owner.lower()) and app.status != "Deleted"
+        ]
+
+
+def _state(backend: SageMakerModelBackend) -> StudioState:
+    state = backend.__dict__.get("_warden_studio")
+    if state is None:
+        state = StudioState()
+        backend.__dict__["_warden_studio"] = state
+    return state
+
+
+def _arn(domain: Domain, resource: str) -> str:
+    return f"arn:aws:sagemaker:{domain.region_name}:{domain.account_id}:{resource}"
+
+
+def _clean(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def _merge_tags(*lists: list[dict[str, str]] | None) -> list[dict[str, str]]:
+    merged: dict[str, str] = {}
+    for tags in lists:
+        for tag in tags or []:
+            merged[tag["Key"]] = tag.get("Value", "")
+    return [{"Key": k, "Value": v} for k, v in merged.items()]
+
+
+# ----------------------------------------------------------------------------- paging
+
+
+def _page(
+    items: list[Any],
+    sort_key: Callable[[Any], Any],
+    descending: bool,
+    max_results: int | None,
+    next_token: str | None,
+    query: Any,
+) -> tuple[list[Any], str | None]:
+    """Cursor pagination: the token holds the sort key of the last item returned, so a
+    deletion between two pages neither skips nor repeats an item."""
+    digest = hashlib.sha256(json.dumps(query, sort_keys=True, default=str).encode()).hexdigest()[:16]
+    ordered = sorted(items, key=sort_key, reverse=descending)
+    if next_token:
+        try:
+            token = json.loads(base64.urlsafe_b64decode(next_token.encode()).decode())
+            if token["q"] != digest:
+                raise ValueError("token belongs to another query")
+            after = tuple(token["after"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise validation(f"Invalid pagination token: {next_token}") from exc
+        if descending:
+            ordered = [i for i in ordered if _jsonable(sort_key(i)) < after]
+        else:
+            ordered = [i for i in ordered if _jsonable(sort_key(i)) > after]
+    limit = max_results or 10
+    page = ordered[:limit]
+    token_out = None
+    if len(ordered) > limit:
+        token = {"q": digest, "after": list(_jsonable(sort_key(page[-1])))}
+        token_out = base64.urlsafe_b64encode(json.dumps(token).encode()).decode()
+    return page, token_out
+
+
+def _jsonable(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    return tuple(v.timestamp() if isinstance(v, dt.datetime) else v for v in key)
+
+
+# ----------------------------------------------------------------------------- domains
+
+_original_domain_init = Domain.__init__
+_original_domain_describe = Domain.describe
+
+
+def _domain_init(self: Domain, *args: Any, **kwargs: Any) -> None:
+    _original_domain_init(self, *args, **kwargs)
+    # Real domain ids look like d-xxxxxxxxxxxx (12 lower-case alphanumerics).
+    self.id = f"d-{mock_random.get_random_string(length=12, lower_case=True)}"
+    self.arn = sm_models.arn_formatter("domain", self.id, self.account_id, self.region_name)
+    self.home_efs_file_system_id = f"fs-{mock_random.get_random_hex(17)}"
+    self.url = f"https://{self.id}.studio.{self.region_name}.sagemaker.aws"
+    self.security_group_id_for_domain_boundary = f"sg-{mock_random.get_random_hex(17)}"
+    self.tags = list(self.tags or [])
+    self.warden_lifecycle = Lifecycle()
+    self.warden_lifecycle.phase = "ready"
+    self.warden_extra: dict[str, Any] = {}
+    if self.auth_mode == "SSO":
+        instance = _sso_instance_id(self.account_id, self.region_name)
+        suffix = hashlib.sha256(f"{self.account_id}:{self.id}".encode()).hexdigest()[:16]
+        self.single_sign_on_managed_application_instance_id = instance
+        self.single_sign_on_managed_application_arn = (
+            f"arn:aws:sso::{self.account_id}:application/{instance}/apl-{suffix}"
+        )
+    else:
+        self.single_sign_on_managed_application_instance_id = None
+        self.single_sign_on_managed_application_arn = None
+
+
+def _sso_instance_id(account_id: str, region: str) -> str:
+    """The account's Identity Center instance (moto's ssoadmin instance), e.g.
+    ``ssoins-1234567890abcdef``."""
+    try:
+        from moto.ssoadmin.models import ssoadmin_backends
+
+        arn = ssoadmin_backends[account_id][region].instances[0].instance_arn
+        return arn.rsplit("/", 1)[1]
+    except Exception:  # pragma: no cover - defensive: fall back to a stable id
+        return "ssoins-" + hashlib.sha256(account_id.encode()).hexdigest()[:16]
+
+
+def _domain_describe(self: Domain) -> dict[str, Any]:
+    data = _original_domain_describe(self)
+    life: Lifecycle = self.warden_lifecycle
+    life.advance("gone")
+    data["Status"] = life.status
+    data["LastModifiedTime"] = life.last_modified_time
+    data.update(self.warden_extra)
+    if not data.get("FailureReason"):
+        data.pop("FailureReason", None)
+    return _clean(data)
+
+
+Domain.__init__ = _domain_init  # type: ignore[method-assign]
+Domain.describe = _domain_describe  # type: ignore[method-assign]
+
+
+def find_sso_application(account_id: str, application_arn: str) -> Domain | None:
+    """The SSO-mode domain whose managed Identity Center application has this ARN."""
+    for _region, backend in sagemaker_backends[account_id].items():
+        for domain in backend.domains.values():
+            if domain.single_sign_on_managed_application_arn == application_arn:
+                return domain
+    return None
+
+
+def _domain_not_found(domain_id: str) -> ServiceException:
+    # Same text as moto's DescribeDomain, with AWS's modelled ResourceNotFound code.
+    return not_found(f"Could not find domain '{domain_id}'.")
+
+
+def _domain(backend: SageMakerModelBackend, domain_id: str) -> Domain:
+    domain = backend.domains.get(domain_id)
+    if domain is None:
+        raise _domain_not_found(domain_id)
+    return domain
+
+
+_original_create_domain = SageMakerModelBackend.create_domain
+
+
+def _create_domain(self: SageMakerModelBackend, **kwargs: Any) -> dict[str, Any]:
+    with LOCK:
+        result = _original_create_domain(self, **kwargs)
+        domain = next(d for d in self.domains.values() if d.arn == result["DomainArn"])
+        result["DomainId"] = domain.id
+        return result
+
+
+def _describe_domain(self: SageMakerModelBackend, domain_id: str) -> dict[str, Any]:
+    with LOCK:
+        return _domain(self, domain_id).describe()
+
+
+def _delete_domain(self: SageMakerModelBackend, domain_id: str, retention_policy: Any) -> None:
+    with LOCK:
+        domain = _domain(self, domain_id)
+        state = _state(self)
+        state.sweep()
+        if any(p.domain_id == domain_id for p in state.profiles.values()):
+            raise in_use(f"Unable to delete Domain [{domain.arn}] because UserProfile(s) are associated with it.")
+        if any(s.domain_id == domain_id for s in state.spaces.values()):
+            raise in_use(f"Unable to delete Domain [{domain.arn}] because Space(s) are associated with it.")
+        del self.domains[domain_id]
+
+
+SageMakerModelBackend.create_domain = _create_domain  # type: ignore[method-assign]
+SageMakerModelBackend.describe_domain = _describe_domain  # type: ignore[method-assign]
+SageMakerModelBackend.delete_domain = _delete_domain  # type: ignore[method-assign]
+
+_DOMAIN_SETTINGS_FOR_UPDATE = {
+    "RStudioServerProDomainSettingsForUpdate": "RStudioServerProDomainSettings",
+    "ExecutionRoleIdentityConfig": "ExecutionRoleIdentityConfig",
+    "SecurityGroupIds": "SecurityGroupIds",
+    "TrustedIdentityPropagationSettings": "TrustedIdentityPropagationSettings",
+    "DockerSettings": "DockerSettings",
+    "AmazonQSettings": "AmazonQSettings",
+    "UnifiedStudioSettings": "UnifiedStudioSettings",
+    "IpAddressType": "IpAddressType",
+}
+
+
+def update_domain(self: SageMakerResponse) -> ActionResult:
+    p = self._get_param
+    checks = Checks()
+    checks.domain_id(p("DomainId"))
+    checks.enum(p("AppNetworkAccessType"), "appNetworkAccessType", ["PublicInternetOnly", "VpcOnly"])
+    checks.enum(p("AppSecurityGroupManagement"), "appSecurityGroupManagement", ["Service", "Customer"])
+    checks.done()
+    backend = self.sagemaker_backend
+    with LOCK:
+        domain = _domain(backend, p("DomainId"))
+        state = _state(backend)
+        state.sweep()
+        running = [
+            a for a in state.apps.values() if a.domain_id == domain.id and a.status in ("InService", "Pending", "Deleting")
+        ]
+        new_access = p("AppNetworkAccessType")
+        new_subnets = p("SubnetIds")
+        removing_subnets = new_subnets is not None and not set(domain.subnet_ids or []) <= set(new_subnets)
+        if running and ((new_access and new_access != domain.app_network_access_type) or removing_subnets):
+            # The API reference: "This configuration can only be modified if there are no
+            # apps in the InService, Pending, or Deleting state" (AppNetworkAccessType) and
+            # "If removing subnets, ensure there are no apps in the InService, Pending, or
+            # Deleting state" (SubnetIds). The error code is not documented; ResourceInUse
+            # is the modelled UpdateDomain error that fits.
+            raise in_use(
+                f"Unable to update Domain [{domain.arn}]: AppNetworkAccessType and subnets can only be changed "
+                "when there are no apps in the InService, Pending, or Deleting state."
+            )
+        if new_access:
+            domain.app_network_access_type = new_access
+        if new_subnets is not None:
+            domain.subnet_ids = new_subnets
+        if p("VpcId"):
+            domain.vpc_id = p("VpcId")
+        if p("DefaultUserSettings") is not None:
+            domain.default_user_settings = {**(domain.default_user_settings or {}), **p("DefaultUserSettings")}
+        if p("DefaultSpaceSettings") is not None:
+            domain.default_space_settings = {**(domain.default_space_settings or {}), **p("DefaultSpaceSettings")}
+        if p("AppSecurityGroupManagement"):
+            domain.app_security_group_management = p("AppSecurityGroupManagement")
+        for member in ("TagPropagation", "HomeEfsFileSystemCreation"):
+            if p(member) is not None:
+                domain.warden_extra[member] = p(member)
+        for_update = p("DomainSettingsForUpdate") or {}
+        if for_update:
+            settings = dict(domain.domain_settings or {})
+            for src, dst in _DOMAIN_SETTINGS_FOR_UPDATE.items():
+                if src in for_update:
+                    settings[dst] = for_update[src]
+            domain.domain_settings = settings
+        domain.warden_lifecycle.begin("updating")
+        return ActionResult({"DomainArn": domain.arn})
+
+
+# ----------------------------------------------------------------------------- profiles
+
+
+def _profile(state: StudioState, domain: Domain, name: str) -> Profile:
+    profile = state.profiles.get((domain.id, name.lower()))
+    if profile is None:
+        arn = _arn(domain, f"user-profile/{domain.id}/{name.lower()}")
+        raise not_found(f"User profile [{arn}] does not exist.")
+    return profile
+
+
+def _identity_center_user_exists(account_id: str, user_name: str) -> bool:
+    from moto.identitystore.models import identitystore_backends
+
+    for _region, backend in identitystore_backends[account_id].items():
+        for store in backend.identity_stores.values():
+            if any(u.UserName == user_name for u in store.users.values()):
+                return True
+    return False
+
+
+def create_user_profile(self: SageMakerResponse) -> ActionResult:
+    p = self._get_param
+    checks = Checks()
+    checks.domain_id(p("DomainId"))
+    checks.name(p("UserProfileName"), "userProfileName")
+    checks.tags(p("Tags"))
+    if p("SingleSignOnUserIdentifier") is not None and p("SingleSignOnUserIdentifier") != "UserName":
+        checks._add(
+            p("SingleSignOnUserIdentifier"),
+            "singleSignOnUserIdentifier",
+            "Member must satisfy regular expression pattern: UserName",
+        )
+    checks.done()
+    backend = self.sagemaker_backend
+    name: str = p("UserProfileName")
+    with LOCK:
+        domain = _domain(backend, p("DomainId"))
+        state = _state(backend)
+        state.sweep()
+        sso_id, sso_value = p("SingleSignOnUserIdentifier"), p("SingleSignOnUserValue")
+        if domain.auth_mode == "SSO":
+            if not sso_id or not sso_value:
+                raise validation(
+                    "SingleSignOnUserIdentifier and SingleSignOnUserValue are required when the Domain's AuthMode is SSO."
+                )
+            if not _identity_center_user_exists(domain.account_id, sso_value):
+                raise validation(f"SingleSignOnUserValue [{sso_value}] is not a valid user in the IAM Identity Center directory.")
+        elif sso_id or sso_value:
+            raise validation(
+                "SingleSignOnUserIdentifier and SingleSignOnUserValue cannot be specified when the Domain's AuthMode is IAM."
+            )
+        if (domain.id, name.lower()) in state.profiles:
+            raise in_use(f"Resource Already Exists: UserProfile with name {name} already exists. Choose a different name.")
+        current = sum(1 for pr in state.profiles.values() if pr.domain_id == domain.id)
+        if current >= SETTINGS.profile_quota:
+            raise limit_exceeded(
+                f"The account-level service limit 'Maximum number of user profiles per domain' is "
+                f"{SETTINGS.profile_quota} UserProfiles, with current utilization of {current} UserProfiles "
+                "and a request delta of 1 UserProfiles. Please use AWS Service Quotas to request an increase "
+                "for this quota."
+            )
+        profile = Profile(
+            domain,
+            name,
+            state.next_seq(),
+            state.next_uid(domain.id),
+            sso_identifier=sso_id,
+            sso_value=sso_value,
+            user_settings=p("UserSettings"),
+            tags=_merge_tags(p("Tags")),
+        )
+        state.profiles[(domain.id, name.lower())] = profile
+        return ActionResult({"UserProfileArn": profile.arn})
+
+
+def describe_user_profile(self: SageMakerResponse) -> ActionResult:
+    p = self._get_param
+    checks = Checks()
+    checks.domain_id(p("DomainId"))
+    checks.name(p("UserProfileName"), "userProfileName")
+    checks.done()
+    backend = self.sagemaker_backend
+    with LOCK:
+        domain = _domain(backend, p("DomainId"))
+        state = _state(backend)
+        state.sweep()
+        return ActionResult(_profile(state, domain, p("UserProfileName")).describe())
+
+
+def _sorting(self: SageMakerResponse, sort_keys: list[str]) -> tuple[str, bool, int | None]:
+    p = self._get_param
+    checks = Checks()
+    checks.enum(p("SortBy"), "sortBy", sort_keys)
+    checks.enum(p("SortOrder"), "sortOrder", ["Ascending", "Descending"])
+    checks.max_results(p("MaxResults"))
+    checks.domain_id(p("DomainIdEquals"), "domainIdEquals", required=False)
+    checks.done()
+    return p("SortBy") or "CreationTime", p("SortOrder") == "Descending", p("MaxResults")
+
+
+def _sort_key(field: str) -> Callable[[Any], tuple[Any, ...]]:
+    if field == "LastModifiedTime":
+        return lambda item: (item.last_modified_time, item.seq)
+    return lambda item: (item.creation_time, item.seq)
+
+
+def list_user_profiles(self: SageMakerResponse) -> ActionResult:
+    p = self._get_param
+    sort_by, descending, max_results = _sorting(self, ["CreationTime", "LastModifiedTime"])
+    checks = Checks()
+    checks.name(p("UserProfileNameContains"), "userProfileNameContains", required=False)
+    checks.done()
+    backend = self.sagemaker_backend
+    with LOCK:
+        state = _state(backend)
+        state.sweep()
+        domain_id, contains = p("DomainIdEquals"), p("UserProfileNameContains")
+        items = [
+            pr
+            for pr in state.profiles.values()
+            if (domain_id is None or pr.domain_id == domain_id)
+            and (contains is None or contains.lower() in pr.name.lower())
+        ]
+        query = [domain_id, contains, sort_by, descending]
+        page, token = _page(items, _sort_key(sort_by), descending, max_results, p("NextToken"), query)
+        return ActionResult(_clean({"UserProfiles": [pr.summary() for pr in page], "NextToken": token}))
+
+
+def update_user_profile(self: SageMakerResponse) -> ActionResult:
+    p = self._get_param
+    checks = Checks()
+    checks.domain_id(p("DomainId"))
+    checks.name(p("UserProfileName"), "userProfileName")
+    checks.done()
+    backend = self.sagemaker_backend
+    with LOCK:
+        domain = _domain(backend, p("DomainId"))
+        state = _state(backend)
+        state.sweep()
+        profile = _profile(state, domain, p("UserProfileName"))
+        if profile.phase == "deleting":
+            raise in_use(f"UserProfile [{profile.arn}] is being deleted.")
+        running = [
+            a
+            for a in state.live_apps(domain.id, "profile", profile.name)
+            if a.app_type == "JupyterServer" and a.status in ("InService", "Pending")
+        ]
+        if running:
+            # AWS documents that updating a profile can fail while its JupyterServer app
+            # runs, but not the error it returns; ValidationException is the emulator's
+            # choice (the warden must stop the app and retry).
+            raise validation(
+                f"Unable to update UserProfile [{profile.arn}] while its JupyterServer app "
+                f"[{running[0].arn}] is {running[0].status}. Delete the app and try again."
+            )
+        update = p("UserSettings")
+        if update is not None:
+            # Top-level members present in the request replace the stored ones; the rest
+            # are kept.
+            profile.user_settings = {**(profile.user_settings or {}), **update}
+        profile.begin("updating")
+        return ActionResult({"UserProfileArn": profile.arn})
+
+
+def delete_user_profile(self: SageMakerResponse) -> EmptyResult:
+    p = self._get_param
+    checks = Checks()
+    checks.domain_id(p("DomainId"))
+    checks.name(p("UserProfileName"), "userProfileName")
+    checks.done()
+    backend = self.sagemaker_backend
+    with LOCK:
+        domain = _domain(backend, p("DomainId"))
+        state = _state(backend)
+        state.sweep()
+        profile = _profile(state, domain, p("UserProfileName"))
+        if profile.phase == "deleting":
+            raise in_use(f"UserProfile [{profile.arn}] is already being deleted.")
+        if state.live_apps(domain.id, "profile", profile.name):
+            # Message as reported by AWS users (aws/amazon-sagemaker-feedback#113).
+            raise in_use(f"Unable to delete UserProfile [{profile.arn}] because App(s) are associated with it.")
+        owned = [
+            s
+            for s in state.spaces.values()
+            if s.domain_id == domain.id and (s.owner or "").lower() == profile.name.lower() and s.sharing_type == "Private"
+        ]
+        if owned:
+            raise in_use(f"Unable to delete UserProfile [{profile.arn}] because Space(s) are associated with it.")
+        profile.begin("deleting")
+        return EmptyResult()
+
+
+# ----------------------------------------------------------------------------- spaces
+
+
+def _space(state: StudioState, domain: Domain, name: str) -> Space:
+    space = state.spaces.get((domain.id, name.lower()))
+    if space is None:
+        arn = _arn(domain, f"space/{domain.id}/{name.lower()}")
+        raise not_found(f"Space [{arn}] does not exist.")
+    return space
+
+
+def create_space(self: SageMakerResponse) -> ActionResult:
+    p = self._get_param
+    checks = Checks()
+    checks.domain_id(p("DomainId"))
+    checks.name(p("SpaceName"), "spaceName")
+    checks.tags(p("Tags"))
+    ownership = p("OwnershipSettings")
+    sharing = p("SpaceSharingSettings")
+    if ownership is not None:
+        checks.name(ownership.get("OwnerUserProfileName"), "ownershipSettings.ownerUserProfileName")
+    if sharing is not None:
+        checks.enum(sharing.get("SharingType"), "spaceSharingSettings.sharingType", ["Private", "Shared"], required=True)
+    checks.done()
+    if sharing is not None and ownership is None:
+        raise validation("OwnershipSettings must be specified when SpaceSharingSettings is specified.")
+    backend = self.sagemaker_backend
+    name: str = p("SpaceName")
+    with LOCK:
+        domain = _domain(backend, p("DomainId"))
+        state = _state(backend)
+        state.sweep()
+        if (domain.id, name.lower()) in state.spaces:
+            raise in_use(f"Resource Already Exists: Space with name {name} already exists. Choose a different name.")
+        if ownership is not None:
+            owner = _profile(state, domain, ownership["OwnerUserProfileName"])
+            if owner.phase == "deleting":
+                raise in_use(f"UserProfile [{owner.arn}] is being deleted.")
+        space = Space(
+            domain,
+            name,
+            state.next_seq(),
+            state.next_uid(domain.id),
+            space_settings=p("SpaceSettings"),
+            ownership=ownership,
+            sharing=sharing,
+            display_name=p("SpaceDisplayName"),
+            tags=_merge_tags(p("Tags")),
+        )
+        state.spaces[(domain.id, name.lower())] = space
+        return ActionResult({"SpaceArn": space.arn})
+
+
+def describe_space(self: SageMakerResponse) -> ActionResult:
+    p = self._get_param
+    checks = Checks()
+    checks.domain_id(p("DomainId"))
+    checks.name(p("SpaceName"), "spaceName")
+    checks.done()
+    backend = self.sagemaker_backend
+    with LOCK:
+        domain = _domain(backend, p("DomainId"))
+        state = _state(backend)
+        state.sweep()
+        return ActionResult(_space(state, domain, p("SpaceName")).describe())
+
+
+def list_spaces(self: SageMakerResponse) -> ActionResult:
+    p = self._get_param
+    sort_by, descending, max_results = _sorting(self, ["CreationTime", "LastModifiedTime"])
+    checks = Checks()
+    checks.name(p("SpaceNameContains"), "spaceNameContains", required=False)
+    checks.done()
+    backend = self.sagemaker_backend
+    with LOCK:
+        state = _state(backend)
+        state.sweep()
+        domain_id, contains = p("DomainIdEquals"), p("SpaceNameContains")
+        items = [
+            s
+            for s in state.spaces.values()
+            if (domain_id is None or s.domain_id == domain_id) and (contains is None or contains.lower() in s.name.lower())
+        ]
+        query = [domain_id, contains, sort_by, descending]
+        page, token = _page(items, _sort_key(sort_by), descending, max_results, p("NextToken"), query)
+        return ActionResult(_clean({"Spaces": [s.summary() for s in page], "NextToken": token}))
+
+
+def update_space(self: SageMakerResponse) -> ActionResult:
+    p = self._get_param
+    checks = Checks()
+    checks.domain_id(p("DomainId"))
+    checks.name(p("SpaceName"), "spaceName")
+    checks.done()
+    backend = self.sagemaker_backend
+    with LOCK:
+        domain = _domain(backend, p("DomainId"))
+        state = _state(backend)
+        state.sweep()
+        space = _space(state, domain, p("SpaceName"))
+        if space.phase == "deleting":
+            raise in_use(f"Space [{space.arn}] is being deleted.")
+        if p("SpaceSettings") is not None:
+            space.space_settings = {**(space.space_settings or {}), **p("SpaceSettings")}
+        if p("SpaceDisplayName") is not None:
+            space.display_name = p("SpaceDisplayName")
+        space.begin("updating")
+        return ActionResult({"SpaceArn": space.arn})
+
+
+def delete_space(self: SageMakerResponse) -> EmptyResult:
+    p = self._get_param
+    checks = Checks()
+    checks.domain_id(p("DomainId"))
+    checks.name(p("SpaceName"), "spaceName")
+    checks.done()
+    backend = self.sagemaker_backend
+    with LOCK:
+        domain = _domain(backend, p("DomainId"))
+        state = _state(backend)
+        state.sweep()
+        space = _space(state, domain, p("SpaceName"))
+        if space.phase == "deleting":
+            raise in_use(f"Space [{space.arn}] is already being deleted.")
+        if state.live_apps(domain.id, "space", space.name):
+            raise in_use(f"Unable to delete Space [{space.arn}] because App(s) are associated with it.")
+        space.begin("deleting")
+        return EmptyResult()
+
+
+# ----------------------------------------------------------------------------- apps
+
+
+def _app_owner(self: SageMakerResponse, operation: str) -> tuple[str, str]:
+    profile, space = self._get_param("UserProfileName"), self._get_param("SpaceName")
+    if (profile is None) == (space is None):
+        # AWS: "Either UserProfileName or SpaceName must be passed for DescribeApp
+        # operation." (ValidationException).
+        raise validation(f"Either UserProfileName or SpaceName must be passed for {operation} operation.")
+    return ("profile", profile) if profile is not None else ("space", space)
+
+
+def _app_checks(self: SageMakerResponse, operation: str) -> tuple[str, str]:
+    p = self._get_param
+    checks = Checks()
+    checks.domain_id(p("DomainId"))
+    checks.name(p("UserProfileName"), "userProfileName", required=False)
+    checks.name(p("SpaceName"), "spaceName", required=False)
+    checks.enum(p("AppType"), "appType", APP_TYPES, required=True)
+    checks.name(p("AppName"), "appName")
+    checks.done()
+    return _app_owner(self, operation)
+
+
+def _app_key(domain_id: str, kind: str, owner: str, app_type: str, name: str) -> tuple[str, str, str, str, str]:
+    return (domain_id, kind, owner.lower(), app_type, name.lower())
+
+
+def _app(state: StudioState, domain: Domain, kind: str, owner: str, app_type: str, name: str) -> App:
+    app = state.apps.get(_app_key(domain.id, kind, owner, app_type, name))
+    if app is None:
+        arn = _arn(domain, f"app/{domain.id}/{owner.lower()}/{app_type.lower()}/{name.lower()}")
+        raise not_found(f"App [{arn}] does not exist.")
+    return app
+
+
+def _default_resource_spec(domain: Domain, profile: Profile | None, space: Space | None, app_type: str) -> dict[str, Any]:
+    member = f"{app_type}AppSettings"
+    for settings in (
+        (space.space_settings if space else None),
+        (profile.user_settings if profile else None),
+        domain.default_user_settings,
+    ):
+        spec = ((settings or {}).get(member) or {}).get("DefaultResourceSpec")
+        if spec:
+            return dict(spec)
+    return {"InstanceType": "system"} if app_type == "JupyterServer" else {"InstanceType": "ml.t3.medium"}
+
+
+def create_app(self: SageMakerResponse) -> ActionResult:
+    p = self._get_param
+    kind, owner_name = _app_checks(self, "CreateApp")
+    backend = self.sagemaker_backend
+    with LOCK:
+        domain = _domain(backend, p("DomainId"))
+        state = _state(backend)
+        state.sweep()
+        profile = space = None
+        if kind == "profile":
+            profile = _profile(state, domain, owner_name)
+            owner = profile
+        else:
+            space = _space(state, domain, owner_name)
+            owner = space
+        if owner.phase == "deleting":
+            raise in_use(f"Unable to create App: [{owner.arn}] is being deleted.")
+        key = _app_key(domain.id, kind, owner.name, p("AppType"), p("AppName"))
+        existing = state.apps.get(key)
+        if existing is not None and existing.status != "Deleted":
+            raise in_use(
+                f"Resource Already Exists: App with name {p('AppName')} already exists. Choose a different name."
+            )
+        # Tags of the domain and of the user profile are added to the apps it launches
+        # (AddTags API reference).
+        tags = _merge_tags(domain.tags, profile.tags if profile else None, p("Tags"))
+        app = App(
+            domain,
+            kind,
+            owner.name,
+            p("AppType"),
+            p("AppName"),
+            state.next_seq(),
+            resource_spec=p("ResourceSpec") or _default_resource_spec(domain, profile, space, p("AppType")),
+            tags=tags,
+        )
+        state.apps[key] = app
+        return ActionResult({"AppArn": app.arn})
+
+
+def describe_app(self: SageMakerResponse) -> ActionResult:
+    p = self._get_param
+    kind, owner = _app_checks(self, "DescribeApp")
+    backend = self.sagemaker_backend
+    with LOCK:
+        domain = _domain(backend, p("DomainId"))
+        state = _state(backend)
+        state.sweep()
+        return ActionResult(_app(state, domain, kind, owner, p("AppType"), p("AppName")).describe())
+
+
+def list_apps(self: SageMakerResponse) -> ActionResult:
+    p = self._get_param
+    _, descending, max_results = _sorting(self, ["CreationTime"])
+    checks = Checks()
+    checks.name(p("UserProfileNameEquals"), "userProfileNameEquals", required=False)
+    checks.name(p("SpaceNameEquals"), "spaceNameEquals", required=False)
+    checks.done()
+    if p("UserProfileNameEquals") is not None and p("SpaceNameEquals") is not None:
+        raise validation("SpaceNameEquals cannot be set when UserProfileNameEquals is set.")
+    backend = self.sagemaker_backend
+    with LOCK:
+        state = _state(backend)
+        state.sweep()
+        domain_id, profile, space = p("DomainIdEquals"), p("UserProfileNameEquals"), p("SpaceNameEquals")
+        items = [
+            a
+            for a in state.apps.values()
+            if (domain_id is None or a.domain_id == domain_id)
+            and (profile is None or (a.owner_kind == "profile" and a.owner.lower() == profile.lower()))
+            and (space is None or (a.owner_kind == "space" and a.owner.lower() == space.lower()))
+        ]
+        query = [domain_id, profile, space, descending]
+        page, token = _page(items, _sort_key("CreationTime"), descending, max_results, p("NextToken"), query)
+        return ActionResult(_clean({"Apps": [a.summary() for a in page], "NextToken": token}))
+
+
+def delete_app(self: SageMakerResponse) -> EmptyResult:
+    p = self._get_param
+    kind, owner = _app_checks(self, "DeleteApp")
+    backend = self.sagemaker_backend
+    with LOCK:
+        domain = _domain(backend, p("DomainId"))
+        state = _state(backend)
+        state.sweep()
+        app = _app(state, domain, kind, owner, p("AppType"), p("AppName"))
+        if app.status == "Deleted":
+            # Terraform's provider matches ValidationException "has already been deleted".
+            raise validation(f"App [{app.arn}] has already been deleted.")
+        if app.status == "Deleting":
+            raise in_use(f"App [{app.arn}] is already being deleted.")
+        app.begin("deleting")
+        return EmptyResult()
+
+
+# ----------------------------------------------------------------------------- tags
+
+_TAGGABLE = ("user-profile", "space", "app", "domain")
+_original_add_tags = SageMakerResponse.add_tags
+_original_list_tags = SageMakerResponse.list_tags
+_original_delete_tags = SageMakerResponse.delete_tags
+
+
+def _tagged(backend: SageMakerModelBackend, arn: str) -> Any | None:
+    """The profile/space/app/domain an ARN names; None when the ARN is another type."""
+    try:
+        resource = arn.split(":", 5)[5]
+    except IndexError:
+        return None
+    kind, _, rest = resource.partition("/")
+    if kind not in _TAGGABLE:
+        return None
+    state = _state(backend)
+    state.sweep()
+    parts = rest.lower().split("/")
+    found: Any = None
+    if kind == "domain":
+        found = backend.domains.get(rest)
+    elif kind == "user-profile" and len(parts) == 2:
+        found = state.profiles.get((parts[0], parts[1]))
+    elif kind == "space" and len(parts) == 2:
+        found = state.spaces.get((parts[0], parts[1]))
+    elif kind == "app" and len(parts) == 4:
+        found = next((a for a in state.apps.values() if a.arn.lower() == arn.lower()), None)
+    if found is None:
+        # moto's wording for unknown tag targets.
+        raise validation(f"Could not find {kind} with name {rest}")
+    if getattr(found, "tags", None) is None:
+        found.tags = []
+    return found
+
+
+def add_tags(self: SageMakerResponse) -> ActionResult:
+    with LOCK:
+        resource = _tagged(self.sagemaker_backend, self._get_param("ResourceArn") or "")
+        if resource is None:
+            return _original_add_tags(self)
+        checks = Checks()
+        checks.required(self._get_param("Tags"), "tags")
+        checks.done()
+        resource.tags = _merge_tags(resource.tags, self._get_param("Tags"))
+        if len(resource.tags) > 50:
+            raise validation("Resource can have at most 50 tags.")
+        return ActionResult({"Tags": resource.tags})
+
+
+def list_tags(self: SageMakerResponse) -> ActionResult:
+    with LOCK:
+        resource = _tagged(self.sagemaker_backend, self._get_param("ResourceArn") or "")
+        if resource is None:
+            return _original_list_tags(self)
+        return ActionResult({"Tags": list(resource.tags)})
+
+
+def delete_tags(self: SageMakerResponse) -> EmptyResult:
+    with LOCK:
+        resource = _tagged(self.sagemaker_backend, self._get_param("ResourceArn") or "")
+        if resource is None:
+            return _original_delete_tags(self)
+        keys = set(self._get_param("TagKeys") or [])
+        resource.tags = [t for t in resource.tags if t["Key"] not in keys]
+        return EmptyResult()
+
+
+# ----------------------------------------------------------------------------- install
+
+_OPERATIONS = {
+    "create_user_profile": create_user_profile,
+    "describe_user_profile": describe_user_profile,
+    "list_user_profiles": list_user_profiles,
+    "update_user_profile": update_user_profile,
+    "delete_user_profile": delete_user_profile,
+    "create_space": create_space,
+    "describe_space": describe_space,
+    "list_spaces": list_spaces,
+    "update_space": update_space,
+    "delete_space": delete_space,
+    "create_app": create_app,
+    "describe_app": describe_app,
+    "list_apps": list_apps,
+    "delete_app": delete_app,
+    "update_domain": update_domain,
+    "add_tags": add_tags,
+    "list_tags": list_tags,
+    "delete_tags": delete_tags,
+}
+
+for _name, _fn in _OPERATIONS.items():
+    setattr(SageMakerResponse, _name, _fn)
+
+__all__ = ["find_sso_application", "config"]

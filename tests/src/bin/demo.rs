@@ -1,0 +1,180 @@
+//! `make demo`: studio-warden's story on the local emulator, narrated. Everything below goes
+//! through the real handler and the real AWS SDK clients; only AWS itself is emulated.
+
+use std::time::Duration;
+
+use aws_sdk_sagemaker::types::AppType;
+use serde_json::{Value, json};
+use warden_tests::fixture::*;
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+fn heading(text: &str) {
+    println!("\n==> {text}");
+}
+
+fn say(text: impl AsRef<str>) {
+    println!("    {}", text.as_ref());
+}
+
+fn show_report(report: &Value) {
+    let actions = report["actions"].as_array().cloned().unwrap_or_default();
+    if actions.is_empty() {
+        say(match report["skipped"].as_str() {
+            Some(why) => format!("nothing to do ({why})"),
+            None => "nothing to do".to_owned(),
+        });
+    }
+    for a in actions {
+        say(format!(
+            "{:<16} {:<28} {}  [{}]",
+            a["action"].as_str().unwrap_or_default(),
+            a["profile"].as_str().unwrap_or_default(),
+            a["reason"]
+                .as_str()
+                .unwrap_or("unmanaged: not in the ledger"),
+            a["outcome"].as_str().unwrap_or_default(),
+        ));
+    }
+}
+
+async fn show_profiles(world: &World) -> Result<()> {
+    let profiles = world.profiles().await?;
+    say(format!(
+        "SageMaker now holds {} profile(s):",
+        profiles.len()
+    ));
+    for (name, status) in profiles {
+        let tags = world.tags(&name).await?;
+        let owner = tags
+            .get("studio-warden:user-id")
+            .map_or("not managed".to_owned(), |u| format!("user {u}"));
+        say(format!("  {name:<28} {status:<10} {owner}"));
+    }
+    Ok(())
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    heading("Starting the local AWS emulator (moto + studio-warden's SageMaker Studio extensions)");
+    let world = World::new().await?;
+    say(format!("emulator at {}", world.emulator.endpoint()));
+    say(format!(
+        "SageMaker domain {} ; ledger table {} ; identity store {STORE}",
+        world.domain, world.table
+    ));
+    say(
+        "policy: ml-researchers -> research (priority 10), ml-leads -> research (priority 20), grace period 1h",
+    );
+
+    heading("Ana joins ml-researchers; the CloudTrail event reaches membership-sync");
+    let ana = world.add_user("ana.lopez@example.com").await?;
+    let ana_membership = world.join(&ana, &world.researchers).await?;
+    let event = world.sample(
+        "identitystore-CreateGroupMembership.json",
+        &[
+            (SAMPLE_USER_1, &ana),
+            (SAMPLE_GROUP_1, &world.researchers),
+            (SAMPLE_MEMBERSHIP_1, &ana_membership),
+        ],
+    )?;
+    show_report(&world.invoke(event).await?);
+    let name = world
+        .record(&ana)
+        .await?
+        .map(|r| r.profile.to_string())
+        .unwrap_or_default();
+    let described = world.describe(&name).await?;
+    let settings = described.user_settings();
+    say(format!(
+        "profile {name}: role {}, security groups {:?}",
+        settings.and_then(|s| s.execution_role()).unwrap_or("-"),
+        settings
+            .map(|s| s.security_groups().to_vec())
+            .unwrap_or_default()
+    ));
+    if let Some(record) = world.record(&ana).await? {
+        say(format!(
+            "ledger: {} is {} with profile {} (status {:?})",
+            record.user_name,
+            record.phase.name(),
+            record.profile,
+            record.profile_status
+        ));
+    }
+
+    heading("Bo joins ml-researchers and Cy joins ml-leads, but their events are lost");
+    let bo = world.add_user("bo").await?;
+    world.join(&bo, &world.researchers).await?;
+    let cy = world.add_user("cy.chen@example.com").await?;
+    world.join(&cy, &world.leads).await?;
+    say("and someone creates a profile by hand in the console: made-by-hand");
+    world.hand_made_profile("made-by-hand").await?;
+
+    heading("A dry-run plan ({\"mode\":\"plan\"}) shows what the sweep would do, writing nothing");
+    show_report(&world.invoke(json!({"mode": "plan"})).await?);
+
+    heading("The scheduled sweep repairs what the events missed, and leaves made-by-hand alone");
+    show_report(
+        &world
+            .invoke(world.sample("scheduler-detail-string.json", &[])?)
+            .await?,
+    );
+    world.settle().await?;
+    show_profiles(&world).await?;
+
+    heading("Ana is working: a JupyterServer app and a private space with a JupyterLab app");
+    world
+        .start_app(&name, AppType::JupyterServer, "default")
+        .await?;
+    world.private_space(&name, "ana-space").await?;
+    say("running");
+
+    heading("Ana leaves ml-researchers; the DeleteGroupMembership event starts her grace period");
+    world.leave(&ana_membership).await?;
+    let event = world.sample(
+        "identitystore-DeleteGroupMembership.json",
+        &[(SAMPLE_MEMBERSHIP_1, &ana_membership)],
+    )?;
+    show_report(&world.invoke(event).await?);
+
+    heading("Two hours later, the sweeps offboard Ana in the order SageMaker requires");
+    for round in 0..40 {
+        let report = world
+            .invoke_at(json!({"mode": "apply"}), now() + 7200 + round)
+            .await?;
+        for a in report
+            .actions
+            .iter()
+            .filter(|a| a.action.kind() == "Offboard")
+        {
+            say(format!("sweep {}: {}", round + 1, a.outcome));
+        }
+        if world
+            .record(&ana)
+            .await?
+            .is_some_and(|r| r.phase.name() == "Offboarded")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    show_profiles(&world).await?;
+
+    heading("Ana's story, from the ledger's append-only history");
+    for h in world.history(&ana).await? {
+        say(format!(
+            "{:<10} {:<42} {} [trigger {}]",
+            h.action, h.outcome, h.reason, h.trigger
+        ));
+    }
+    println!("\nDone. The emulator stops with this process; nothing is left running.");
+    Ok(())
+}

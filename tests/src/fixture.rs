@@ -1,0 +1,490 @@
+//! A whole studio-warden world on the emulator: the ledger table, a SageMaker domain, an
+//! Identity Store with the policy's groups, and the real engine and handler over the real SDK
+//! clients. Scenario tests and `make demo` are written against it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_identitystore::types::MemberId;
+use aws_sdk_sagemaker::types::{
+    AppType, AuthMode, OwnershipSettings, SharingType, SpaceSharingSettings, UserSettings,
+};
+use aws_types::SdkConfig;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::Value;
+use warden::events;
+use warden::ids::{DomainId, UserId};
+use warden::model::UserRecord;
+use warden::policy::Policy;
+use warden::ports::{HistoryEntry, Ledger};
+use warden::runtime::{AwsEngine, HandlerError, Settings, build_engine};
+
+use crate::{Emulator, EmulatorOptions, HarnessError};
+
+/// The identity store every sample event in `events/` names.
+pub const STORE: &str = "d-9067c0ffee";
+/// The ids the samples in `events/` use, replaced by the real ones before a sample is fed in.
+pub const SAMPLE_USER_1: &str = "9067c0ffee-1111aaaa-0000-4000-8000-000000000001";
+pub const SAMPLE_USER_2: &str = "9067c0ffee-1111aaaa-0000-4000-8000-000000000002";
+pub const SAMPLE_GROUP_1: &str = "9067c0ffee-2222bbbb-0000-4000-8000-000000000001";
+pub const SAMPLE_GROUP_2: &str = "9067c0ffee-2222bbbb-0000-4000-8000-000000000002";
+pub const SAMPLE_MEMBERSHIP_1: &str = "9067c0ffee-3333cccc-0000-4000-8000-000000000001";
+pub const SAMPLE_DOMAIN: &str = "d-abc123def456";
+
+/// The policy's groups.
+pub const RESEARCHERS: &str = "ml-researchers";
+pub const LEADS: &str = "ml-leads";
+pub const RESEARCH_ROLE: &str = "arn:aws:iam::123456789012:role/studio-research";
+pub const LEAD_ROLE: &str = "arn:aws:iam::123456789012:role/studio-research-lead";
+pub const RESEARCH_SG: &str = "sg-0a1b2c3d4e5f60001";
+pub const LEAD_SG: &str = "sg-0a1b2c3d4e5f60002";
+
+/// Options of a world.
+#[derive(Debug, Clone)]
+pub struct WorldOptions {
+    pub grace_period: &'static str,
+    pub auth_mode: AuthMode,
+    pub emulator: EmulatorOptions,
+}
+
+impl Default for WorldOptions {
+    fn default() -> Self {
+        Self {
+            grace_period: "1h",
+            auth_mode: AuthMode::Iam,
+            emulator: EmulatorOptions {
+                status_delay: Duration::from_millis(200),
+                ..EmulatorOptions::default()
+            },
+        }
+    }
+}
+
+/// Everything a scenario needs.
+pub struct World {
+    pub emulator: Emulator,
+    pub sdk: SdkConfig,
+    pub domain: DomainId,
+    pub table: String,
+    pub researchers: String,
+    pub leads: String,
+    pub policy_source: String,
+    pub engine: AwsEngine,
+    pub identity: aws_sdk_identitystore::Client,
+    pub sagemaker: aws_sdk_sagemaker::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+/// A fixture step failed; tests `expect` on these with the step's name.
+#[derive(Debug, thiserror::Error)]
+pub enum WorldError {
+    #[error(transparent)]
+    Harness(#[from] HarnessError),
+    #[error("{step}: {message}")]
+    Step { step: &'static str, message: String },
+}
+
+fn step<E: std::error::Error + 'static>(step: &'static str) -> impl FnOnce(E) -> WorldError {
+    move |e| WorldError::Step {
+        step,
+        message: aws_smithy_types::error::display::DisplayErrorContext(&e).to_string(),
+    }
+}
+
+/// The policy the worlds run under.
+pub fn policy_toml(domain: &str, leads_group_id: &str, grace_period: &str) -> String {
+    format!(
+        r#"[identity_store]
+id = "{STORE}"
+region = "us-east-1"
+
+[[domains]]
+name = "research"
+id = "{domain}"
+
+[[mappings]]
+group = "{RESEARCHERS}"
+domain = "research"
+priority = 10
+execution_role = "{RESEARCH_ROLE}"
+security_groups = ["{RESEARCH_SG}"]
+tags = {{ team = "research" }}
+
+[mappings.apps]
+default_landing_uri = "studio::"
+jupyterlab_instance_type = "ml.t3.medium"
+
+[[mappings]]
+group_id = "{leads_group_id}"
+domain = "research"
+priority = 20
+execution_role = "{LEAD_ROLE}"
+security_groups = ["{RESEARCH_SG}", "{LEAD_SG}"]
+tags = {{ team = "research", tier = "lead" }}
+
+[offboarding]
+grace_period = "{grace_period}"
+"#
+    )
+}
+
+impl World {
+    pub async fn new() -> Result<World, WorldError> {
+        Self::with(WorldOptions::default()).await
+    }
+
+    pub async fn with(options: WorldOptions) -> Result<World, WorldError> {
+        let emulator = Emulator::start_with(options.emulator.clone()).await?;
+        let sdk = emulator.sdk_config();
+        let identity = aws_sdk_identitystore::Client::new(&sdk);
+        let sagemaker = aws_sdk_sagemaker::Client::new(&sdk);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let table = "studio-warden-ledger".to_owned();
+        create_ledger_table(&dynamodb, &table).await?;
+        let domain = sagemaker
+            .create_domain()
+            .domain_name("research")
+            .auth_mode(options.auth_mode)
+            .default_user_settings(
+                UserSettings::builder()
+                    .execution_role(RESEARCH_ROLE)
+                    .build(),
+            )
+            .subnet_ids("subnet-0a1b2c3d4e5f60001")
+            .vpc_id("vpc-0a1b2c3d4e5f60001")
+            .send()
+            .await
+            .map_err(step("CreateDomain"))?
+            .domain_id()
+            .map(str::to_owned)
+            .ok_or(WorldError::Step {
+                step: "CreateDomain",
+                message: "no domain id".into(),
+            })?;
+        let domain = DomainId::parse(&domain).map_err(step("domain id"))?;
+        let researchers = create_group(&identity, RESEARCHERS).await?;
+        let leads = create_group(&identity, LEADS).await?;
+        let policy_source = policy_toml(domain.as_str(), &leads, options.grace_period);
+        let policy =
+            Policy::parse(&policy_source, "world", &BTreeMap::new()).map_err(step("policy"))?;
+        let settings = Settings {
+            policy: std::sync::Arc::new(policy),
+            table: table.clone(),
+            concurrency: 4,
+        };
+        let engine = build_engine(&settings, &sdk);
+        Ok(World {
+            emulator,
+            sdk,
+            domain,
+            table,
+            researchers,
+            leads,
+            policy_source,
+            engine,
+            identity,
+            sagemaker,
+            dynamodb,
+        })
+    }
+
+    /// Creates a user and returns the id.
+    pub async fn add_user(&self, user_name: &str) -> Result<String, WorldError> {
+        let out = self
+            .identity
+            .create_user()
+            .identity_store_id(STORE)
+            .user_name(user_name)
+            .display_name(user_name)
+            .name(
+                aws_sdk_identitystore::types::Name::builder()
+                    .given_name(user_name)
+                    .family_name("Example")
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(step("CreateUser"))?;
+        Ok(out.user_id().to_owned())
+    }
+
+    /// Adds a user to a group and returns the membership id.
+    pub async fn join(&self, user: &str, group: &str) -> Result<String, WorldError> {
+        let out = self
+            .identity
+            .create_group_membership()
+            .identity_store_id(STORE)
+            .group_id(group)
+            .member_id(MemberId::UserId(user.to_owned()))
+            .send()
+            .await
+            .map_err(step("CreateGroupMembership"))?;
+        Ok(out.membership_id().to_owned())
+    }
+
+    pub async fn leave(&self, membership: &str) -> Result<(), WorldError> {
+        self.identity
+            .delete_group_membership()
+            .identity_store_id(STORE)
+            .membership_id(membership)
+            .send()
+            .await
+            .map_err(step("DeleteGroupMembership"))?;
+        Ok(())
+    }
+
+    pub async fn delete_user(&self, user: &str) -> Result<(), WorldError> {
+        self.identity
+            .delete_user()
+            .identity_store_id(STORE)
+            .user_id(user)
+            .send()
+            .await
+            .map_err(step("DeleteUser"))?;
+        Ok(())
+    }
+
+    /// A sample from `events/`, with its fixture ids replaced by this world's.
+    pub fn sample(&self, file: &str, ids: &[(&str, &str)]) -> Result<Value, WorldError> {
+        let path = crate::workspace_root().join("events").join(file);
+        let mut text = std::fs::read_to_string(&path).map_err(step("read sample"))?;
+        text = text.replace(SAMPLE_DOMAIN, self.domain.as_str());
+        for (from, to) in ids {
+            text = text.replace(from, to);
+        }
+        serde_json::from_str(&text).map_err(step("parse sample"))
+    }
+
+    /// Feeds a payload to the real handler, as Lambda would.
+    pub async fn invoke(&self, payload: Value) -> Result<Value, HandlerError> {
+        let mut context = Context::default();
+        context.request_id = format!("req-{}", ulid_like());
+        warden::runtime::handle(&self.engine, LambdaEvent::new(payload, context)).await
+    }
+
+    /// Runs the engine on a payload as if the clock read `now` (for grace periods).
+    pub async fn invoke_at(
+        &self,
+        payload: Value,
+        now: i64,
+    ) -> Result<warden::engine::Report, warden::WardenError> {
+        let inbound = events::classify(&payload, &self.engine.policy.identity_store.id)?;
+        self.engine.handle(inbound, now, None).await
+    }
+
+    /// The domain's profiles: name -> status.
+    pub async fn profiles(&self) -> Result<BTreeMap<String, String>, WorldError> {
+        let mut out = BTreeMap::new();
+        let mut pages = self
+            .sagemaker
+            .list_user_profiles()
+            .domain_id_equals(self.domain.as_str())
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for p in page.map_err(step("ListUserProfiles"))?.user_profiles() {
+                out.insert(
+                    p.user_profile_name().unwrap_or_default().to_owned(),
+                    p.status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// A profile as DescribeUserProfile shows it.
+    pub async fn describe(
+        &self,
+        profile: &str,
+    ) -> Result<
+        aws_sdk_sagemaker::operation::describe_user_profile::DescribeUserProfileOutput,
+        WorldError,
+    > {
+        self.sagemaker
+            .describe_user_profile()
+            .domain_id(self.domain.as_str())
+            .user_profile_name(profile)
+            .send()
+            .await
+            .map_err(step("DescribeUserProfile"))
+    }
+
+    /// A profile's tags.
+    pub async fn tags(&self, profile: &str) -> Result<BTreeMap<String, String>, WorldError> {
+        let arn = self
+            .describe(profile)
+            .await?
+            .user_profile_arn()
+            .unwrap_or_default()
+            .to_owned();
+        let out = self
+            .sagemaker
+            .list_tags()
+            .resource_arn(arn)
+            .send()
+            .await
+            .map_err(step("ListTags"))?;
+        Ok(out
+            .tags()
+            .iter()
+            .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
+            .collect())
+    }
+
+    /// The ledger's record of a user in the domain.
+    pub async fn record(&self, user: &str) -> Result<Option<UserRecord>, WorldError> {
+        let user = UserId::parse(user).map_err(step("user id"))?;
+        self.engine
+            .ledger
+            .record(&self.domain, &user)
+            .await
+            .map_err(step("ledger record"))
+    }
+
+    /// A user's history in the ledger, oldest first.
+    pub async fn history(&self, user: &str) -> Result<Vec<HistoryEntry>, WorldError> {
+        let user = UserId::parse(user).map_err(step("user id"))?;
+        self.engine
+            .ledger
+            .history(&user)
+            .await
+            .map_err(step("ledger history"))
+    }
+
+    /// Waits until every profile has left the transitional statuses.
+    pub async fn settle(&self) -> Result<(), WorldError> {
+        for _ in 0..100 {
+            let profiles = self.profiles().await?;
+            if profiles.values().all(|s| s == "InService" || s == "Failed") {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(WorldError::Step {
+            step: "settle",
+            message: "profiles did not settle in 10 s".into(),
+        })
+    }
+
+    /// Creates an app for a profile (a user at work).
+    pub async fn start_app(
+        &self,
+        profile: &str,
+        app_type: AppType,
+        name: &str,
+    ) -> Result<(), WorldError> {
+        self.sagemaker
+            .create_app()
+            .domain_id(self.domain.as_str())
+            .user_profile_name(profile)
+            .app_type(app_type)
+            .app_name(name)
+            .send()
+            .await
+            .map_err(step("CreateApp"))?;
+        Ok(())
+    }
+
+    /// Creates a private space owned by a profile, with a running app.
+    pub async fn private_space(&self, owner: &str, space: &str) -> Result<(), WorldError> {
+        self.sagemaker
+            .create_space()
+            .domain_id(self.domain.as_str())
+            .space_name(space)
+            .ownership_settings(
+                OwnershipSettings::builder()
+                    .owner_user_profile_name(owner)
+                    .build(),
+            )
+            .space_sharing_settings(
+                SpaceSharingSettings::builder()
+                    .sharing_type(SharingType::Private)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(step("CreateSpace"))?;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        self.sagemaker
+            .create_app()
+            .domain_id(self.domain.as_str())
+            .space_name(space)
+            .app_type(AppType::JupyterLab)
+            .app_name("default")
+            .send()
+            .await
+            .map_err(step("CreateApp (space)"))?;
+        Ok(())
+    }
+
+    /// Creates a profile by hand, outside studio-warden.
+    pub async fn hand_made_profile(&self, name: &str) -> Result<(), WorldError> {
+        self.sagemaker
+            .create_user_profile()
+            .domain_id(self.domain.as_str())
+            .user_profile_name(name)
+            .send()
+            .await
+            .map_err(step("CreateUserProfile (by hand)"))?;
+        Ok(())
+    }
+}
+
+fn ulid_like() -> String {
+    format!(
+        "{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0)
+    )
+}
+
+async fn create_ledger_table(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+) -> Result<(), WorldError> {
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+    };
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk").map_err(step("attr"))?)
+        .attribute_definitions(attr("sk").map_err(step("attr"))?)
+        .key_schema(key("pk", KeyType::Hash).map_err(step("key"))?)
+        .key_schema(key("sk", KeyType::Range).map_err(step("key"))?)
+        .send()
+        .await
+        .map_err(step("CreateTable"))?;
+    Ok(())
+}
+
+async fn create_group(
+    client: &aws_sdk_identitystore::Client,
+    name: &str,
+) -> Result<String, WorldError> {
+    let out = client
+        .create_group()
+        .identity_store_id(STORE)
+        .display_name(name)
+        .send()
+        .await
+        .map_err(step("CreateGroup"))?;
+    Ok(out.group_id().to_owned())
+}

@@ -1,0 +1,593 @@
+//! Scenarios: sample payloads from `events/` fed to the real handler, over the real SDK,
+//! against the emulator. Each test tells one part of studio-warden's story.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_sagemaker::types::{AppType, AuthMode};
+use serde_json::{Value, json};
+use warden::engine::{TAG_MANAGED, TAG_USER_ID};
+use warden::model::Phase;
+use warden_tests::fixture::*;
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn actions(report: &Value) -> Vec<(String, String)> {
+    report["actions"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| {
+                    (
+                        x["action"].as_str().unwrap_or_default().to_owned(),
+                        x["outcome"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The AWS calls made since `before`, by "service:Operation".
+async fn calls_since(world: &World, before: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    let after = world.emulator.stats().await.expect("stats");
+    after
+        .into_iter()
+        .filter_map(|(k, v)| {
+            let d = v - before.get(&k).copied().unwrap_or(0);
+            (d > 0).then_some((k, d))
+        })
+        .collect()
+}
+
+fn writes(calls: &BTreeMap<String, u64>) -> Vec<String> {
+    calls
+        .keys()
+        .filter(|k| {
+            [
+                "Create", "Update", "Delete", "Put", "Assign", "AddTags", "Write",
+            ]
+            .iter()
+            .any(|w| k.contains(w))
+        })
+        .cloned()
+        .collect()
+}
+
+async fn sweep(world: &World) -> Value {
+    world
+        .invoke(json!({"mode": "apply"}))
+        .await
+        .expect("sweep succeeds")
+}
+
+/// The first slice: a CreateGroupMembership event gives the user a profile with the group's
+/// settings and the ownership tag, recorded in the ledger.
+#[tokio::test]
+async fn a_membership_event_creates_the_profile_with_the_groups_settings() {
+    let world = World::new().await.expect("world");
+    let jane = world.add_user("jane.doe@example.com").await.expect("user");
+    let membership = world.join(&jane, &world.researchers).await.expect("join");
+    let event = world
+        .sample(
+            "identitystore-CreateGroupMembership.json",
+            &[
+                (SAMPLE_USER_1, &jane),
+                (SAMPLE_GROUP_1, &world.researchers),
+                (SAMPLE_MEMBERSHIP_1, &membership),
+            ],
+        )
+        .expect("sample");
+    let event_id = event["id"].as_str().expect("id").to_owned();
+
+    let report = world.invoke(event).await.expect("handled");
+    assert_eq!(
+        actions(&report),
+        vec![("Create".into(), "ok".into())],
+        "{report:#}"
+    );
+
+    let profiles = world.profiles().await.expect("profiles");
+    assert_eq!(profiles.len(), 1, "{profiles:?}");
+    let name = profiles.keys().next().expect("one").clone();
+    assert!(name.starts_with("jane-doe-example-com-"), "{name}");
+    let described = world.describe(&name).await.expect("describe");
+    let settings = described.user_settings().expect("settings");
+    assert_eq!(settings.execution_role(), Some(RESEARCH_ROLE));
+    assert_eq!(settings.security_groups(), [RESEARCH_SG]);
+    assert_eq!(settings.default_landing_uri(), Some("studio::"));
+    let tags = world.tags(&name).await.expect("tags");
+    assert_eq!(tags.get(TAG_MANAGED).map(String::as_str), Some("true"));
+    assert_eq!(tags.get(TAG_USER_ID), Some(&jane));
+    assert_eq!(tags.get("team").map(String::as_str), Some("research"));
+
+    let record = world
+        .record(&jane)
+        .await
+        .expect("ledger")
+        .expect("a record");
+    assert_eq!(record.phase, Phase::Active);
+    assert_eq!(record.profile.as_str(), name);
+    assert_eq!(
+        record.group.as_ref().map(|g| g.as_str()),
+        Some(world.researchers.as_str())
+    );
+    let history = world.history(&jane).await.expect("history");
+    assert_eq!(history.len(), 1);
+    assert_eq!(
+        (history[0].action.as_str(), history[0].outcome.as_str()),
+        ("Create", "ok")
+    );
+    assert_eq!(history[0].trigger, event_id);
+}
+
+/// Events are hints: a member whose event never arrived gets a profile from the sweep, and a
+/// second sweep with nothing to do changes nothing.
+#[tokio::test]
+async fn the_sweep_creates_what_events_missed_and_then_has_nothing_to_do() {
+    let world = World::new().await.expect("world");
+    let mut users = Vec::new();
+    for name in ["ana", "bo", "cy"] {
+        let id = world.add_user(name).await.expect("user");
+        world.join(&id, &world.researchers).await.expect("join");
+        users.push(id);
+    }
+    let schedule = world
+        .sample("scheduler-detail-string.json", &[])
+        .expect("sample");
+    let report = world.invoke(schedule).await.expect("sweep");
+    assert_eq!(
+        actions(&report)
+            .iter()
+            .filter(|(a, o)| a == "Create" && o == "ok")
+            .count(),
+        3,
+        "{report:#}"
+    );
+    assert_eq!(world.profiles().await.expect("profiles").len(), 3);
+
+    world.settle().await.expect("settled");
+    // Confirms the statuses (ledger only), then nothing at all.
+    sweep(&world).await;
+    let before = world.emulator.stats().await.expect("stats");
+    let report = sweep(&world).await;
+    assert_eq!(actions(&report), vec![], "{report:#}");
+    let calls = calls_since(&world, &before).await;
+    assert_eq!(
+        writes(&calls),
+        vec!["dynamodb:PutItem".to_owned()],
+        "only the sweep summary: {calls:?}"
+    );
+    assert_eq!(calls.get("dynamodb:PutItem"), Some(&1), "{calls:?}");
+    assert!(
+        !calls
+            .keys()
+            .any(|k| k.contains("DescribeUserProfile") || k.contains(":DescribeUser")),
+        "per-user calls in a no-op sweep: {calls:?}"
+    );
+}
+
+/// A redelivered event changes nothing the second time.
+#[tokio::test]
+async fn a_redelivered_event_is_recognised() {
+    let world = World::new().await.expect("world");
+    let jane = world.add_user("jane").await.expect("user");
+    let membership = world.join(&jane, &world.researchers).await.expect("join");
+    let event = world
+        .sample(
+            "identitystore-CreateGroupMembership.json",
+            &[
+                (SAMPLE_USER_1, &jane),
+                (SAMPLE_GROUP_1, &world.researchers),
+                (SAMPLE_MEMBERSHIP_1, &membership),
+            ],
+        )
+        .expect("sample");
+    world.invoke(event.clone()).await.expect("first");
+    let again = world.invoke(event).await.expect("second");
+    assert!(
+        again["skipped"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("already handled"),
+        "{again:#}"
+    );
+    assert_eq!(world.profiles().await.expect("profiles").len(), 1);
+    assert_eq!(world.history(&jane).await.expect("history").len(), 1);
+}
+
+/// The highest-priority mapping wins; moving between groups updates the profile in place.
+#[tokio::test]
+async fn the_highest_priority_group_wins_and_changes_update_the_profile() {
+    let world = World::new().await.expect("world");
+    let jane = world.add_user("jane").await.expect("user");
+    world.join(&jane, &world.researchers).await.expect("join");
+    sweep(&world).await;
+    world.settle().await.expect("settled");
+    let name = world
+        .record(&jane)
+        .await
+        .expect("ledger")
+        .expect("record")
+        .profile
+        .to_string();
+    assert_eq!(
+        world
+            .describe(&name)
+            .await
+            .expect("d")
+            .user_settings()
+            .and_then(|s| s.execution_role()),
+        Some(RESEARCH_ROLE)
+    );
+
+    let lead = world.join(&jane, &world.leads).await.expect("join leads");
+    let event = world
+        .sample(
+            "sso-directory-AddMemberToGroup.json",
+            &[(SAMPLE_USER_1, &jane), (SAMPLE_GROUP_1, &world.leads)],
+        )
+        .expect("sample");
+    let report = world.invoke(event).await.expect("handled");
+    assert_eq!(
+        actions(&report),
+        vec![("Update".into(), "ok".into())],
+        "{report:#}"
+    );
+    let settings = world
+        .describe(&name)
+        .await
+        .expect("d")
+        .user_settings()
+        .cloned()
+        .expect("settings");
+    assert_eq!(settings.execution_role(), Some(LEAD_ROLE));
+    assert_eq!(settings.security_groups(), [RESEARCH_SG, LEAD_SG]);
+    assert_eq!(
+        world.profiles().await.expect("profiles").len(),
+        1,
+        "updated, not duplicated"
+    );
+    let _ = lead;
+}
+
+/// Leaving starts the grace period; after it, apps, private spaces and the profile go, in
+/// SageMaker's order, over as many runs as deletion takes. The history tells the story.
+#[tokio::test]
+async fn leaving_offboards_in_order_after_the_grace_period() {
+    let world = World::new().await.expect("world");
+    let jane = world.add_user("jane").await.expect("user");
+    let membership = world.join(&jane, &world.researchers).await.expect("join");
+    sweep(&world).await;
+    world.settle().await.expect("settled");
+    let name = world
+        .record(&jane)
+        .await
+        .expect("ledger")
+        .expect("record")
+        .profile
+        .to_string();
+    world
+        .start_app(&name, AppType::JupyterServer, "default")
+        .await
+        .expect("app");
+    world
+        .private_space(&name, "jane-space")
+        .await
+        .expect("space");
+
+    world.leave(&membership).await.expect("leave");
+    let event = world
+        .sample(
+            "identitystore-DeleteGroupMembership.json",
+            &[(SAMPLE_MEMBERSHIP_1, &membership)],
+        )
+        .expect("sample");
+    let report = world.invoke(event).await.expect("handled");
+    assert!(
+        actions(&report).contains(&("StartGrace".into(), "ok".into())),
+        "{report:#}"
+    );
+    assert!(matches!(
+        world.record(&jane).await.expect("l").expect("r").phase,
+        Phase::Grace { .. }
+    ));
+
+    // Inside the grace period nothing happens.
+    let report = world
+        .invoke_at(json!({"mode": "apply"}), now() + 60)
+        .await
+        .expect("sweep");
+    assert!(
+        report.actions.iter().all(|a| a.action.kind() != "Offboard"),
+        "{report:?}"
+    );
+
+    // After it, each run goes as far as SageMaker lets it.
+    let mut offboarded = false;
+    for round in 0..40 {
+        let report = world
+            .invoke_at(json!({"mode": "apply"}), now() + 7200 + round)
+            .await
+            .expect("sweep");
+        if matches!(
+            world.record(&jane).await.expect("l").expect("r").phase,
+            Phase::Offboarded { .. }
+        ) {
+            offboarded = true;
+            break;
+        }
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    assert!(offboarded, "offboarding did not finish");
+    assert!(world.profiles().await.expect("profiles").is_empty());
+
+    let steps: Vec<String> = world
+        .history(&jane)
+        .await
+        .expect("history")
+        .into_iter()
+        .map(|h| format!("{}: {}", h.action, h.outcome))
+        .collect();
+    let pos = |needle: &str| {
+        steps
+            .iter()
+            .position(|s| s.contains(needle))
+            .unwrap_or(usize::MAX)
+    };
+    assert!(pos("Create: ok") < pos("StartGrace: ok"), "{steps:#?}");
+    assert!(pos("StartGrace: ok") < pos("app(s) deleting"), "{steps:#?}");
+    assert!(
+        pos("app(s) deleting") < pos("private space(s) deleting"),
+        "{steps:#?}"
+    );
+    assert!(
+        pos("private space(s) deleting") < pos("offboarded"),
+        "{steps:#?}"
+    );
+}
+
+/// Rejoining during the grace period cancels the offboarding.
+#[tokio::test]
+async fn rejoining_within_the_grace_period_keeps_the_profile() {
+    let world = World::new().await.expect("world");
+    let jane = world.add_user("jane").await.expect("user");
+    let membership = world.join(&jane, &world.researchers).await.expect("join");
+    sweep(&world).await;
+    world.settle().await.expect("settled");
+    world.leave(&membership).await.expect("leave");
+    sweep(&world).await;
+    assert!(matches!(
+        world.record(&jane).await.expect("l").expect("r").phase,
+        Phase::Grace { .. }
+    ));
+    world.join(&jane, &world.researchers).await.expect("rejoin");
+    let report = sweep(&world).await;
+    assert_eq!(
+        actions(&report),
+        vec![("Restore".into(), "ok".into())],
+        "{report:#}"
+    );
+    let report = world
+        .invoke_at(json!({"mode": "apply"}), now() + 86_400)
+        .await
+        .expect("later");
+    assert!(
+        report.actions.iter().all(|a| a.action.kind() == "Record"),
+        "only bookkeeping: {report:?}"
+    );
+    assert_eq!(world.profiles().await.expect("profiles").len(), 1);
+}
+
+/// A profile studio-warden did not make is reported and never touched.
+#[tokio::test]
+async fn an_unmanaged_profile_is_reported_and_left_alone() {
+    let world = World::new().await.expect("world");
+    world
+        .hand_made_profile("made-by-hand")
+        .await
+        .expect("by hand");
+    let report = sweep(&world).await;
+    assert_eq!(
+        actions(&report),
+        vec![("ReportUnmanaged".into(), "reported".into())],
+        "{report:#}"
+    );
+    let report = world
+        .invoke_at(json!({"mode": "apply"}), now() + 30 * 86_400)
+        .await
+        .expect("much later");
+    assert_eq!(report.actions.len(), 1);
+    assert!(
+        world
+            .profiles()
+            .await
+            .expect("profiles")
+            .contains_key("made-by-hand")
+    );
+}
+
+/// A dry-run plan returns what a sweep would do, and writes nothing anywhere.
+#[tokio::test]
+async fn a_plan_shows_the_work_and_writes_nothing() {
+    let world = World::new().await.expect("world");
+    let jane = world.add_user("jane").await.expect("user");
+    world.join(&jane, &world.researchers).await.expect("join");
+    let before = world.emulator.stats().await.expect("stats");
+    let plan = world
+        .invoke(
+            world
+                .sample("sweep-custom-input-plan.json", &[])
+                .expect("sample"),
+        )
+        .await
+        .expect("plan");
+    assert_eq!(plan["mode"], "plan");
+    assert_eq!(
+        actions(&plan),
+        vec![("Create".into(), "planned".into())],
+        "{plan:#}"
+    );
+    let calls = calls_since(&world, &before).await;
+    assert!(writes(&calls).is_empty(), "a plan made writes: {calls:?}");
+    assert!(world.profiles().await.expect("profiles").is_empty());
+    assert!(world.record(&jane).await.expect("ledger").is_none());
+}
+
+/// Failed calls and other stores' events are skipped; malformed input is an error. None writes.
+#[tokio::test]
+async fn skips_and_malformed_input_write_nothing() {
+    let world = World::new().await.expect("world");
+    for file in [
+        "failed-call-errorCode.json",
+        "other-identity-store.json",
+        "identitystore-CreateUser.json",
+    ] {
+        let report = world
+            .invoke(world.sample(file, &[]).expect("sample"))
+            .await
+            .expect("skip is not an error");
+        assert!(report["skipped"].is_string(), "{file}: {report:#}");
+    }
+    for bad in [
+        json!([1, 2]),
+        json!({"mode": "plna"}),
+        json!({"detail-type": "AWS API Call via CloudTrail"}),
+        json!(null),
+    ] {
+        let err = world.invoke(bad.clone()).await.expect_err("malformed");
+        let diagnostic: lambda_runtime::Diagnostic = err.into();
+        assert!(
+            diagnostic.error_type.starts_with("NonRetryable."),
+            "{bad}: {diagnostic:?}"
+        );
+    }
+    let scan = world
+        .dynamodb
+        .scan()
+        .table_name(&world.table)
+        .send()
+        .await
+        .expect("scan");
+    assert_eq!(scan.count(), 0, "nothing written");
+}
+
+/// A deleted user is entitled to nothing.
+#[tokio::test]
+async fn a_deleted_user_loses_the_profile() {
+    let world = World::with(WorldOptions {
+        grace_period: "0s",
+        ..WorldOptions::default()
+    })
+    .await
+    .expect("world");
+    let jane = world.add_user("jane").await.expect("user");
+    world.join(&jane, &world.researchers).await.expect("join");
+    sweep(&world).await;
+    world.settle().await.expect("settled");
+    world.delete_user(&jane).await.expect("delete");
+    let event = world
+        .sample("identitystore-DeleteUser.json", &[(SAMPLE_USER_2, &jane)])
+        .expect("sample");
+    world.invoke(event).await.expect("handled");
+    for _ in 0..30 {
+        sweep(&world).await;
+        if world.profiles().await.expect("profiles").is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    assert!(world.profiles().await.expect("profiles").is_empty());
+}
+
+/// SCIM hides the members of a PatchGroup: the group is re-read, and the removed member found
+/// through the ledger.
+#[tokio::test]
+async fn a_scim_patch_group_rereads_the_group() {
+    let world = World::new().await.expect("world");
+    let jane = world.add_user("jane").await.expect("user");
+    let bo = world.add_user("bo").await.expect("user");
+    let m = world.join(&jane, &world.researchers).await.expect("join");
+    sweep(&world).await;
+    world.join(&bo, &world.researchers).await.expect("join");
+    world.leave(&m).await.expect("leave");
+    let event = world
+        .sample(
+            "scim-PatchGroup-hidden-members.json",
+            &[(SAMPLE_GROUP_1, &world.researchers)],
+        )
+        .expect("sample");
+    let report = world.invoke(event).await.expect("handled");
+    let mut got = actions(&report);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("Create".into(), "ok".into()),
+            ("StartGrace".into(), "ok".into())
+        ],
+        "{report:#}"
+    );
+}
+
+/// In SSO-mode domains the user is assigned to the domain's application, and the profile names
+/// the Identity Center user.
+#[tokio::test]
+async fn sso_domains_get_the_assignment_and_the_sso_user() {
+    let world = World::with(WorldOptions {
+        auth_mode: AuthMode::Sso,
+        ..WorldOptions::default()
+    })
+    .await
+    .expect("world");
+    let jane = world.add_user("jane.doe@example.com").await.expect("user");
+    world.join(&jane, &world.researchers).await.expect("join");
+    sweep(&world).await;
+    let name = world
+        .record(&jane)
+        .await
+        .expect("l")
+        .expect("r")
+        .profile
+        .to_string();
+    let d = world.describe(&name).await.expect("describe");
+    assert_eq!(d.single_sign_on_user_identifier(), Some("UserName"));
+    assert_eq!(d.single_sign_on_user_value(), Some("jane.doe@example.com"));
+    let app = world
+        .sagemaker
+        .describe_domain()
+        .domain_id(world.domain.as_str())
+        .send()
+        .await
+        .expect("domain")
+        .single_sign_on_application_arn()
+        .expect("an SSO application")
+        .to_owned();
+    let sso = aws_sdk_ssoadmin::Client::new(&world.sdk);
+    let assigned = sso
+        .list_application_assignments()
+        .application_arn(&app)
+        .send()
+        .await
+        .expect("list");
+    let principals: BTreeMap<_, _> = assigned
+        .application_assignments()
+        .iter()
+        .map(|a| {
+            (
+                a.principal_id().to_owned(),
+                a.principal_type().as_str().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        principals.get(&jane).map(String::as_str),
+        Some("USER"),
+        "{principals:?}"
+    );
+}
