@@ -37,7 +37,7 @@ test-rust: venv ## Rust unit, property, emulator and scenario tests
 	cargo test --workspace --locked
 
 test-infra: venv ## the Pulumi stack's tests, with Pulumi's mocks
-	cd infra && ../$(VENV)/bin/python -m pytest -q tests
+	$(WARDEN_PYTHON) -m pytest -q infra/tests
 
 test: lint test-rust test-infra ## everything CI runs
 
@@ -57,11 +57,11 @@ package: venv rust-targets ## build both functions for arm64 as zips, each with 
 	@for f in $(FUNCTIONS); do ls -l target/lambda/$$f/bootstrap.zip; done
 
 deploy: package ## package, then pulumi up (needs the Pulumi CLI and AWS credentials)
-	cd infra && pulumi up
+	$(MAKE) -C infra deploy
 
 deploy-fn: venv rust-targets ## push code to an existing function: make deploy-fn FN=membership-sync
 	$(CARGO_LAMBDA) lambda build --release --arm64 --bin $(FN)
-	$(CARGO_LAMBDA) lambda deploy $(FN)
+	$(MAKE) -C infra deploy-fn FN=$(FN) VENV=$(abspath $(VENV))
 
 clean-venv: ## remove the virtual environment
 	rm -rf $(VENV)
