@@ -16,6 +16,7 @@ Control endpoint (same port):
     POST /_emulator/reset   clears faults, stats, moto state and the extensions' state
     GET  /_emulator/stats   {"calls": {"service:Operation": n}, "faults": {...}, "total_calls": n}
     POST /_emulator/config  JSON {status_delay?, profile_quota?, seed?}
+    POST /_emulator/identitystore/user-status  JSON {IdentityStoreId, UserId, UserStatus}
     GET  /_emulator/config  the current settings
 moto's own POST /moto-api/reset clears moto and extension state (not faults or stats).
 """
@@ -106,6 +107,24 @@ class Emulator:
                     return 400, {"error": str(exc)}
                 self.engine.set_rules(rules)
                 return 200, [r.to_json() for r in rules]
+        if path == "/_emulator/identitystore/user-status" and method == "POST":
+            if not isinstance(payload, dict):
+                return 400, {"error": "expected {IdentityStoreId, UserId, UserStatus}"}
+            from moto.identitystore.models import identitystore_backends
+
+            backend = identitystore_backends[str(payload.get("Account", "123456789012"))][
+                str(payload.get("Region", "us-east-1"))
+            ]
+            try:
+                identitystore_ext.set_user_status(
+                    backend,
+                    str(payload.get("IdentityStoreId", "")),
+                    str(payload.get("UserId", "")),
+                    str(payload.get("UserStatus", "")),
+                )
+            except (KeyError, ValueError) as exc:
+                return 404 if isinstance(exc, KeyError) else 400, {"error": str(exc)}
+            return 200, {"status": "ok"}
         if path == "/_emulator/reset" and method == "POST":
             self.engine.reset()
             reset_all_state()

@@ -9,6 +9,9 @@
   group memberships, as Identity Center does.
 * CreateGroupMembership for an existing (group, user) pair: ConflictException
   (moto silently created a duplicate membership).
+* UserStatus (ENABLED/DISABLED) in DescribeUser and ListUsers. No public API sets it (the
+  console's DisableUser/EnableUser, or SCIM `active`), so the control endpoint
+  `POST /_emulator/identitystore/user-status` does, standing in for the console.
 * Responses carry the ARN members the current API marks as required (UserArn,
   GroupArn, MembershipArn), which moto omits.
 """
@@ -185,6 +188,38 @@ def update_user(self: IdentityStoreResponse) -> str:
         return json.dumps({})
 
 
+def _statuses(store: Any) -> dict[str, str]:
+    # Kept on the store object, so moto's reset (which re-creates backends) clears it too.
+    if not hasattr(store, "warden_user_status"):
+        store.warden_user_status = {}
+    return store.warden_user_status
+
+
+def set_user_status(backend: IdentityStoreBackend, store_id: str, user_id: str, status: str) -> None:
+    """Disables or enables a user, as the Identity Center console does."""
+    if status not in ("ENABLED", "DISABLED"):
+        raise ValueError(f"UserStatus must be ENABLED or DISABLED, not {status!r}")
+    with LOCK:
+        store = _store(backend, store_id)
+        if user_id not in store.users:
+            raise KeyError(f"no user {user_id} in {store_id}")
+        _statuses(store)[user_id] = status
+
+
+def _with_status(method: Callable[[IdentityStoreResponse], str]) -> Callable[[IdentityStoreResponse], str]:
+    def wrapper(self: IdentityStoreResponse) -> str:
+        out = json.loads(method(self))
+        statuses = _statuses(_store(self.identitystore_backend, self._get_param("IdentityStoreId")))
+        users = out.get("Users") if isinstance(out.get("Users"), list) else [out]
+        for user in users:
+            if isinstance(user, dict) and "UserId" in user:
+                user["UserStatus"] = statuses.get(user["UserId"], "ENABLED")
+        return json.dumps(out)
+
+    wrapper.__name__ = method.__name__
+    return wrapper
+
+
 for _fn in (delete_user, delete_group, delete_group_membership, create_group_membership, update_user):
     setattr(IdentityStoreResponse, _fn.__name__, _fn)
 
@@ -204,3 +239,6 @@ for _name in (
     "list_groups",
 ):
     setattr(IdentityStoreResponse, _name, _with_arns(getattr(IdentityStoreResponse, _name)))
+
+for _name in ("describe_user", "list_users"):
+    setattr(IdentityStoreResponse, _name, _with_status(getattr(IdentityStoreResponse, _name)))

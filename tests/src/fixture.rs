@@ -247,6 +247,40 @@ impl World {
         Ok(())
     }
 
+    pub async fn delete_group(&self, group: &str) -> Result<(), WorldError> {
+        self.identity
+            .delete_group()
+            .identity_store_id(STORE)
+            .group_id(group)
+            .send()
+            .await
+            .map_err(step("DeleteGroup"))?;
+        Ok(())
+    }
+
+    /// Renames a user (UpdateUser on userName).
+    pub async fn rename(&self, user: &str, new_name: &str) -> Result<(), WorldError> {
+        let op = aws_sdk_identitystore::types::AttributeOperation::builder()
+            .attribute_path("userName")
+            .attribute_value(aws_smithy_types::Document::String(new_name.to_owned()))
+            .build()
+            .map_err(step("AttributeOperation"))?;
+        self.identity
+            .update_user()
+            .identity_store_id(STORE)
+            .user_id(user)
+            .operations(op)
+            .send()
+            .await
+            .map_err(step("UpdateUser"))?;
+        Ok(())
+    }
+
+    /// Disables or enables a user, as the Identity Center console does.
+    pub async fn set_enabled(&self, user: &str, enabled: bool) -> Result<(), WorldError> {
+        Ok(self.emulator.set_user_status(STORE, user, enabled).await?)
+    }
+
     /// A sample from `events/`, with its fixture ids replaced by this world's.
     pub fn sample(&self, file: &str, ids: &[(&str, &str)]) -> Result<Value, WorldError> {
         let path = crate::workspace_root().join("events").join(file);

@@ -450,6 +450,28 @@ impl Emulator {
             .map(|_| ())
     }
 
+    /// Disables or enables an Identity Store user, as the Identity Center console does (no
+    /// public API sets `UserStatus`).
+    pub async fn set_user_status(
+        &self,
+        identity_store_id: &str,
+        user_id: &str,
+        enabled: bool,
+    ) -> Result<(), HarnessError> {
+        let body = serde_json::json!({
+            "IdentityStoreId": identity_store_id,
+            "UserId": user_id,
+            "UserStatus": if enabled { "ENABLED" } else { "DISABLED" },
+        });
+        self.control_ok(
+            "POST",
+            "/_emulator/identitystore/user-status",
+            &body.to_string(),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// A raw HTTP request to the emulator (control endpoint or moto's `/moto-api/`),
     /// returning the status code and the body.
     pub async fn raw_request(

@@ -2657,3 +2657,70 @@ async fn dynamodb_transactions_are_idempotent_per_client_request_token() {
         Some(&AttributeValue::N("3".into()))
     );
 }
+
+/// `UserStatus` is reported by DescribeUser and ListUsers, and the control endpoint (standing
+/// in for the console's DisableUser/EnableUser) changes it.
+#[tokio::test]
+async fn identity_store_reports_user_status_and_the_console_switch_changes_it() {
+    let emulator = Emulator::start().await.expect("emulator");
+    let client = aws_sdk_identitystore::Client::new(&emulator.sdk_config());
+    let store = "d-9067c0ffee";
+    let user = client
+        .create_user()
+        .identity_store_id(store)
+        .user_name("jane")
+        .display_name("Jane")
+        .name(
+            aws_sdk_identitystore::types::Name::builder()
+                .given_name("Jane")
+                .family_name("Doe")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create user")
+        .user_id()
+        .to_owned();
+    let status = |c: aws_sdk_identitystore::Client, u: String| async move {
+        c.describe_user()
+            .identity_store_id(store)
+            .user_id(u)
+            .send()
+            .await
+            .expect("describe")
+            .user_status()
+            .cloned()
+    };
+    use aws_sdk_identitystore::types::UserStatus;
+    assert_eq!(
+        status(client.clone(), user.clone()).await,
+        Some(UserStatus::Enabled)
+    );
+    emulator
+        .set_user_status(store, &user, false)
+        .await
+        .expect("disable");
+    assert_eq!(
+        status(client.clone(), user.clone()).await,
+        Some(UserStatus::Disabled)
+    );
+    let listed = client
+        .list_users()
+        .identity_store_id(store)
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(listed.users()[0].user_status(), Some(&UserStatus::Disabled));
+    emulator
+        .set_user_status(store, &user, true)
+        .await
+        .expect("enable");
+    assert_eq!(
+        status(client.clone(), user.clone()).await,
+        Some(UserStatus::Enabled)
+    );
+    let unknown = emulator
+        .set_user_status(store, "4b1a2c3d-1111-2222-3333-444455556666", false)
+        .await;
+    assert!(unknown.is_err(), "an unknown user is refused");
+}
