@@ -20,7 +20,7 @@ use crate::model::{
     Entitlement, Epoch, OffboardStep, Phase, ProfileStatus, ProfileSummary, Scope, User, UserRecord,
 };
 use crate::planner::{self, Action, DomainState};
-use crate::policy::{GroupRef, Policy};
+use crate::policy::{GroupRef, Policy, Removal};
 use crate::ports::{
     CreateOutcome, Directory, DomainInfo, HistoryEntry, Ledger, ProfileSpec, Studio, SweepSummary,
     UpdateOutcome,
@@ -785,6 +785,11 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                 let Some(r) = record else {
                     return Ok("skipped: no ledger record".into());
                 };
+                // Offboarding may have removed the SSO assignment already (or a suspension
+                // did): give it back. Assigning is idempotent.
+                if let Some(app) = info.and_then(|i| i.sso_application_arn.as_deref()) {
+                    self.studio.assign(app, user).await?;
+                }
                 let rec = UserRecord {
                     phase: Phase::Active,
                     user_name: entitlement.user_name.clone(),
@@ -993,7 +998,9 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
             )
             .await;
         }
-        // 2. The private spaces the profile owns, and their apps.
+        // 2. The private spaces the profile owns: their apps, then (when the policy removes
+        //    profiles) the spaces themselves.
+        let remove_profile = self.policy.offboarding.remove == Removal::Profile;
         let spaces: Vec<_> = self
             .studio
             .list_spaces(domain)
@@ -1001,6 +1008,7 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
             .into_iter()
             .filter(|s| s.private && s.owner.as_deref() == Some(profile.as_str()))
             .collect();
+        let mut busy_spaces = 0;
         for space in &spaces {
             let space_apps: Vec<_> = self
                 .studio
@@ -1012,20 +1020,43 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
             for app in space_apps.iter().filter(|a| a.status != "Deleting") {
                 self.studio.delete_app(domain, app).await?;
             }
-            if space_apps.is_empty() && space.status != "Deleting" {
-                self.studio.delete_space(domain, &space.name).await?;
+            if remove_profile {
+                if space_apps.is_empty() && space.status != "Deleting" {
+                    self.studio.delete_space(domain, &space.name).await?;
+                }
+                busy_spaces += 1;
+            } else if !space_apps.is_empty() {
+                busy_spaces += 1;
             }
         }
-        if !spaces.is_empty() {
-            return progress(
-                OffboardStep::DeletingSpaces,
-                format!("in progress: {} private space(s) deleting", spaces.len()),
-            )
-            .await;
+        if busy_spaces > 0 {
+            let outcome = if remove_profile {
+                format!("in progress: {busy_spaces} private space(s) deleting")
+            } else {
+                format!("in progress: apps of {busy_spaces} private space(s) deleting")
+            };
+            return progress(OffboardStep::DeletingSpaces, outcome).await;
         }
         // 3. The Identity Center application assignment (SSO-mode domains).
         if let Some(app) = info.and_then(|i| i.sso_application_arn.as_deref()) {
             self.studio.unassign(app, user).await?;
+        }
+        // 4. The profile, unless the policy keeps it (suspension).
+        if !remove_profile {
+            let rec = UserRecord {
+                phase: Phase::Suspended { at: now },
+                version: r.version + 1,
+                updated_at: now,
+                ..r.clone()
+            };
+            let outcome =
+                "suspended: apps and access removed; profile, spaces and home kept by policy";
+            self.commit(
+                rec,
+                self.history(domain, user, action, trigger, outcome.into(), now),
+            )
+            .await?;
+            return Ok(outcome.into());
         }
         // 4. The profile.
         match self.studio.describe_profile(domain, profile).await? {

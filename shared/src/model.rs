@@ -132,6 +132,9 @@ pub enum Phase {
     Offboarding { since: Epoch, step: OffboardStep },
     /// The profile is gone; the record stays as the end of the user's story.
     Offboarded { at: Epoch },
+    /// Offboarded with `remove = "apps"`: apps and SSO assignment removed, the profile and its
+    /// data kept. Rejoining restores access.
+    Suspended { at: Epoch },
 }
 
 impl Phase {
@@ -142,6 +145,7 @@ impl Phase {
             Phase::Grace { .. } => "Grace",
             Phase::Offboarding { .. } => "Offboarding",
             Phase::Offboarded { .. } => "Offboarded",
+            Phase::Suspended { .. } => "Suspended",
         }
     }
 }

@@ -122,7 +122,10 @@ impl Action {
     pub fn changes_sagemaker(&self) -> bool {
         matches!(
             self,
-            Action::Create { .. } | Action::Update { .. } | Action::Offboard { .. }
+            Action::Create { .. }
+                | Action::Update { .. }
+                | Action::Offboard { .. }
+                | Action::Restore { .. }
         )
     }
 }
@@ -207,20 +210,22 @@ fn plan_entitled(
             // ownership tag names this user, and reports a conflict otherwise.
             _ => Some(create(format!("member of {} again", e.group_label))),
         },
-        Phase::Grace { .. } | Phase::Offboarding { .. } => match profile {
-            Some(p) if p.status != ProfileStatus::Deleting => Some(Action::Restore {
-                user: user.clone(),
-                profile: r.profile.clone(),
-                entitlement: Box::new(e.clone()),
-                reason: format!("member of {} again: offboarding cancelled", e.group_label),
-            }),
-            // Too late to keep it: wait until SageMaker has deleted it, then create it anew.
-            Some(_) => None,
-            None => Some(create(format!(
-                "member of {} again after the profile was deleted: re-create",
-                e.group_label
-            ))),
-        },
+        Phase::Grace { .. } | Phase::Offboarding { .. } | Phase::Suspended { .. } => {
+            match profile {
+                Some(p) if p.status != ProfileStatus::Deleting => Some(Action::Restore {
+                    user: user.clone(),
+                    profile: r.profile.clone(),
+                    entitlement: Box::new(e.clone()),
+                    reason: format!("member of {} again: offboarding cancelled", e.group_label),
+                }),
+                // Too late to keep it: wait until SageMaker has deleted it, then create it anew.
+                Some(_) => None,
+                None => Some(create(format!(
+                    "member of {} again after the profile was deleted: re-create",
+                    e.group_label
+                ))),
+            }
+        }
         Phase::Active => match profile {
             None => Some(create(
                 "the ledger says active but the profile is missing: re-create".into(),
@@ -286,9 +291,14 @@ fn plan_not_entitled(
     match &r.phase {
         Phase::Offboarded { .. } => None,
         Phase::Offboarding { .. } => Some(offboard("continue offboarding".into())),
-        Phase::Creating | Phase::Active | Phase::Grace { .. } if profile.is_none() => Some(forget(
-            "no longer entitled and there is no profile to offboard",
-        )),
+        Phase::Creating | Phase::Active | Phase::Grace { .. } | Phase::Suspended { .. }
+            if profile.is_none() =>
+        {
+            Some(forget(
+                "no longer entitled and there is no profile to offboard",
+            ))
+        }
+        Phase::Suspended { .. } => None,
         Phase::Creating | Phase::Active => {
             if state.grace_period.is_zero() {
                 Some(offboard(

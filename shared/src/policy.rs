@@ -108,14 +108,31 @@ pub struct Offboarding {
     /// How long a user who lost every entitlement to a domain keeps the profile; rejoining
     /// within it cancels the offboarding.
     pub grace_period: Duration,
+    /// What offboarding removes.
+    pub remove: Removal,
     /// When true, sweeps and events plan and record but never change SageMaker.
     pub dry_run: bool,
+}
+
+/// What offboarding removes once the grace period is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Removal {
+    /// Everything: the user's apps, the apps and the private spaces the user owns (their EBS
+    /// volumes with them), the SSO assignment, then the profile. SageMaker itself keeps the
+    /// user's directory on the domain's EFS volume after the profile is deleted.
+    Profile,
+    /// Only what runs and what grants access: the user's apps, the apps in the user's private
+    /// spaces, and the SSO assignment. The profile, its private spaces and all home
+    /// directories are kept (the user is suspended), for an administrator to archive.
+    Apps,
 }
 
 impl Default for Offboarding {
     fn default() -> Self {
         Self {
             grace_period: Duration::from_secs(24 * 3600),
+            remove: Removal::Profile,
             dry_run: false,
         }
     }
@@ -214,6 +231,7 @@ struct RawMapping {
 #[serde(deny_unknown_fields)]
 struct RawOffboarding {
     grace_period: Option<Spanned<String>>,
+    remove: Option<Spanned<String>>,
     #[serde(default)]
     dry_run: bool,
 }
@@ -434,6 +452,18 @@ impl Validator<'_> {
                     Some(g) => humantime::parse_duration(g.get_ref()).map_err(|e| {
                         self.at(g, format!("offboarding.grace_period: {:?} is not a duration like \"24h\" or \"30m\": {e}", g.get_ref()))
                     })?,
+                },
+                remove: match &o.remove {
+                    None => Removal::Profile,
+                    Some(r) => match r.get_ref().as_str() {
+                        "profile" => Removal::Profile,
+                        "apps" => Removal::Apps,
+                        other => {
+                            return Err(self.at(r, format!(
+                                "offboarding.remove: {other:?} is not one of \"profile\" (apps, private spaces, assignment and profile) or \"apps\" (apps and assignment; the profile and its data are kept)"
+                            )));
+                        }
+                    },
                 },
                 dry_run: o.dry_run,
             },

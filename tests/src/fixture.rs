@@ -46,6 +46,8 @@ pub const LEAD_SG: &str = "sg-0a1b2c3d4e5f60002";
 #[derive(Debug, Clone)]
 pub struct WorldOptions {
     pub grace_period: &'static str,
+    /// `offboarding.remove`: "profile" or "apps".
+    pub remove: &'static str,
     pub auth_mode: AuthMode,
     pub emulator: EmulatorOptions,
 }
@@ -54,6 +56,7 @@ impl Default for WorldOptions {
     fn default() -> Self {
         Self {
             grace_period: "1h",
+            remove: "profile",
             auth_mode: AuthMode::Iam,
             emulator: EmulatorOptions {
                 status_delay: Duration::from_millis(200),
@@ -95,7 +98,7 @@ fn step<E: std::error::Error + 'static>(step: &'static str) -> impl FnOnce(E) ->
 }
 
 /// The policy the worlds run under.
-pub fn policy_toml(domain: &str, leads_group_id: &str, grace_period: &str) -> String {
+pub fn policy_toml(domain: &str, leads_group_id: &str, grace_period: &str, remove: &str) -> String {
     format!(
         r#"[identity_store]
 id = "{STORE}"
@@ -127,6 +130,7 @@ tags = {{ team = "research", tier = "lead" }}
 
 [offboarding]
 grace_period = "{grace_period}"
+remove = "{remove}"
 "#
     )
 }
@@ -167,7 +171,12 @@ impl World {
         let domain = DomainId::parse(&domain).map_err(step("domain id"))?;
         let researchers = create_group(&identity, RESEARCHERS).await?;
         let leads = create_group(&identity, LEADS).await?;
-        let policy_source = policy_toml(domain.as_str(), &leads, options.grace_period);
+        let policy_source = policy_toml(
+            domain.as_str(),
+            &leads,
+            options.grace_period,
+            options.remove,
+        );
         let policy =
             Policy::parse(&policy_source, "world", &BTreeMap::new()).map_err(step("policy"))?;
         let settings = Settings {

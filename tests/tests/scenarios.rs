@@ -591,3 +591,92 @@ async fn sso_domains_get_the_assignment_and_the_sso_user() {
         "{principals:?}"
     );
 }
+
+/// With `remove = "apps"`, offboarding stops the user's apps (their own and their private
+/// spaces') and keeps the profile and its data; rejoining restores the profile as it was.
+#[tokio::test]
+async fn suspension_keeps_the_profile_and_its_data() {
+    let world = World::with(WorldOptions {
+        grace_period: "0s",
+        remove: "apps",
+        ..WorldOptions::default()
+    })
+    .await
+    .expect("world");
+    let jane = world.add_user("jane").await.expect("user");
+    let m = world.join(&jane, &world.researchers).await.expect("join");
+    sweep(&world).await;
+    world.settle().await.expect("settled");
+    let name = world
+        .record(&jane)
+        .await
+        .expect("l")
+        .expect("r")
+        .profile
+        .to_string();
+    world
+        .start_app(&name, AppType::JupyterServer, "default")
+        .await
+        .expect("app");
+    world
+        .private_space(&name, "jane-space")
+        .await
+        .expect("space");
+    world.leave(&m).await.expect("leave");
+    let mut suspended = false;
+    for _ in 0..30 {
+        sweep(&world).await;
+        if matches!(
+            world.record(&jane).await.expect("l").expect("r").phase,
+            Phase::Suspended { .. }
+        ) {
+            suspended = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    assert!(suspended, "never suspended");
+    assert!(
+        world
+            .profiles()
+            .await
+            .expect("profiles")
+            .contains_key(&name),
+        "the profile is kept"
+    );
+    let spaces = world
+        .sagemaker
+        .list_spaces()
+        .domain_id_equals(world.domain.as_str())
+        .send()
+        .await
+        .expect("spaces");
+    assert_eq!(spaces.spaces().len(), 1, "the private space is kept");
+    let apps = world
+        .sagemaker
+        .list_apps()
+        .domain_id_equals(world.domain.as_str())
+        .send()
+        .await
+        .expect("apps");
+    assert!(
+        apps.apps()
+            .iter()
+            .all(|a| a.status().map(|s| s.as_str()) == Some("Deleted")),
+        "every app stopped: {:?}",
+        apps.apps()
+    );
+    let report = sweep(&world).await;
+    assert_eq!(
+        actions(&report),
+        vec![],
+        "a suspended user stays suspended: {report:#}"
+    );
+    world.join(&jane, &world.researchers).await.expect("rejoin");
+    let report = sweep(&world).await;
+    assert_eq!(
+        actions(&report),
+        vec![("Restore".into(), "ok".into())],
+        "{report:#}"
+    );
+}

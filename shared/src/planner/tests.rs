@@ -328,6 +328,7 @@ fn arb_phase() -> impl Strategy<Value = Option<Phase>> {
             step: OffboardStep::DeletingApps
         })),
         (0i64..10_000).prop_map(|s| Some(Phase::Offboarded { at: s })),
+        (0i64..10_000).prop_map(|s| Some(Phase::Suspended { at: s })),
     ]
 }
 
@@ -398,8 +399,14 @@ proptest! {
         }
         for (user, r) in &w.records {
             if !w.desired.contains_key(user) {
-                prop_assert!(matches!(r.phase, Phase::Offboarded { .. }), "{:?}", r.phase);
-                prop_assert!(!w.profiles.contains_key(&r.profile) || unmanaged.contains(&r.profile));
+                match r.phase {
+                    // Suspended: the profile and its data are kept on purpose.
+                    Phase::Suspended { .. } => {}
+                    Phase::Offboarded { .. } => prop_assert!(
+                        !w.profiles.contains_key(&r.profile) || unmanaged.contains(&r.profile)
+                    ),
+                    ref other => prop_assert!(false, "not entitled but {:?}", other),
+                }
             }
         }
         for name in &unmanaged {

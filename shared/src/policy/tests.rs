@@ -150,6 +150,7 @@ fn grace_period_must_be_a_duration() {
         ok.offboarding,
         Offboarding {
             grace_period: Duration::from_secs(5400),
+            remove: Removal::Profile,
             dry_run: true
         }
     );
@@ -213,4 +214,18 @@ fn the_infra_fixture_policy_is_valid_with_the_stack_supplied_domain_id() {
         policy.offboarding.grace_period,
         Duration::from_secs(72 * 3600)
     );
+}
+
+#[test]
+fn removal_is_profile_or_apps() {
+    let apps = parse(&format!("{MINIMAL}\n[offboarding]\nremove = \"apps\"\n")).expect("valid");
+    assert_eq!(apps.offboarding.remove, Removal::Apps);
+    let (line, msg) = message(
+        parse(&format!(
+            "{MINIMAL}\n[offboarding]\nremove = \"everything\"\n"
+        ))
+        .expect_err("bad"),
+    );
+    assert_eq!(line, 17, "{msg}");
+    assert!(msg.contains("offboarding.remove"), "{msg}");
 }
