@@ -22,8 +22,8 @@ const SERVICE: &str = "sagemaker";
 /// [`Studio`] over the SageMaker and SSO admin clients.
 #[derive(Debug, Clone)]
 pub struct SageMakerStudio {
-    sagemaker: Client,
-    sso: aws_sdk_ssoadmin::Client,
+    pub(crate) sagemaker: Client,
+    pub(crate) sso: aws_sdk_ssoadmin::Client,
 }
 
 impl SageMakerStudio {
