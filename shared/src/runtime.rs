@@ -13,7 +13,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::adapters::{DynamoLedger, IdentityStoreDirectory, SageMakerStudio};
+use crate::adapters::{CallRate, DynamoLedger, IdentityStoreDirectory, SageMakerStudio};
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{Result, WardenError};
 use crate::events::{self, Inbound};
@@ -28,6 +28,28 @@ pub struct Settings {
     pub policy: Arc<Policy>,
     pub table: String,
     pub concurrency: usize,
+    /// Calls per second to Identity Center (Identity Store and SSO admin share a quota of
+    /// about 20 TPS per account; default 10 leaves room for everything else).
+    pub identity_tps: u32,
+    /// Calls per second to SageMaker (its List APIs throttle at a few calls per second).
+    pub sagemaker_tps: u32,
+}
+
+/// Default client-side rate limits; see [`Settings`].
+pub const DEFAULT_IDENTITY_TPS: u32 = 10;
+pub const DEFAULT_SAGEMAKER_TPS: u32 = 8;
+
+fn tps(env: &impl Fn(&str) -> Option<String>, key: &str, default: u32) -> Result<u32> {
+    match env(key) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=10_000).contains(n))
+            .ok_or_else(|| {
+                WardenError::Config(format!("{key}={v:?}: expected calls per second, 1-10000"))
+            }),
+    }
 }
 
 impl Settings {
@@ -82,6 +104,8 @@ impl Settings {
             policy: Arc::new(policy),
             table,
             concurrency,
+            identity_tps: tps(&env, "WARDEN_IDENTITY_TPS", DEFAULT_IDENTITY_TPS)?,
+            sagemaker_tps: tps(&env, "WARDEN_SAGEMAKER_TPS", DEFAULT_SAGEMAKER_TPS)?,
         })
     }
 }
@@ -117,15 +141,19 @@ pub fn build_engine(settings: &Settings, sdk: &SdkConfig) -> AwsEngine {
         }
         b.build()
     };
+    // One limiter for all of Identity Center (Identity Store and SSO admin share the quota).
+    let identity_rate = CallRate::per_second(settings.identity_tps);
     Engine {
         directory: IdentityStoreDirectory::new(
             aws_sdk_identitystore::Client::from_conf(identity_config),
             policy.identity_store.id.clone(),
-        ),
+        )
+        .with_rate(identity_rate.clone()),
         studio: SageMakerStudio::new(
             aws_sdk_sagemaker::Client::new(sdk),
             aws_sdk_ssoadmin::Client::from_conf(sso_config),
-        ),
+        )
+        .with_rates(CallRate::per_second(settings.sagemaker_tps), identity_rate),
         ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone()),
         options: EngineOptions {
             concurrency: settings.concurrency,

@@ -183,6 +183,10 @@ impl World {
             policy: std::sync::Arc::new(policy),
             table: table.clone(),
             concurrency: 4,
+            // The emulator has no quota; pace anyway (the limiter is part of the path under
+            // test), but well above AWS's rates so that scenarios stay quick.
+            identity_tps: 200,
+            sagemaker_tps: 200,
         };
         let engine = build_engine(&settings, &sdk);
         Ok(World {

@@ -4,7 +4,7 @@ use aws_sdk_identitystore::Client;
 use aws_sdk_identitystore::types::{AlternateIdentifier, MemberId, UniqueAttribute, UserStatus};
 use aws_smithy_types::Document;
 
-use super::{aws_error, code_of};
+use super::{CallRate, aws_error, code_of};
 use crate::error::{Result, WardenError};
 use crate::ids::{GroupId, IdentityStoreId, MembershipId, UserId};
 use crate::model::User;
@@ -17,11 +17,22 @@ const SERVICE: &str = "identitystore";
 pub struct IdentityStoreDirectory {
     client: Client,
     store: IdentityStoreId,
+    rate: CallRate,
 }
 
 impl IdentityStoreDirectory {
     pub fn new(client: Client, store: IdentityStoreId) -> Self {
-        Self { client, store }
+        Self {
+            client,
+            store,
+            rate: CallRate::unlimited(),
+        }
+    }
+
+    /// Paces every call (each page of a listing counts as one).
+    pub fn with_rate(mut self, rate: CallRate) -> Self {
+        self.rate = rate;
+        self
     }
 }
 
@@ -35,6 +46,7 @@ fn user_from(id: &str, user_name: Option<&str>, status: Option<&UserStatus>) -> 
 
 impl Directory for IdentityStoreDirectory {
     async fn user(&self, user: &UserId) -> Result<Option<User>> {
+        self.rate.wait().await;
         match self
             .client
             .describe_user()
@@ -58,7 +70,11 @@ impl Directory for IdentityStoreDirectory {
             .into_paginator()
             .send();
         let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
+        loop {
+            self.rate.wait().await;
+            let Some(page) = pages.next().await else {
+                break;
+            };
             let page = page.map_err(|e| aws_error(SERVICE, "ListUsers", e))?;
             for u in page.users() {
                 out.push(user_from(u.user_id(), u.user_name(), u.user_status())?);
@@ -78,6 +94,7 @@ impl Directory for IdentityStoreDirectory {
             .send();
         let mut out = Vec::new();
         loop {
+            self.rate.wait().await;
             match pages.next().await {
                 None => break,
                 Some(Ok(page)) => {
@@ -106,6 +123,7 @@ impl Directory for IdentityStoreDirectory {
             .send();
         let mut out = Vec::new();
         loop {
+            self.rate.wait().await;
             match pages.next().await {
                 None => break,
                 Some(Ok(page)) => {
@@ -132,6 +150,7 @@ impl Directory for IdentityStoreDirectory {
             .map_err(|e| {
                 WardenError::Config(format!("group display name {display_name:?}: {e}"))
             })?;
+        self.rate.wait().await;
         match self
             .client
             .get_group_id()

@@ -8,11 +8,53 @@ pub use dynamodb::DynamoLedger;
 pub use identitystore::IdentityStoreDirectory;
 pub use sagemaker::SageMakerStudio;
 
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::error::WardenError;
+
+/// A client-side call rate (token bucket, `governor`): every call to one service waits for a
+/// token, so that a sweep stays under the service's quota instead of leaning on retries.
+/// Throttling that still happens is retried by the SDK's adaptive retry mode.
+#[derive(Clone, Default)]
+pub struct CallRate(Option<Arc<DefaultDirectRateLimiter>>);
+
+impl CallRate {
+    /// `n` calls per second, with bursts of up to `n`; 0 means no limit.
+    pub fn per_second(n: u32) -> Self {
+        match NonZeroU32::new(n) {
+            Some(n) => Self(Some(Arc::new(RateLimiter::direct(Quota::per_second(n))))),
+            None => Self(None),
+        }
+    }
+
+    /// No limit.
+    pub fn unlimited() -> Self {
+        Self(None)
+    }
+
+    /// Waits for a token.
+    pub async fn wait(&self) {
+        if let Some(limiter) = &self.0 {
+            limiter.until_ready().await;
+        }
+    }
+}
+
+impl std::fmt::Debug for CallRate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "CallRate(limited)"
+        } else {
+            "CallRate(unlimited)"
+        })
+    }
+}
 
 /// Error codes that mean "slow down": retryable with backoff.
 const THROTTLING_CODES: &[&str] = &[

@@ -9,7 +9,7 @@ use aws_sdk_sagemaker::types::{
 };
 use aws_sdk_ssoadmin::types::PrincipalType;
 
-use super::{aws_error, code_of, epoch};
+use super::{CallRate, aws_error, code_of, epoch};
 use crate::error::Result;
 use crate::ids::{DomainId, ResourceName, UserId};
 use crate::model::{ProfileStatus, ProfileSummary};
@@ -24,14 +24,31 @@ const SERVICE: &str = "sagemaker";
 pub struct SageMakerStudio {
     pub(crate) sagemaker: Client,
     pub(crate) sso: aws_sdk_ssoadmin::Client,
+    /// Paces SageMaker calls (each page of a listing counts as one).
+    pub(crate) rate: CallRate,
+    /// Paces SSO admin calls (Identity Center's shared quota).
+    pub(crate) sso_rate: CallRate,
 }
 
 impl SageMakerStudio {
     pub fn new(sagemaker: Client, sso: aws_sdk_ssoadmin::Client) -> Self {
-        Self { sagemaker, sso }
+        Self {
+            sagemaker,
+            sso,
+            rate: CallRate::unlimited(),
+            sso_rate: CallRate::unlimited(),
+        }
+    }
+
+    /// Paces SageMaker calls and SSO admin calls.
+    pub fn with_rates(mut self, sagemaker: CallRate, sso: CallRate) -> Self {
+        self.rate = sagemaker;
+        self.sso_rate = sso;
+        self
     }
 
     async fn profile_arn(&self, domain: &DomainId, name: &ResourceName) -> Result<Option<String>> {
+        self.rate.wait().await;
         match self
             .sagemaker
             .describe_user_profile()
@@ -62,7 +79,11 @@ impl SageMakerStudio {
             .into_paginator()
             .send();
         let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
+        loop {
+            self.rate.wait().await;
+            let Some(page) = pages.next().await else {
+                break;
+            };
             let page = page.map_err(|e| aws_error(SERVICE, "ListApps", e))?;
             for app in page.apps() {
                 let (Some(app_type), Some(app_name)) = (app.app_type(), app.app_name()) else {
@@ -160,6 +181,7 @@ fn summary(name: &str, status: Option<&str>, last_modified: Option<i64>) -> Resu
 
 impl Studio for SageMakerStudio {
     async fn describe_domain(&self, domain: &DomainId) -> Result<DomainInfo> {
+        self.rate.wait().await;
         let out = self
             .sagemaker
             .describe_domain()
@@ -186,7 +208,11 @@ impl Studio for SageMakerStudio {
             .into_paginator()
             .send();
         let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
+        loop {
+            self.rate.wait().await;
+            let Some(page) = pages.next().await else {
+                break;
+            };
             let page = page.map_err(|e| aws_error(SERVICE, "ListUserProfiles", e))?;
             for p in page.user_profiles() {
                 // ListUserProfiles filters on the domain; guard anyway against a foreign row.
@@ -211,6 +237,7 @@ impl Studio for SageMakerStudio {
         domain: &DomainId,
         name: &ResourceName,
     ) -> Result<Option<ProfileSummary>> {
+        self.rate.wait().await;
         match self
             .sagemaker
             .describe_user_profile()
@@ -236,6 +263,7 @@ impl Studio for SageMakerStudio {
         name: &ResourceName,
         spec: &ProfileSpec,
     ) -> Result<CreateOutcome> {
+        self.rate.wait().await;
         let tags = spec
             .tags
             .iter()
@@ -266,6 +294,7 @@ impl Studio for SageMakerStudio {
         name: &ResourceName,
         spec: &ProfileSpec,
     ) -> Result<UpdateOutcome> {
+        self.rate.wait().await;
         match self
             .sagemaker
             .update_user_profile()
@@ -287,6 +316,7 @@ impl Studio for SageMakerStudio {
     }
 
     async fn delete_profile(&self, domain: &DomainId, name: &ResourceName) -> Result<bool> {
+        self.rate.wait().await;
         match self
             .sagemaker
             .delete_user_profile()
@@ -318,6 +348,7 @@ impl Studio for SageMakerStudio {
             .send();
         let mut out = BTreeMap::new();
         loop {
+            self.rate.wait().await;
             match pages.next().await {
                 None => break,
                 Some(Ok(page)) => {
@@ -350,6 +381,7 @@ impl Studio for SageMakerStudio {
     }
 
     async fn delete_app(&self, domain: &DomainId, app: &AppSummary) -> Result<()> {
+        self.rate.wait().await;
         match self
             .sagemaker
             .delete_app()
@@ -377,7 +409,11 @@ impl Studio for SageMakerStudio {
             .into_paginator()
             .send();
         let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
+        loop {
+            self.rate.wait().await;
+            let Some(page) = pages.next().await else {
+                break;
+            };
             let page = page.map_err(|e| aws_error(SERVICE, "ListSpaces", e))?;
             for s in page.spaces() {
                 let Some(name) = s.space_name() else { continue };
@@ -402,6 +438,7 @@ impl Studio for SageMakerStudio {
     }
 
     async fn delete_space(&self, domain: &DomainId, space: &str) -> Result<bool> {
+        self.rate.wait().await;
         match self
             .sagemaker
             .delete_space()
@@ -418,6 +455,7 @@ impl Studio for SageMakerStudio {
     }
 
     async fn assign(&self, application_arn: &str, user: &UserId) -> Result<()> {
+        self.sso_rate.wait().await;
         match self
             .sso
             .create_application_assignment()
@@ -434,6 +472,7 @@ impl Studio for SageMakerStudio {
     }
 
     async fn unassign(&self, application_arn: &str, user: &UserId) -> Result<()> {
+        self.sso_rate.wait().await;
         match self
             .sso
             .delete_application_assignment()
