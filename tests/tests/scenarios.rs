@@ -680,3 +680,76 @@ async fn suspension_keeps_the_profile_and_its_data() {
         "{report:#}"
     );
 }
+
+/// SageMaker refuses to update a profile whose JupyterServer app runs: the update is deferred,
+/// recorded, and done by a later sweep once the app is gone.
+#[tokio::test]
+async fn an_update_refused_while_an_app_runs_is_retried_later() {
+    let world = World::new().await.expect("world");
+    let jane = world.add_user("jane").await.expect("user");
+    world.join(&jane, &world.researchers).await.expect("join");
+    sweep(&world).await;
+    world.settle().await.expect("settled");
+    let name = world.record(&jane).await.expect("l").expect("r").profile.to_string();
+    world.start_app(&name, AppType::JupyterServer, "default").await.expect("app");
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    world.join(&jane, &world.leads).await.expect("join leads");
+    let report = sweep(&world).await;
+    let got = actions(&report);
+    assert_eq!(got.len(), 1, "{report:#}");
+    assert_eq!(got[0].0, "Update");
+    assert!(got[0].1.starts_with("deferred"), "{report:#}");
+    assert_eq!(
+        world.describe(&name).await.expect("d").user_settings().and_then(|s| s.execution_role()),
+        Some(RESEARCH_ROLE),
+        "not updated yet"
+    );
+    world
+        .sagemaker
+        .delete_app()
+        .domain_id(world.domain.as_str())
+        .user_profile_name(&name)
+        .app_type(AppType::JupyterServer)
+        .app_name("default")
+        .send()
+        .await
+        .expect("delete app");
+    let mut updated = false;
+    for _ in 0..30 {
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        let report = sweep(&world).await;
+        if actions(&report).contains(&("Update".into(), "ok".into())) {
+            updated = true;
+            break;
+        }
+    }
+    assert!(updated, "the deferred update was never applied");
+    assert_eq!(
+        world.describe(&name).await.expect("d").user_settings().and_then(|s| s.execution_role()),
+        Some(LEAD_ROLE)
+    );
+    let history = world.history(&jane).await.expect("history");
+    assert!(history.iter().any(|h| h.action == "Update" && h.outcome.starts_with("deferred")), "{history:?}");
+}
+
+/// A sweep that reaches the Lambda deadline stops starting work, says it is incomplete, and
+/// the next run finishes.
+#[tokio::test]
+async fn a_sweep_cut_by_the_deadline_resumes_on_the_next_run() {
+    let world = World::new().await.expect("world");
+    for name in ["ana", "bo", "cy"] {
+        let id = world.add_user(name).await.expect("user");
+        world.join(&id, &world.researchers).await.expect("join");
+    }
+    let inbound = warden::events::classify(&json!({"mode": "apply"}), &world.engine.policy.identity_store.id)
+        .expect("sweep input");
+    // Less time left than the engine's safety margin: nothing may start.
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
+    let report = world.engine.handle(inbound.clone(), now(), Some(deadline)).await.expect("report");
+    assert!(!report.complete, "{report:?}");
+    assert!(report.actions.iter().all(|a| !a.outcome.starts_with("ok")), "{report:?}");
+    assert!(world.profiles().await.expect("profiles").is_empty());
+    let report = world.engine.handle(inbound, now(), None).await.expect("report");
+    assert!(report.complete);
+    assert_eq!(world.profiles().await.expect("profiles").len(), 3);
+}
