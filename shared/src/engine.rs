@@ -127,6 +127,14 @@ impl Report {
     }
 }
 
+/// What one domain looks like to the planner.
+struct DomainObservation {
+    desired: BTreeMap<UserId, Entitlement>,
+    profiles: BTreeMap<ResourceName, ProfileSummary>,
+    records: BTreeMap<UserId, UserRecord>,
+    scope: Scope,
+}
+
 /// What the engine observed about the users it looks at.
 struct Observed {
     resolved: ResolvedMappings,
@@ -344,26 +352,14 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                     records.insert(user.clone(), r);
                 }
             }
-            let state = DomainState {
-                domain: &domain.id,
-                desired: &desired,
-                profiles: &profiles,
-                records: &records,
-                scope: &scope,
-                grace_period: self.policy.offboarding.grace_period,
-                now,
+            let observed = DomainObservation {
+                desired,
+                profiles,
+                records,
+                scope: scope.clone(),
             };
-            let actions = planner::plan(&state);
-            self.apply(
-                &mut report,
-                &domain.id,
-                actions,
-                &records,
-                mode,
-                now,
-                deadline,
-            )
-            .await?;
+            self.plan_and_apply(&mut report, &domain.id, &observed, mode, now, deadline)
+                .await?;
         }
         Ok(report)
     }
@@ -465,28 +461,48 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                     Scope::Users(users)
                 }
             };
-            let state = DomainState {
-                domain: &domain.id,
-                desired: &desired,
-                profiles: &profiles,
-                records: &records,
-                scope: &scope,
-                grace_period: self.policy.offboarding.grace_period,
-                now,
+            let observed = DomainObservation {
+                desired,
+                profiles,
+                records,
+                scope,
             };
-            let actions = planner::plan(&state);
-            self.apply(
-                &mut report,
-                &domain.id,
-                actions,
-                &records,
-                mode,
-                now,
-                deadline,
-            )
-            .await?;
+            self.plan_and_apply(&mut report, &domain.id, &observed, mode, now, deadline)
+                .await?;
         }
         Ok(report)
+    }
+
+    /// Plans one domain from what was observed, then applies the plan.
+    async fn plan_and_apply(
+        &self,
+        report: &mut Report,
+        domain: &DomainId,
+        observed: &DomainObservation,
+        mode: Mode,
+        now: Epoch,
+        deadline: Option<Instant>,
+    ) -> Result<()> {
+        let state = DomainState {
+            domain,
+            desired: &observed.desired,
+            profiles: &observed.profiles,
+            records: &observed.records,
+            scope: &observed.scope,
+            grace_period: self.policy.offboarding.grace_period,
+            now,
+        };
+        let actions = planner::plan(&state);
+        self.apply(
+            report,
+            domain,
+            actions,
+            &observed.records,
+            mode,
+            now,
+            deadline,
+        )
+        .await
     }
 
     #[allow(clippy::too_many_arguments)]
