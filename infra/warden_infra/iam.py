@@ -17,19 +17,14 @@ VERSION = "2012-10-17"
 
 # Service Authorization Reference, Amazon SageMaker (list_amazonsagemaker): every action below
 # takes a user-profile, app or space resource, so each is scoped to the managed domains.
-# These follow the functions' contract (Describe/Create/Update/Delete of profiles, apps and
-# spaces); trim here if a function stops needing one.
+# Exactly what the functions call: they create, describe, update and delete user profiles, and
+# delete (never create) the apps and private spaces of users they offboard.
 SAGEMAKER_STUDIO_ACTIONS = (
     "sagemaker:CreateUserProfile",
     "sagemaker:DescribeUserProfile",
     "sagemaker:UpdateUserProfile",
     "sagemaker:DeleteUserProfile",
-    "sagemaker:CreateApp",
-    "sagemaker:DescribeApp",
     "sagemaker:DeleteApp",
-    "sagemaker:CreateSpace",
-    "sagemaker:DescribeSpace",
-    "sagemaker:UpdateSpace",
     "sagemaker:DeleteSpace",
 )
 SAGEMAKER_TAG_ACTIONS = ("sagemaker:AddTags", "sagemaker:ListTags", "sagemaker:DeleteTags")
