@@ -66,6 +66,28 @@ def test_pass_role_only_for_the_policy_execution_roles_and_only_to_sagemaker(sta
 
 
 @pytest.mark.parametrize("role", FUNCTION_ROLES)
+def test_profiles_are_created_only_tagged_and_changed_only_when_owned(stack, role):
+    """IAM backs the functions' first safety rule: an unmanaged profile cannot be updated or
+    deleted, and no profile can be created without the ownership tag."""
+    doc = stack.role_policy(role)
+    for action in ("sagemaker:UpdateUserProfile", "sagemaker:DeleteUserProfile"):
+        for stmt in grants(doc, action):
+            assert stmt.get("Condition") == {"StringEquals": {"aws:ResourceTag/studio-warden:managed": "true"}}, (action, stmt)
+        assert grants(doc, action), action
+    creates = grants(doc, "sagemaker:CreateUserProfile")
+    assert creates
+    for stmt in creates:
+        assert stmt.get("Condition") == {"StringEquals": {"aws:RequestTag/studio-warden:managed": "true"}}, stmt
+
+
+@pytest.mark.parametrize("role", FUNCTION_ROLES)
+def test_the_functions_cannot_create_apps_or_spaces(stack, role):
+    doc = stack.role_policy(role)
+    for action in ("sagemaker:CreateApp", "sagemaker:CreateSpace", "sagemaker:UpdateSpace"):
+        assert not grants(doc, action), action
+
+
+@pytest.mark.parametrize("role", FUNCTION_ROLES)
 def test_sagemaker_actions_are_scoped_to_the_managed_domains(stack, role):
     doc = stack.role_policy(role)
     domains = managed_domains(stack)

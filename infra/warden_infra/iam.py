@@ -27,6 +27,12 @@ SAGEMAKER_STUDIO_ACTIONS = (
     "sagemaker:DeleteApp",
     "sagemaker:DeleteSpace",
 )
+# studio-warden's ownership tag. IAM enforces the functions' first safety rule too: a profile is
+# created only with the tag (aws:RequestTag), and only a profile that carries it
+# (aws:ResourceTag) can be updated or deleted: an unmanaged profile is out of reach.
+OWNERSHIP_TAG = "studio-warden:managed"
+SAGEMAKER_CREATE_TAGGED = ("sagemaker:CreateUserProfile",)
+SAGEMAKER_CHANGE_TAGGED = ("sagemaker:UpdateUserProfile", "sagemaker:DeleteUserProfile")
 SAGEMAKER_TAG_ACTIONS = ("sagemaker:AddTags", "sagemaker:ListTags", "sagemaker:DeleteTags")
 # list_amazonsagemaker: ListUserProfiles, ListApps, ListSpaces and ListDomains list "Resource
 # types: (none)", so they must be granted on "*". All four are read-only (access level List).
@@ -131,7 +137,23 @@ def function_policy(scope: FunctionScope) -> dict:
 
     return document(
         statement("DescribeManagedDomains", ["sagemaker:DescribeDomain"], domain_arns),
-        statement("ManageProfilesAppsSpacesInManagedDomains", SAGEMAKER_STUDIO_ACTIONS, in_domains),
+        statement(
+            "ManageProfilesAppsSpacesInManagedDomains",
+            [a for a in SAGEMAKER_STUDIO_ACTIONS if a not in SAGEMAKER_CREATE_TAGGED + SAGEMAKER_CHANGE_TAGGED],
+            in_domains,
+        ),
+        statement(
+            "CreateOnlyOwnedProfiles",
+            SAGEMAKER_CREATE_TAGGED,
+            in_domains,
+            {"StringEquals": {f"aws:RequestTag/{OWNERSHIP_TAG}": "true"}},
+        ),
+        statement(
+            "ChangeOnlyOwnedProfiles",
+            SAGEMAKER_CHANGE_TAGGED,
+            in_domains,
+            {"StringEquals": {f"aws:ResourceTag/{OWNERSHIP_TAG}": "true"}},
+        ),
         statement("TagProfilesAppsSpacesInManagedDomains", SAGEMAKER_TAG_ACTIONS, in_domains),
         statement("ReadManagedDomainTags", ["sagemaker:ListTags"], domain_arns),
         statement("SageMakerListsWithoutResourceLevelPermissions", SAGEMAKER_UNSCOPABLE_READS, "*"),
