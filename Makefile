@@ -12,6 +12,8 @@ LAMBDA_TARGET := aarch64-unknown-linux-gnu
 
 export WARDEN_PYTHON := $(abspath $(VENV))/bin/python
 CARGO_LAMBDA := $(abspath $(VENV))/bin/cargo-lambda
+# cargo-lambda finds zig (the cross linker, from the ziglang package) through the venv's python.
+VENV_PATH := PATH=$(abspath $(VENV))/bin:$$PATH
 
 .PHONY: help venv rust-targets lint test test-rust test-infra demo emulator check-policy package deploy deploy-fn bench clean-venv
 
@@ -53,14 +55,14 @@ check-policy: ## validate a policy file: make check-policy POLICY=path/to/policy
 package: venv rust-targets ## build both functions for arm64 as zips, each with the policy inside
 	cargo run --quiet --locked -p studio-warden --bin check-policy -- $(POLICY)
 	mkdir -p target/lambda-policy && cp $(POLICY) target/lambda-policy/policy.toml
-	cd target/lambda-policy && $(CARGO_LAMBDA) lambda build --manifest-path ../../Cargo.toml --release --arm64 --output-format zip --lambda-dir ../lambda $(addprefix --bin ,$(FUNCTIONS)) --include policy.toml
+	cd target/lambda-policy && $(VENV_PATH) $(CARGO_LAMBDA) lambda build --manifest-path ../../Cargo.toml --release --arm64 --output-format zip --lambda-dir ../lambda $(addprefix --bin ,$(FUNCTIONS)) --include policy.toml
 	@for f in $(FUNCTIONS); do ls -l target/lambda/$$f/bootstrap.zip; done
 
 deploy: package ## package, then pulumi up (needs the Pulumi CLI and AWS credentials)
 	$(MAKE) -C infra deploy
 
 deploy-fn: venv rust-targets ## push code to an existing function: make deploy-fn FN=membership-sync
-	$(CARGO_LAMBDA) lambda build --release --arm64 --bin $(FN)
+	$(VENV_PATH) $(CARGO_LAMBDA) lambda build --release --arm64 --bin $(FN)
 	$(MAKE) -C infra deploy-fn FN=$(FN) VENV=$(abspath $(VENV))
 
 clean-venv: ## remove the virtual environment
