@@ -399,21 +399,55 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                 groups_of.entry(user).or_default().insert(group.clone());
             }
         }
-        let mut users: BTreeMap<UserId, User> = self
-            .directory
-            .users()
-            .await?
-            .into_iter()
-            .map(|u| (u.id.clone(), u))
-            .collect();
-        for member in groups_of.keys() {
-            if !users.contains_key(member) {
-                // Created after the listing: ask for it alone.
-                if let Some(u) = self.directory.user(member).await? {
-                    users.insert(u.id.clone(), u);
-                }
-            }
+        // The ledger, domain by domain: a group-scoped run needs it to find who got a profile
+        // through one of the named groups (SCIM hides the members an event removed).
+        let mut records_by_domain: BTreeMap<DomainId, BTreeMap<UserId, UserRecord>> =
+            BTreeMap::new();
+        for domain in &self.policy.domains {
+            let records = self.ledger.records(&domain.id).await?;
+            records_by_domain.insert(
+                domain.id.clone(),
+                records.into_iter().map(|r| (r.user.clone(), r)).collect(),
+            );
         }
+        let scope_users: Option<BTreeSet<UserId>> = only.as_ref().map(|(groups, extra)| {
+            let mut users = members_of_named.clone();
+            users.extend(extra.iter().cloned());
+            users.extend(
+                records_by_domain
+                    .values()
+                    .flat_map(|records| records.values())
+                    .filter(|r| r.group.as_ref().is_some_and(|g| groups.contains(g)))
+                    .map(|r| r.user.clone()),
+            );
+            users
+        });
+        // Users: the sweep lists them all (one paginated pass, no per-user calls); a group event
+        // describes only the users it concerns, so that one event never pays for the whole store.
+        let mut users: BTreeMap<UserId, User> = match &scope_users {
+            None => self
+                .directory
+                .users()
+                .await?
+                .into_iter()
+                .map(|u| (u.id.clone(), u))
+                .collect(),
+            Some(_) => BTreeMap::new(),
+        };
+        let to_describe: Vec<UserId> = match &scope_users {
+            None => groups_of
+                .keys()
+                .filter(|u| !users.contains_key(*u))
+                .cloned()
+                .collect(),
+            Some(scope) => scope.iter().cloned().collect(),
+        };
+        let described: Vec<Option<User>> = stream::iter(to_describe)
+            .map(|u| async move { self.directory.user(&u).await })
+            .buffer_unordered(self.options.concurrency)
+            .try_collect()
+            .await?;
+        users.extend(described.into_iter().flatten().map(|u| (u.id.clone(), u)));
         let mut desired: BTreeMap<DomainId, BTreeMap<UserId, Entitlement>> = BTreeMap::new();
         for (user_id, groups) in &groups_of {
             let Some(user) = users.get(user_id) else {
@@ -439,27 +473,11 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                 .into_iter()
                 .map(|p| (p.name.clone(), p))
                 .collect();
-            let records: BTreeMap<UserId, UserRecord> = self
-                .ledger
-                .records(&domain.id)
-                .await?
-                .into_iter()
-                .map(|r| (r.user.clone(), r))
-                .collect();
+            let records = records_by_domain.remove(&domain.id).unwrap_or_default();
             let desired = desired.remove(&domain.id).unwrap_or_default();
-            let scope = match &only {
+            let scope = match &scope_users {
                 None => Scope::All,
-                Some((groups, extra)) => {
-                    let mut users = members_of_named.clone();
-                    users.extend(extra.iter().cloned());
-                    users.extend(
-                        records
-                            .values()
-                            .filter(|r| r.group.as_ref().is_some_and(|g| groups.contains(g)))
-                            .map(|r| r.user.clone()),
-                    );
-                    Scope::Users(users)
-                }
+                Some(users) => Scope::Users(users.clone()),
             };
             let observed = DomainObservation {
                 desired,

@@ -98,7 +98,7 @@ async fn a_membership_event_creates_the_profile_with_the_groups_settings() {
     let described = world.describe(&name).await.expect("describe");
     let settings = described.user_settings().expect("settings");
     assert_eq!(settings.execution_role(), Some(RESEARCH_ROLE));
-    assert_eq!(settings.security_groups(), [RESEARCH_SG]);
+    assert_eq!(settings.security_groups(), [world.research_sg.as_str()]);
     assert_eq!(settings.default_landing_uri(), Some("studio::"));
     let tags = world.tags(&name).await.expect("tags");
     assert_eq!(tags.get(TAG_MANAGED).map(String::as_str), Some("true"));
@@ -246,7 +246,10 @@ async fn the_highest_priority_group_wins_and_changes_update_the_profile() {
         .cloned()
         .expect("settings");
     assert_eq!(settings.execution_role(), Some(LEAD_ROLE));
-    assert_eq!(settings.security_groups(), [RESEARCH_SG, LEAD_SG]);
+    assert_eq!(
+        settings.security_groups(),
+        [world.research_sg.as_str(), world.lead_sg.as_str()]
+    );
     assert_eq!(
         world.profiles().await.expect("profiles").len(),
         1,
@@ -522,7 +525,13 @@ async fn a_scim_patch_group_rereads_the_group() {
             &[(SAMPLE_GROUP_1, &world.researchers)],
         )
         .expect("sample");
+    let before = world.emulator.stats().await.expect("stats");
     let report = world.invoke(event).await.expect("handled");
+    let calls = calls_since(&world, &before).await;
+    assert!(
+        !calls.contains_key("identitystore:ListUsers"),
+        "a group event must not list the whole store: {calls:?}"
+    );
     let mut got = actions(&report);
     got.sort();
     assert_eq!(
@@ -690,8 +699,17 @@ async fn an_update_refused_while_an_app_runs_is_retried_later() {
     world.join(&jane, &world.researchers).await.expect("join");
     sweep(&world).await;
     world.settle().await.expect("settled");
-    let name = world.record(&jane).await.expect("l").expect("r").profile.to_string();
-    world.start_app(&name, AppType::JupyterServer, "default").await.expect("app");
+    let name = world
+        .record(&jane)
+        .await
+        .expect("l")
+        .expect("r")
+        .profile
+        .to_string();
+    world
+        .start_app(&name, AppType::JupyterServer, "default")
+        .await
+        .expect("app");
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     world.join(&jane, &world.leads).await.expect("join leads");
     let report = sweep(&world).await;
@@ -700,7 +718,12 @@ async fn an_update_refused_while_an_app_runs_is_retried_later() {
     assert_eq!(got[0].0, "Update");
     assert!(got[0].1.starts_with("deferred"), "{report:#}");
     assert_eq!(
-        world.describe(&name).await.expect("d").user_settings().and_then(|s| s.execution_role()),
+        world
+            .describe(&name)
+            .await
+            .expect("d")
+            .user_settings()
+            .and_then(|s| s.execution_role()),
         Some(RESEARCH_ROLE),
         "not updated yet"
     );
@@ -725,11 +748,21 @@ async fn an_update_refused_while_an_app_runs_is_retried_later() {
     }
     assert!(updated, "the deferred update was never applied");
     assert_eq!(
-        world.describe(&name).await.expect("d").user_settings().and_then(|s| s.execution_role()),
+        world
+            .describe(&name)
+            .await
+            .expect("d")
+            .user_settings()
+            .and_then(|s| s.execution_role()),
         Some(LEAD_ROLE)
     );
     let history = world.history(&jane).await.expect("history");
-    assert!(history.iter().any(|h| h.action == "Update" && h.outcome.starts_with("deferred")), "{history:?}");
+    assert!(
+        history
+            .iter()
+            .any(|h| h.action == "Update" && h.outcome.starts_with("deferred")),
+        "{history:?}"
+    );
 }
 
 /// A sweep that reaches the Lambda deadline stops starting work, says it is incomplete, and
@@ -741,15 +774,29 @@ async fn a_sweep_cut_by_the_deadline_resumes_on_the_next_run() {
         let id = world.add_user(name).await.expect("user");
         world.join(&id, &world.researchers).await.expect("join");
     }
-    let inbound = warden::events::classify(&json!({"mode": "apply"}), &world.engine.policy.identity_store.id)
-        .expect("sweep input");
+    let inbound = warden::events::classify(
+        &json!({"mode": "apply"}),
+        &world.engine.policy.identity_store.id,
+    )
+    .expect("sweep input");
     // Less time left than the engine's safety margin: nothing may start.
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(1);
-    let report = world.engine.handle(inbound.clone(), now(), Some(deadline)).await.expect("report");
+    let report = world
+        .engine
+        .handle(inbound.clone(), now(), Some(deadline))
+        .await
+        .expect("report");
     assert!(!report.complete, "{report:?}");
-    assert!(report.actions.iter().all(|a| !a.outcome.starts_with("ok")), "{report:?}");
+    assert!(
+        report.actions.iter().all(|a| !a.outcome.starts_with("ok")),
+        "{report:?}"
+    );
     assert!(world.profiles().await.expect("profiles").is_empty());
-    let report = world.engine.handle(inbound, now(), None).await.expect("report");
+    let report = world
+        .engine
+        .handle(inbound, now(), None)
+        .await
+        .expect("report");
     assert!(report.complete);
     assert_eq!(world.profiles().await.expect("profiles").len(), 3);
 }
