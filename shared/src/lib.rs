@@ -9,6 +9,7 @@
 
 pub mod adapters;
 pub mod desired;
+pub mod drift;
 pub mod engine;
 pub mod error;
 pub mod events;

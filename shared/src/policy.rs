@@ -48,6 +48,8 @@ pub struct Domain {
     /// The local name mappings refer to.
     pub name: String,
     pub id: DomainId,
+    /// The secure network baseline the drift checks hold the domain to; `None`: no drift checks.
+    pub baseline: Option<Baseline>,
 }
 
 /// How a mapping names its group: by id, or by display name resolved at run time.
@@ -209,6 +211,7 @@ struct RawIdentityStore {
 struct RawDomain {
     name: Spanned<String>,
     id: Option<Spanned<String>>,
+    baseline: Option<RawBaseline>,
 }
 
 #[derive(Deserialize)]
@@ -323,9 +326,14 @@ impl Validator<'_> {
                     format!("domains[{i}]: domain id {id} is declared twice"),
                 ));
             }
+            let baseline = match &d.baseline {
+                None => None,
+                Some(raw) => Some(self.baseline(&format!("domains[{i}].baseline"), raw)?),
+            };
             domains.push(Domain {
                 name: name.clone(),
                 id,
+                baseline,
             });
         }
 
@@ -524,6 +532,10 @@ fn is_role_arn(s: &str) -> bool {
                     .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-/".contains(&b))
         })
 }
+
+mod baseline;
+use baseline::RawBaseline;
+pub use baseline::{Baseline, Exemption, REQUIRED_ENDPOINTS, RuleSetting};
 
 #[cfg(test)]
 mod tests;

@@ -13,10 +13,13 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::adapters::{CallRate, DynamoLedger, IdentityStoreDirectory, SageMakerStudio};
+use crate::adapters::{
+    CallRate, DynamoLedger, Ec2Network, IdentityStoreDirectory, SageMakerStudio, SnsAlerts,
+};
+use crate::drift::{DriftReport, Guard};
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{Result, WardenError};
-use crate::events::{self, Inbound};
+use crate::events::{self, Change, Inbound, Subject};
 use crate::policy::Policy;
 
 /// The engine over the real AWS adapters.
@@ -33,6 +36,9 @@ pub struct Settings {
     pub identity_tps: u32,
     /// Calls per second to SageMaker (its List APIs throttle at a few calls per second).
     pub sagemaker_tps: u32,
+    /// `WARDEN_TOPIC_ARN`: the SNS topic drift alerts go to. Without it, drift findings are
+    /// recorded in the ledger and logged, and no alert is published.
+    pub topic_arn: Option<String>,
 }
 
 /// Default client-side rate limits; see [`Settings`].
@@ -106,6 +112,7 @@ impl Settings {
             concurrency,
             identity_tps: tps(&env, "WARDEN_IDENTITY_TPS", DEFAULT_IDENTITY_TPS)?,
             sagemaker_tps: tps(&env, "WARDEN_SAGEMAKER_TPS", DEFAULT_SAGEMAKER_TPS)?,
+            topic_arn: env("WARDEN_TOPIC_ARN").filter(|t| !t.trim().is_empty()),
         })
     }
 }
@@ -193,44 +200,51 @@ fn now_epoch() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// Handles one invocation of any kind (the scenario tests and the demo use this).
-pub async fn handle<D, S, L>(
+/// Handles one invocation of any kind (the scenario tests and the demo use this). `guard`
+/// runs the drift checks ([`NoDrift`] for none).
+pub async fn handle<D, S, L, G>(
     engine: &Engine<D, S, L>,
+    guard: &G,
     event: LambdaEvent<Value>,
 ) -> std::result::Result<Value, HandlerError>
 where
     D: crate::ports::Directory,
     S: crate::ports::Studio,
     L: crate::ports::Ledger,
+    G: DriftCheck,
 {
-    handle_inner(None, engine, event).await
+    handle_inner(None, engine, guard, event).await
 }
 
 /// Handles one invocation as the given function: inputs meant for the other are refused.
-pub async fn handle_as<D, S, L>(
+pub async fn handle_as<D, S, L, G>(
     function: Function,
     engine: &Engine<D, S, L>,
+    guard: &G,
     event: LambdaEvent<Value>,
 ) -> std::result::Result<Value, HandlerError>
 where
     D: crate::ports::Directory,
     S: crate::ports::Studio,
     L: crate::ports::Ledger,
+    G: DriftCheck,
 {
-    handle_inner(Some(function), engine, event).await
+    handle_inner(Some(function), engine, guard, event).await
 }
 
 /// Classify, reconcile, report. Never panics; every failure becomes a [`HandlerError`] whose
 /// type tells Lambda whether to retry.
-async fn handle_inner<D, S, L>(
+async fn handle_inner<D, S, L, G>(
     function: Option<Function>,
     engine: &Engine<D, S, L>,
+    guard: &G,
     event: LambdaEvent<Value>,
 ) -> std::result::Result<Value, HandlerError>
 where
     D: crate::ports::Directory,
     S: crate::ports::Studio,
     L: crate::ports::Ledger,
+    G: DriftCheck,
 {
     let (payload, ctx) = event.into_parts();
     let event_id = payload
@@ -255,6 +269,27 @@ where
             })?;
         }
         let is_change = matches!(inbound, Inbound::Change(_));
+        // Drift events (SageMaker domain/profile and security-group changes) go to the drift
+        // checks only; a sweep runs the reconcile, then the drift sweep.
+        if let Inbound::Change(change) = &inbound
+            && is_drift_change(change)
+        {
+            let drift = Box::pin(guard.check(change, now_epoch())).await;
+            if drift.retryable_failure {
+                return Err(HandlerError(WardenError::Aws {
+                    service: "studio-warden",
+                    operation: "drift-check",
+                    code: None,
+                    message: drift.failures.join("; "),
+                    retryable: true,
+                }));
+            }
+            return drift_only_report(drift);
+        }
+        let sweep_plan = match &inbound {
+            Inbound::Sweep(req) => Some(req.mode == events::SweepMode::Plan),
+            _ => None,
+        };
         // Lambda's deadline is in milliseconds since the epoch.
         let now_ms =
             u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
@@ -281,16 +316,135 @@ where
                 retryable: true,
             }));
         }
-        serde_json::to_value(&report).map_err(|e| {
-            HandlerError(WardenError::UnexpectedResponse {
-                service: "studio-warden",
-                operation: "report",
-                detail: e.to_string(),
-            })
-        })
+        let mut value = serde_json::to_value(&report).map_err(report_error)?;
+        if let Some(plan) = sweep_plan {
+            let drift = Box::pin(guard.sweep(&report.trigger, plan, now_epoch())).await;
+            if let Value::Object(map) = &mut value {
+                map.insert(
+                    "drift".into(),
+                    serde_json::to_value(&drift).map_err(report_error)?,
+                );
+            }
+        }
+        Ok(value)
     }
     .instrument(span)
     .await
+}
+
+fn report_error(e: serde_json::Error) -> HandlerError {
+    HandlerError(WardenError::UnexpectedResponse {
+        service: "studio-warden",
+        operation: "report",
+        detail: e.to_string(),
+    })
+}
+
+/// Whether every subject of a change is a drift subject (a domain, a profile, a security
+/// group). Identity Center events never name those, and drift events name nothing else.
+pub fn is_drift_change(change: &Change) -> bool {
+    !change.subjects.is_empty()
+        && change.subjects.iter().all(|s| {
+            matches!(
+                s,
+                Subject::Domain(_) | Subject::Profile { .. } | Subject::SecurityGroup(_)
+            )
+        })
+}
+
+/// The answer to a drift event: the engine's report shape (nothing reconciled) plus `drift`.
+fn drift_only_report(drift: DriftReport) -> std::result::Result<Value, HandlerError> {
+    Ok(serde_json::json!({
+        "trigger": drift.trigger,
+        "mode": "apply",
+        "complete": true,
+        "actions": [],
+        "failures": drift.failures,
+        "drift": serde_json::to_value(&drift).map_err(report_error)?,
+    }))
+}
+
+/// The drift checks as the handler sees them: a sweep, and a check of what an event names.
+pub trait DriftCheck: Send + Sync {
+    fn sweep(
+        &self,
+        trigger: &str,
+        plan: bool,
+        now: i64,
+    ) -> impl std::future::Future<Output = DriftReport> + Send;
+    fn check(
+        &self,
+        change: &Change,
+        now: i64,
+    ) -> impl std::future::Future<Output = DriftReport> + Send;
+}
+
+impl<I, N, A, F> DriftCheck for Guard<I, N, A, F>
+where
+    I: crate::drift::ports::DomainInspector + crate::ports::Studio,
+    N: crate::drift::ports::Network,
+    A: crate::drift::ports::Alerts,
+    F: crate::drift::ports::FindingStore + crate::ports::Ledger,
+{
+    async fn sweep(&self, trigger: &str, plan: bool, now: i64) -> DriftReport {
+        Guard::sweep(self, trigger, plan, now).await
+    }
+
+    async fn check(&self, change: &Change, now: i64) -> DriftReport {
+        Guard::check(self, change, now).await
+    }
+}
+
+/// No drift checks: the sweep reports nothing and drift events are logged and skipped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoDrift;
+
+impl DriftCheck for NoDrift {
+    async fn sweep(&self, trigger: &str, plan: bool, _now: i64) -> DriftReport {
+        let _ = plan;
+        DriftReport {
+            trigger: trigger.to_owned(),
+            mode: "skipped".into(),
+            ..DriftReport::default()
+        }
+    }
+
+    async fn check(&self, change: &Change, _now: i64) -> DriftReport {
+        tracing::info!(event_id = %change.event_id, "drift event: no drift checks configured");
+        DriftReport {
+            trigger: change.event_id.clone(),
+            mode: "skipped".into(),
+            ..DriftReport::default()
+        }
+    }
+}
+
+/// The drift checker over the real AWS adapters.
+pub type AwsGuard = Guard<SageMakerStudio, Ec2Network, SnsAlerts, DynamoLedger>;
+
+/// Builds the drift checker from the same `SdkConfig`, sharing the engine's SageMaker adapter
+/// (and its call rate) and ledger.
+pub fn build_guard(settings: &Settings, sdk: &SdkConfig, engine: &AwsEngine) -> AwsGuard {
+    let alerts = settings
+        .topic_arn
+        .as_ref()
+        .map(|arn| SnsAlerts::new(aws_sdk_sns::Client::new(sdk), arn.clone()));
+    if alerts.is_none() {
+        tracing::warn!(
+            "WARDEN_TOPIC_ARN is not set: drift findings are recorded in the ledger and logged, but no alert is published"
+        );
+    }
+    Guard {
+        policy: settings.policy.clone(),
+        inspector: engine.studio.clone(),
+        network: Ec2Network::new(aws_sdk_ec2::Client::new(sdk)),
+        alerts,
+        store: engine.ledger.clone(),
+        region: sdk
+            .region()
+            .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string()),
+        concurrency: settings.concurrency,
+    }
 }
 
 /// Which function a binary is. Both share the engine; each accepts only its own triggers, so a
@@ -299,7 +453,7 @@ where
 pub enum Function {
     /// Identity Center membership events (EventBridge, from CloudTrail).
     MembershipSync,
-    /// The scheduled sweep, dry-run plans, and (later) drift events.
+    /// The scheduled sweep (reconcile, then drift checks), dry-run plans, and drift events.
     ComplianceSweep,
 }
 
@@ -316,6 +470,9 @@ impl Function {
         match (self, inbound) {
             (Function::MembershipSync, Inbound::Sweep(_)) => Err(
                 "membership-sync handles Identity Center events; sweeps and plans go to compliance-sweep".into(),
+            ),
+            (Function::MembershipSync, Inbound::Change(c)) if is_drift_change(c) => Err(
+                "membership-sync handles Identity Center events; SageMaker and EC2 drift events go to compliance-sweep".into(),
             ),
             _ => Ok(()),
         }
@@ -334,9 +491,10 @@ pub async fn run_lambda(function: Function) -> std::result::Result<(), lambda_ru
         mappings = settings.policy.mappings.len(),
         "cold start: policy loaded, clients built"
     );
-    let engine = &engine;
+    let guard = build_guard(&settings, &sdk, &engine);
+    let (engine, guard) = (&engine, &guard);
     lambda_runtime::run(lambda_runtime::service_fn(move |event| {
-        handle_as(function, engine, event)
+        handle_as(function, engine, guard, event)
     }))
     .await
 }

@@ -9,7 +9,10 @@ use warden::runtime::{DEFAULT_IDENTITY_TPS, DEFAULT_SAGEMAKER_TPS, Settings};
 const POLICY: &str = include_str!("../../examples/policy.toml");
 
 fn settings(vars: &[(&str, &str)]) -> Result<Settings, warden::WardenError> {
-    let env: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let env: BTreeMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     Settings::from_lookup(|k| env.get(k).cloned())
 }
 
@@ -17,7 +20,10 @@ fn settings(vars: &[(&str, &str)]) -> Result<Settings, warden::WardenError> {
 fn the_environment_configures_the_functions() {
     let s = settings(&[("WARDEN_POLICY", POLICY), ("WARDEN_TABLE", "ledger")]).expect("valid");
     assert_eq!(s.table, "ledger");
-    assert_eq!((s.identity_tps, s.sagemaker_tps), (DEFAULT_IDENTITY_TPS, DEFAULT_SAGEMAKER_TPS));
+    assert_eq!(
+        (s.identity_tps, s.sagemaker_tps),
+        (DEFAULT_IDENTITY_TPS, DEFAULT_SAGEMAKER_TPS)
+    );
     let s = settings(&[
         ("WARDEN_POLICY", POLICY),
         ("WARDEN_TABLE", "ledger"),
@@ -33,11 +39,44 @@ fn the_environment_configures_the_functions() {
 fn bad_settings_are_named() {
     let cases: &[(&[(&str, &str)], &str)] = &[
         (&[("WARDEN_POLICY", POLICY)], "WARDEN_TABLE"),
-        (&[("WARDEN_POLICY", POLICY), ("WARDEN_TABLE", "t"), ("WARDEN_IDENTITY_TPS", "0")], "WARDEN_IDENTITY_TPS"),
-        (&[("WARDEN_POLICY", POLICY), ("WARDEN_TABLE", "t"), ("WARDEN_CONCURRENCY", "x")], "WARDEN_CONCURRENCY"),
-        (&[("WARDEN_POLICY", POLICY), ("WARDEN_TABLE", "t"), ("WARDEN_DOMAIN_IDS", "[1]")], "WARDEN_DOMAIN_IDS"),
-        (&[("WARDEN_POLICY_FILE", "/nonexistent/policy.toml"), ("WARDEN_TABLE", "t")], "/nonexistent/policy.toml"),
-        (&[("WARDEN_POLICY", "[identity_store]\nid = 1\n"), ("WARDEN_TABLE", "t")], "WARDEN_POLICY:2"),
+        (
+            &[
+                ("WARDEN_POLICY", POLICY),
+                ("WARDEN_TABLE", "t"),
+                ("WARDEN_IDENTITY_TPS", "0"),
+            ],
+            "WARDEN_IDENTITY_TPS",
+        ),
+        (
+            &[
+                ("WARDEN_POLICY", POLICY),
+                ("WARDEN_TABLE", "t"),
+                ("WARDEN_CONCURRENCY", "x"),
+            ],
+            "WARDEN_CONCURRENCY",
+        ),
+        (
+            &[
+                ("WARDEN_POLICY", POLICY),
+                ("WARDEN_TABLE", "t"),
+                ("WARDEN_DOMAIN_IDS", "[1]"),
+            ],
+            "WARDEN_DOMAIN_IDS",
+        ),
+        (
+            &[
+                ("WARDEN_POLICY_FILE", "/nonexistent/policy.toml"),
+                ("WARDEN_TABLE", "t"),
+            ],
+            "/nonexistent/policy.toml",
+        ),
+        (
+            &[
+                ("WARDEN_POLICY", "[identity_store]\nid = 1\n"),
+                ("WARDEN_TABLE", "t"),
+            ],
+            "WARDEN_POLICY:2",
+        ),
     ];
     for (vars, needle) in cases {
         let err = settings(vars).expect_err(needle).to_string();
@@ -51,7 +90,8 @@ fn the_policy_file_is_read_from_the_task_root() {
     std::fs::create_dir_all(&dir).expect("dir");
     std::fs::write(dir.join("policy.toml"), POLICY).expect("write");
     let root = dir.to_string_lossy().into_owned();
-    let s = settings(&[("LAMBDA_TASK_ROOT", &root), ("WARDEN_TABLE", "t")]).expect("policy.toml in the task root");
+    let s = settings(&[("LAMBDA_TASK_ROOT", &root), ("WARDEN_TABLE", "t")])
+        .expect("policy.toml in the task root");
     assert_eq!(s.policy.mappings.len(), 2);
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -65,7 +105,11 @@ async fn a_call_rate_paces_calls() {
     for _ in 0..25 {
         rate.wait().await;
     }
-    assert!(start.elapsed() >= Duration::from_millis(1400), "{:?}", start.elapsed());
+    assert!(
+        start.elapsed() >= Duration::from_millis(1400),
+        "{:?}",
+        start.elapsed()
+    );
     let unlimited = CallRate::unlimited();
     for _ in 0..1000 {
         unlimited.wait().await;

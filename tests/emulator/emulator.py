@@ -17,6 +17,7 @@ Control endpoint (same port):
     GET  /_emulator/stats   {"calls": {"service:Operation": n}, "faults": {...}, "total_calls": n}
     POST /_emulator/config  JSON {status_delay?, profile_quota?, seed?}
     POST /_emulator/identitystore/user-status  JSON {IdentityStoreId, UserId, UserStatus}
+    POST /_emulator/sagemaker/profile-status   JSON {DomainId, UserProfileName, Status}
     GET  /_emulator/config  the current settings
 moto's own POST /moto-api/reset clears moto and extension state (not faults or stats).
 """
@@ -121,6 +122,20 @@ class Emulator:
                     str(payload.get("IdentityStoreId", "")),
                     str(payload.get("UserId", "")),
                     str(payload.get("UserStatus", "")),
+                )
+            except (KeyError, ValueError) as exc:
+                return 404 if isinstance(exc, KeyError) else 400, {"error": str(exc)}
+            return 200, {"status": "ok"}
+        if path == "/_emulator/sagemaker/profile-status" and method == "POST":
+            if not isinstance(payload, dict):
+                return 400, {"error": "expected {DomainId, UserProfileName, Status}"}
+            try:
+                sagemaker_ext.set_profile_status(
+                    str(payload.get("Account", "123456789012")),
+                    str(payload.get("Region", "us-east-1")),
+                    str(payload.get("DomainId", "")),
+                    str(payload.get("UserProfileName", "")),
+                    str(payload.get("Status", "")),
                 )
             except (KeyError, ValueError) as exc:
                 return 404 if isinstance(exc, KeyError) else 400, {"error": str(exc)}

@@ -163,7 +163,13 @@ STATUS_BY_PHASE = {
     "ready": "InService",
     "deleting": "Deleting",
     "deleted": "Deleted",
+    # Terminal failures (set through the control endpoint: AWS gives no API to cause them).
+    "failed": "Failed",
+    "update_failed": "Update_Failed",
+    "delete_failed": "Delete_Failed",
 }
+
+FAILED_PHASES = {"Failed": "failed", "Update_Failed": "update_failed", "Delete_Failed": "delete_failed"}
 
 
 class Lifecycle:
@@ -1181,3 +1187,24 @@ for _name, _fn in _OPERATIONS.items():
     setattr(SageMakerResponse, _name, _fn)
 
 __all__ = ["find_sso_application", "config"]
+
+
+# ----------------------------------------------------------------------------- control
+
+
+def set_profile_status(account_id: str, region: str, domain_id: str, name: str, status: str) -> None:
+    """Puts a profile in a terminal failure status (Failed, Update_Failed, Delete_Failed) or
+    back in service (InService): AWS reaches these statuses on its own (a failed EFS mount, a
+    failed update), and no API can cause them, so tests set them here."""
+    phases = {**FAILED_PHASES, "InService": "ready"}
+    if status not in phases:
+        raise ValueError(f"Status must be one of {', '.join(phases)}, not {status!r}")
+    backend = sagemaker_backends[account_id][region]
+    with LOCK:
+        domain = backend.domains.get(domain_id)
+        if domain is None:
+            raise KeyError(f"no domain {domain_id}")
+        profile = _state(backend).profiles.get((domain_id, name.lower()))
+        if profile is None:
+            raise KeyError(f"no user profile {name} in {domain_id}")
+        profile.begin(phases[status])

@@ -8,9 +8,11 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
+use aws_sdk_ec2::types::{IpPermission, IpRange, VpcEndpointType};
 use aws_sdk_identitystore::types::MemberId;
 use aws_sdk_sagemaker::types::{
-    AppType, AuthMode, OwnershipSettings, SharingType, SpaceSharingSettings, UserSettings,
+    AppNetworkAccessType, AppType, AuthMode, OwnershipSettings, SharingType, SpaceSharingSettings,
+    UserSettings,
 };
 use aws_types::SdkConfig;
 use lambda_runtime::{Context, LambdaEvent};
@@ -20,7 +22,7 @@ use warden::ids::{DomainId, UserId};
 use warden::model::UserRecord;
 use warden::policy::Policy;
 use warden::ports::{HistoryEntry, Ledger};
-use warden::runtime::{AwsEngine, HandlerError, Settings, build_engine};
+use warden::runtime::{AwsEngine, AwsGuard, HandlerError, Settings, build_engine, build_guard};
 
 use crate::{Emulator, EmulatorOptions, HarnessError};
 
@@ -39,8 +41,17 @@ pub const RESEARCHERS: &str = "ml-researchers";
 pub const LEADS: &str = "ml-leads";
 pub const RESEARCH_ROLE: &str = "arn:aws:iam::123456789012:role/studio-research";
 pub const LEAD_ROLE: &str = "arn:aws:iam::123456789012:role/studio-research-lead";
+/// Placeholders in [`policy_toml`]; a [`World`] replaces them with the real EC2 groups it
+/// creates ([`World::research_sg`], [`World::lead_sg`]).
 pub const RESEARCH_SG: &str = "sg-0a1b2c3d4e5f60001";
 pub const LEAD_SG: &str = "sg-0a1b2c3d4e5f60002";
+/// The customer-managed key the world's domain is created with.
+pub const KMS_KEY: &str =
+    "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+/// The account a world's baseline trusts for VpcOnly Docker images.
+pub const TRUSTED_ACCOUNT: &str = "111122223333";
+/// The interface endpoints a world's VPC has (the baseline's required three).
+pub const ENDPOINT_SERVICES: &[&str] = &["sagemaker.api", "sagemaker.runtime", "sts"];
 
 /// Options of a world.
 #[derive(Debug, Clone)]
@@ -50,6 +61,12 @@ pub struct WorldOptions {
     pub remove: &'static str,
     pub auth_mode: AuthMode,
     pub emulator: EmulatorOptions,
+    /// `Some(extra TOML lines)`: the domain gets a `[domains.baseline]` (the world's VPC,
+    /// subnets, key, role, egress within the VPC) plus these lines, and the drift checks run.
+    /// `None`: no baseline, no drift checks.
+    pub baseline: Option<String>,
+    /// Whether the domain is created with [`KMS_KEY`] (else AWS's own key).
+    pub domain_kms_key: bool,
 }
 
 impl Default for WorldOptions {
@@ -62,6 +79,8 @@ impl Default for WorldOptions {
                 status_delay: Duration::from_millis(200),
                 ..EmulatorOptions::default()
             },
+            baseline: None,
+            domain_kms_key: true,
         }
     }
 }
@@ -76,9 +95,41 @@ pub struct World {
     pub leads: String,
     pub policy_source: String,
     pub engine: AwsEngine,
+    /// The drift checks (checks nothing when the policy has no baseline).
+    pub guard: AwsGuard,
     pub identity: aws_sdk_identitystore::Client,
     pub sagemaker: aws_sdk_sagemaker::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
+    pub ec2: aws_sdk_ec2::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    /// The domain's VPC (10.0.0.0/16) and its two private subnets.
+    pub vpc: String,
+    pub subnets: Vec<String>,
+    /// The mappings' security groups, real EC2 groups of the VPC (egress within the VPC).
+    pub research_sg: String,
+    pub lead_sg: String,
+    /// Interface endpoints of the VPC, by service (`sts` -> `vpce-...`).
+    pub endpoints: BTreeMap<String, String>,
+    /// The alert topic (`WARDEN_TOPIC_ARN`) and the SQS queue subscribed to it.
+    pub topic_arn: String,
+    pub queue_url: String,
+}
+
+/// An alert as an SQS subscriber of the topic receives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedAlert {
+    pub subject: String,
+    pub body: String,
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl ReceivedAlert {
+    /// The JSON document after the readable text.
+    pub fn document(&self) -> Option<Value> {
+        let (_, json) = self.body.rsplit_once("\n\n")?;
+        serde_json::from_str(json).ok()
+    }
 }
 
 /// A fixture step failed; tests `expect` on these with the step's name.
@@ -148,17 +199,28 @@ impl World {
         let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
         let table = "studio-warden-ledger".to_owned();
         create_ledger_table(&dynamodb, &table).await?;
-        let domain = sagemaker
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let net = create_network(&ec2).await?;
+        let (topic_arn, queue_url) = create_alert_topic(&sns, &sqs).await?;
+        let mut create = sagemaker
             .create_domain()
             .domain_name("research")
             .auth_mode(options.auth_mode)
+            .app_network_access_type(AppNetworkAccessType::VpcOnly)
             .default_user_settings(
                 UserSettings::builder()
                     .execution_role(RESEARCH_ROLE)
+                    .security_groups(&net.research_sg)
                     .build(),
             )
-            .subnet_ids("subnet-0a1b2c3d4e5f60001")
-            .vpc_id("vpc-0a1b2c3d4e5f60001")
+            .set_subnet_ids(Some(net.subnets.clone()))
+            .vpc_id(&net.vpc);
+        if options.domain_kms_key {
+            create = create.kms_key_id(KMS_KEY);
+        }
+        let domain = create
             .send()
             .await
             .map_err(step("CreateDomain"))?
@@ -171,12 +233,19 @@ impl World {
         let domain = DomainId::parse(&domain).map_err(step("domain id"))?;
         let researchers = create_group(&identity, RESEARCHERS).await?;
         let leads = create_group(&identity, LEADS).await?;
-        let policy_source = policy_toml(
+        let mut policy_source = policy_toml(
             domain.as_str(),
             &leads,
             options.grace_period,
             options.remove,
-        );
+        )
+        .replace(RESEARCH_SG, &net.research_sg)
+        .replace(LEAD_SG, &net.lead_sg);
+        if let Some(extra) = &options.baseline {
+            let baseline = baseline_toml(&net, extra);
+            policy_source =
+                policy_source.replacen("[[mappings]]", &format!("{baseline}\n[[mappings]]"), 1);
+        }
         let policy =
             Policy::parse(&policy_source, "world", &BTreeMap::new()).map_err(step("policy"))?;
         let settings = Settings {
@@ -187,8 +256,10 @@ impl World {
             // test), but well above AWS's rates so that scenarios stay quick.
             identity_tps: 200,
             sagemaker_tps: 200,
+            topic_arn: Some(topic_arn.clone()),
         };
         let engine = build_engine(&settings, &sdk);
+        let guard = build_guard(&settings, &sdk, &engine);
         Ok(World {
             emulator,
             sdk,
@@ -198,10 +269,144 @@ impl World {
             leads,
             policy_source,
             engine,
+            guard,
             identity,
             sagemaker,
             dynamodb,
+            ec2,
+            sns,
+            sqs,
+            vpc: net.vpc,
+            subnets: net.subnets,
+            research_sg: net.research_sg,
+            lead_sg: net.lead_sg,
+            endpoints: net.endpoints,
+            topic_arn,
+            queue_url,
         })
+    }
+
+    /// Every alert waiting in the queue subscribed to the topic, oldest first; they are
+    /// deleted from the queue as they are read.
+    pub async fn read_alerts(&self) -> Result<Vec<ReceivedAlert>, WorldError> {
+        let mut out = Vec::new();
+        loop {
+            let received = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .map_err(step("ReceiveMessage"))?;
+            let messages = received.messages();
+            if messages.is_empty() {
+                break;
+            }
+            for m in messages {
+                let envelope: Value = serde_json::from_str(m.body().unwrap_or_default())
+                    .map_err(step("SNS envelope"))?;
+                let attributes = envelope["MessageAttributes"]
+                    .as_object()
+                    .map(|o| {
+                        o.iter()
+                            .map(|(k, v)| {
+                                (
+                                    k.clone(),
+                                    v["Value"].as_str().unwrap_or_default().to_owned(),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                out.push(ReceivedAlert {
+                    subject: envelope["Subject"].as_str().unwrap_or_default().to_owned(),
+                    body: envelope["Message"].as_str().unwrap_or_default().to_owned(),
+                    attributes,
+                });
+                if let Some(handle) = m.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .map_err(step("DeleteMessage"))?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs only the drift sweep, as if the clock read `now` (for reminders).
+    pub async fn drift_sweep_at(&self, now: i64) -> warden::drift::DriftReport {
+        self.guard
+            .sweep(&format!("sweep-{}", ulid_like()), false, now)
+            .await
+    }
+
+    /// Creates a security group in the world's VPC (default egress to anywhere, as EC2 does).
+    pub async fn security_group(&self, name: &str) -> Result<String, WorldError> {
+        create_sg(&self.ec2, &self.vpc, name, false).await
+    }
+
+    /// Adds an ingress rule to a group: `protocol`, port, CIDR.
+    pub async fn allow_ingress(
+        &self,
+        group: &str,
+        port: i32,
+        cidr: &str,
+    ) -> Result<(), WorldError> {
+        self.ec2
+            .authorize_security_group_ingress()
+            .group_id(group)
+            .ip_permissions(permission("tcp", port, cidr))
+            .send()
+            .await
+            .map_err(step("AuthorizeSecurityGroupIngress"))?;
+        Ok(())
+    }
+
+    /// Removes an ingress rule added by [`World::allow_ingress`].
+    pub async fn revoke_ingress(
+        &self,
+        group: &str,
+        port: i32,
+        cidr: &str,
+    ) -> Result<(), WorldError> {
+        self.ec2
+            .revoke_security_group_ingress()
+            .group_id(group)
+            .ip_permissions(permission("tcp", port, cidr))
+            .send()
+            .await
+            .map_err(step("RevokeSecurityGroupIngress"))?;
+        Ok(())
+    }
+
+    /// Adds an egress rule to a group.
+    pub async fn allow_egress(&self, group: &str, port: i32, cidr: &str) -> Result<(), WorldError> {
+        self.ec2
+            .authorize_security_group_egress()
+            .group_id(group)
+            .ip_permissions(permission("tcp", port, cidr))
+            .send()
+            .await
+            .map_err(step("AuthorizeSecurityGroupEgress"))?;
+        Ok(())
+    }
+
+    /// Sets the domain's AppNetworkAccessType.
+    pub async fn set_network_access(&self, access: AppNetworkAccessType) -> Result<(), WorldError> {
+        self.sagemaker
+            .update_domain()
+            .domain_id(self.domain.as_str())
+            .app_network_access_type(access)
+            .send()
+            .await
+            .map_err(step("UpdateDomain"))?;
+        Ok(())
     }
 
     /// Creates a user and returns the id.
@@ -309,7 +514,12 @@ impl World {
     pub async fn invoke(&self, payload: Value) -> Result<Value, HandlerError> {
         let mut context = Context::default();
         context.request_id = format!("req-{}", ulid_like());
-        warden::runtime::handle(&self.engine, LambdaEvent::new(payload, context)).await
+        warden::runtime::handle(
+            &self.engine,
+            &self.guard,
+            LambdaEvent::new(payload, context),
+        )
+        .await
     }
 
     /// Runs the engine on a payload as if the clock read `now` (for grace periods).
@@ -490,6 +700,189 @@ fn ulid_like() -> String {
             .map(|d| d.as_nanos())
             .unwrap_or(0)
     )
+}
+
+/// The world's network: a VPC with two private subnets, the mappings' security groups and
+/// the required interface endpoints.
+struct Network {
+    vpc: String,
+    subnets: Vec<String>,
+    research_sg: String,
+    lead_sg: String,
+    endpoints: BTreeMap<String, String>,
+}
+
+fn permission(protocol: &str, port: i32, cidr: &str) -> IpPermission {
+    let range = IpRange::builder().cidr_ip(cidr).build();
+    let p = IpPermission::builder()
+        .ip_protocol(protocol)
+        .ip_ranges(range);
+    if protocol == "-1" {
+        p.build()
+    } else {
+        p.from_port(port).to_port(port).build()
+    }
+}
+
+/// A security group; `private`: EC2's default egress (anywhere) replaced by HTTPS within
+/// the VPC.
+async fn create_sg(
+    ec2: &aws_sdk_ec2::Client,
+    vpc: &str,
+    name: &str,
+    private: bool,
+) -> Result<String, WorldError> {
+    let id = ec2
+        .create_security_group()
+        .group_name(name)
+        .description(format!("studio-warden test group {name}"))
+        .vpc_id(vpc)
+        .send()
+        .await
+        .map_err(step("CreateSecurityGroup"))?
+        .group_id()
+        .unwrap_or_default()
+        .to_owned();
+    if private {
+        ec2.revoke_security_group_egress()
+            .group_id(&id)
+            .ip_permissions(permission("-1", 0, "0.0.0.0/0"))
+            .send()
+            .await
+            .map_err(step("RevokeSecurityGroupEgress"))?;
+        ec2.authorize_security_group_egress()
+            .group_id(&id)
+            .ip_permissions(permission("tcp", 443, "10.0.0.0/16"))
+            .send()
+            .await
+            .map_err(step("AuthorizeSecurityGroupEgress"))?;
+    }
+    Ok(id)
+}
+
+async fn create_network(ec2: &aws_sdk_ec2::Client) -> Result<Network, WorldError> {
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .map_err(step("CreateVpc"))?
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .unwrap_or_default()
+        .to_owned();
+    let mut subnets = Vec::new();
+    for (cidr, zone) in [("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b")] {
+        let id = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(cidr)
+            .availability_zone(zone)
+            .send()
+            .await
+            .map_err(step("CreateSubnet"))?
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .unwrap_or_default()
+            .to_owned();
+        subnets.push(id);
+    }
+    let research_sg = create_sg(ec2, &vpc, "studio-research", true).await?;
+    let lead_sg = create_sg(ec2, &vpc, "studio-lead", true).await?;
+    let mut endpoints = BTreeMap::new();
+    for service in ENDPOINT_SERVICES {
+        let id = ec2
+            .create_vpc_endpoint()
+            .vpc_id(&vpc)
+            .vpc_endpoint_type(VpcEndpointType::Interface)
+            .service_name(format!("com.amazonaws.{}.{service}", crate::REGION))
+            .set_subnet_ids(Some(subnets.clone()))
+            .security_group_ids(&research_sg)
+            .private_dns_enabled(true)
+            .send()
+            .await
+            .map_err(step("CreateVpcEndpoint"))?
+            .vpc_endpoint()
+            .and_then(|e| e.vpc_endpoint_id())
+            .unwrap_or_default()
+            .to_owned();
+        endpoints.insert((*service).to_owned(), id);
+    }
+    Ok(Network {
+        vpc,
+        subnets,
+        research_sg,
+        lead_sg,
+        endpoints,
+    })
+}
+
+/// The world's `[domains.baseline]`: what the fixture builds, plus `extra` lines.
+fn baseline_toml(net: &Network, extra: &str) -> String {
+    let subnets = net
+        .subnets
+        .iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        r#"[domains.baseline]
+vpc_id = "{vpc}"
+subnets = [{subnets}]
+kms_key_id = "{KMS_KEY}"
+auth_mode = "IAM"
+execution_role = "{RESEARCH_ROLE}"
+allowed_egress = ["10.0.0.0/16"]
+vpc_only_trusted_accounts = ["{TRUSTED_ACCOUNT}"]
+reminder = "1h"
+{extra}
+"#,
+        vpc = net.vpc,
+    )
+}
+
+/// The alert topic and an SQS queue subscribed to it.
+async fn create_alert_topic(
+    sns: &aws_sdk_sns::Client,
+    sqs: &aws_sdk_sqs::Client,
+) -> Result<(String, String), WorldError> {
+    let topic = sns
+        .create_topic()
+        .name("studio-warden-alerts")
+        .send()
+        .await
+        .map_err(step("CreateTopic"))?
+        .topic_arn()
+        .unwrap_or_default()
+        .to_owned();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name("studio-warden-alerts-reader")
+        .send()
+        .await
+        .map_err(step("CreateQueue"))?
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(step("GetQueueAttributes"))?
+        .attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .cloned()
+        .unwrap_or_default();
+    sns.subscribe()
+        .topic_arn(&topic)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .map_err(step("Subscribe"))?;
+    Ok((topic, queue_url))
 }
 
 async fn create_ledger_table(

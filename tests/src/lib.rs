@@ -472,6 +472,28 @@ impl Emulator {
         .map(|_| ())
     }
 
+    /// Puts a SageMaker user profile in a status no API can cause (`Failed`,
+    /// `Update_Failed`, `Delete_Failed`), or back `InService`.
+    pub async fn set_profile_status(
+        &self,
+        domain_id: &str,
+        profile: &str,
+        status: &str,
+    ) -> Result<(), HarnessError> {
+        let body = serde_json::json!({
+            "DomainId": domain_id,
+            "UserProfileName": profile,
+            "Status": status,
+        });
+        self.control_ok(
+            "POST",
+            "/_emulator/sagemaker/profile-status",
+            &body.to_string(),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// A raw HTTP request to the emulator (control endpoint or moto's `/moto-api/`),
     /// returning the status code and the body.
     pub async fn raw_request(

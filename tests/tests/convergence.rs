@@ -47,14 +47,34 @@ struct Step {
 }
 
 fn step() -> impl Strategy<Value = Step> {
-    (0..4usize, 0..2usize, any::<bool>(), delivery(), prop::bool::weighted(0.3))
-        .prop_map(|(user, group, join, delivery, with_sweep)| Step { user, group, join, delivery, with_sweep })
+    (
+        0..4usize,
+        0..2usize,
+        any::<bool>(),
+        delivery(),
+        prop::bool::weighted(0.3),
+    )
+        .prop_map(|(user, group, join, delivery, with_sweep)| Step {
+            user,
+            group,
+            join,
+            delivery,
+            with_sweep,
+        })
 }
 
-const USERS: [&str; 4] = ["ana.lopez@example.com", "bo", "cy.chen@example.com", "dee_dee"];
+const USERS: [&str; 4] = [
+    "ana.lopez@example.com",
+    "bo",
+    "cy.chen@example.com",
+    "dee_dee",
+];
 
 fn now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// The test's own calls to the Identity Store go through the same faults: retry them.
@@ -82,7 +102,10 @@ async fn deliver(world: &World, event: &Value) {
             Ok(_) => return,
             Err(e) => {
                 let diagnostic: lambda_runtime::Diagnostic = e.into();
-                assert!(diagnostic.error_type.starts_with("Retryable."), "a well-formed event failed for good: {diagnostic:?}");
+                assert!(
+                    diagnostic.error_type.starts_with("Retryable."),
+                    "a well-formed event failed for good: {diagnostic:?}"
+                );
             }
         }
     }
@@ -121,10 +144,17 @@ async fn run_history(steps: Vec<Step>, grace_zero: bool, seed: u64) {
     for name in USERS {
         users.push(world.add_user(name).await.expect("user"));
     }
-    world.hand_made_profile("made-by-hand").await.expect("unmanaged profile");
+    world
+        .hand_made_profile("made-by-hand")
+        .await
+        .expect("unmanaged profile");
     let faults: Vec<FaultRule> = ["sagemaker", "identitystore", "dynamodb", "sso-admin"]
         .into_iter()
-        .map(|service| FaultRule::new(service, "*").with_throttle(0.10).with_error(0.02))
+        .map(|service| {
+            FaultRule::new(service, "*")
+                .with_throttle(0.10)
+                .with_error(0.02)
+        })
         .collect();
     world.emulator.set_faults(&faults).await.expect("faults");
 
@@ -139,19 +169,33 @@ async fn run_history(steps: Vec<Step>, grace_zero: bool, seed: u64) {
             world
                 .sample(
                     "identitystore-CreateGroupMembership.json",
-                    &[(SAMPLE_USER_1, &users[step.user]), (SAMPLE_GROUP_1, &groups[step.group]), (SAMPLE_MEMBERSHIP_1, &m)],
+                    &[
+                        (SAMPLE_USER_1, &users[step.user]),
+                        (SAMPLE_GROUP_1, &groups[step.group]),
+                        (SAMPLE_MEMBERSHIP_1, &m),
+                    ],
                 )
                 .expect("sample")
         } else if !step.join && members.contains_key(&key) {
             let m = members.remove(&key).expect("member");
             retrying(|| world.leave(&m)).await;
-            world.sample("identitystore-DeleteGroupMembership.json", &[(SAMPLE_MEMBERSHIP_1, &m)]).expect("sample")
+            world
+                .sample(
+                    "identitystore-DeleteGroupMembership.json",
+                    &[(SAMPLE_MEMBERSHIP_1, &m)],
+                )
+                .expect("sample")
         } else {
             continue;
         };
         // Each sample carries a fixed envelope id: give every event its own.
         let mut event = event;
-        event["id"] = json!(format!("evt-{}-{}-{}", step.user, step.group, members.len() + later.len() + now() as usize));
+        event["id"] = json!(format!(
+            "evt-{}-{}-{}",
+            step.user,
+            step.group,
+            members.len() + later.len() + now() as usize
+        ));
 
         let mut batch = Vec::new();
         match step.delivery {
@@ -182,7 +226,7 @@ async fn run_history(steps: Vec<Step>, grace_zero: bool, seed: u64) {
         let truth = entitled(&members);
         let profiles = retrying(|| world.profiles()).await;
         let mut alive_now = BTreeMap::new();
-        for (&user, _) in &truth {
+        for &user in truth.keys() {
             if let Some(record) = retrying(|| world.record(&users[user])).await {
                 let name = record.profile.to_string();
                 let status = profiles.get(&name).cloned();
@@ -208,17 +252,25 @@ async fn run_history(steps: Vec<Step>, grace_zero: bool, seed: u64) {
     let truth = entitled(&members);
     let mut settled = false;
     for round in 0..80 {
-        let report = sweep_at(&world, now() + 7200 + round).await.expect("sweep without faults");
+        let report = sweep_at(&world, now() + 7200 + round)
+            .await
+            .expect("sweep without faults");
         assert!(report.failures.is_empty(), "{:?}", report.failures);
-        let changing = report.actions.iter().any(|a| a.action.changes_sagemaker() || a.outcome.starts_with("in progress"));
+        let changing = report
+            .actions
+            .iter()
+            .any(|a| a.action.changes_sagemaker() || a.outcome.starts_with("in progress"));
         let profiles = world.profiles().await.expect("profiles");
         let steady = profiles.values().all(|s| s == "InService");
         // Safety in the final phase too: entitled users' profiles are never being deleted.
         for &user in truth.keys() {
-            if let Some(r) = world.record(&users[user]).await.expect("record") {
-                if r.phase == Phase::Active {
-                    assert_ne!(profiles.get(r.profile.as_str()).map(String::as_str), Some("Deleting"));
-                }
+            if let Some(r) = world.record(&users[user]).await.expect("record")
+                && r.phase == Phase::Active
+            {
+                assert_ne!(
+                    profiles.get(r.profile.as_str()).map(String::as_str),
+                    Some("Deleting")
+                );
             }
         }
         if !changing && steady {
@@ -231,8 +283,15 @@ async fn run_history(steps: Vec<Step>, grace_zero: bool, seed: u64) {
 
     // Convergence to the truth.
     let profiles = world.profiles().await.expect("profiles");
-    assert!(profiles.contains_key("made-by-hand"), "the unmanaged profile was touched");
-    assert_eq!(profiles.len(), truth.len() + 1, "one profile per entitled user, no duplicates: {profiles:?}");
+    assert!(
+        profiles.contains_key("made-by-hand"),
+        "the unmanaged profile was touched"
+    );
+    assert_eq!(
+        profiles.len(),
+        truth.len() + 1,
+        "one profile per entitled user, no duplicates: {profiles:?}"
+    );
     for (i, user) in users.iter().enumerate() {
         let record = world.record(user).await.expect("record");
         let history = world.history(user).await.expect("history");
@@ -240,17 +299,42 @@ async fn run_history(steps: Vec<Step>, grace_zero: bool, seed: u64) {
             Some(role) => {
                 let r = record.expect("an entitled user has a record");
                 assert_eq!(r.phase, Phase::Active, "user {i}");
-                let d = world.describe(r.profile.as_str()).await.expect("profile exists");
-                assert_eq!(d.user_settings().and_then(|s| s.execution_role()), Some(*role), "user {i}");
-                assert_eq!(world.tags(r.profile.as_str()).await.expect("tags").get("studio-warden:user-id"), Some(user));
-                assert!(history.iter().any(|h| h.action == "Create" && h.outcome.starts_with("ok")), "user {i}: {history:?}");
+                let d = world
+                    .describe(r.profile.as_str())
+                    .await
+                    .expect("profile exists");
+                assert_eq!(
+                    d.user_settings().and_then(|s| s.execution_role()),
+                    Some(*role),
+                    "user {i}"
+                );
+                assert_eq!(
+                    world
+                        .tags(r.profile.as_str())
+                        .await
+                        .expect("tags")
+                        .get("studio-warden:user-id"),
+                    Some(user)
+                );
+                assert!(
+                    history
+                        .iter()
+                        .any(|h| h.action == "Create" && h.outcome.starts_with("ok")),
+                    "user {i}: {history:?}"
+                );
             }
             None => {
                 if let Some(r) = record {
-                    assert!(matches!(r.phase, Phase::Offboarded { .. }), "user {i}: {:?}", r.phase);
+                    assert!(
+                        matches!(r.phase, Phase::Offboarded { .. }),
+                        "user {i}: {:?}",
+                        r.phase
+                    );
                     assert!(!profiles.contains_key(r.profile.as_str()));
                     assert!(
-                        history.iter().any(|h| h.outcome == "offboarded" || h.action == "Forget"),
+                        history
+                            .iter()
+                            .any(|h| h.outcome == "offboarded" || h.action == "Forget"),
                         "user {i}'s story ends with the offboarding: {history:?}"
                     );
                 }
@@ -262,7 +346,10 @@ async fn run_history(steps: Vec<Step>, grace_zero: bool, seed: u64) {
 }
 
 fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(3)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(3)
 }
 
 proptest! {

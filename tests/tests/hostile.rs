@@ -9,7 +9,9 @@ use warden::runtime::Settings;
 use warden_tests::fixture::*;
 
 fn corpus(kind: &str) -> Vec<(String, std::path::PathBuf)> {
-    let dir = warden_tests::workspace_root().join("tests/hostile").join(kind);
+    let dir = warden_tests::workspace_root()
+        .join("tests/hostile")
+        .join(kind);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .expect("corpus directory")
         .map(|e| {
@@ -34,7 +36,10 @@ async fn hostile_events_are_refused_or_skipped_and_write_nothing() {
         .into_iter()
         .map(|(name, path)| {
             let text = std::fs::read_to_string(&path).expect("read");
-            (name, serde_json::from_str(&text).expect("corpus files are JSON"))
+            (
+                name,
+                serde_json::from_str(&text).expect("corpus files are JSON"),
+            )
         })
         .collect();
     // Generated: deep nesting (as deep as Lambda's JSON parser lets through) and a huge array.
@@ -43,19 +48,31 @@ async fn hostile_events_are_refused_or_skipped_and_write_nothing() {
         deep = json!({ "detail": deep });
     }
     payloads.push(("generated-deep-nesting".into(), deep));
-    payloads.push(("generated-huge-array".into(), Value::Array(vec![json!({"mode": "apply"}); 100_000])));
+    payloads.push((
+        "generated-huge-array".into(),
+        Value::Array(vec![json!({"mode": "apply"}); 100_000]),
+    ));
 
     for (name, payload) in payloads {
         match world.invoke(payload).await {
             Ok(report) => assert!(
-                report["skipped"].is_string() && report["actions"].as_array().is_none_or(Vec::is_empty),
+                report["skipped"].is_string()
+                    && report["actions"].as_array().is_none_or(Vec::is_empty),
                 "{name}: accepted as work: {report:#}"
             ),
             Err(e) => {
                 let d: lambda_runtime::Diagnostic = e.into();
                 assert!(d.error_type.starts_with("NonRetryable."), "{name}: {d:?}");
-                assert!(!d.error_message.is_empty() && d.error_message.len() < 2_000, "{name}: unclear or unbounded error: {}", d.error_message.len());
-                assert!(!d.error_message.contains('\u{1b}') && !d.error_message.contains('\u{0}'), "{name}: control characters echoed: {:?}", d.error_message);
+                assert!(
+                    !d.error_message.is_empty() && d.error_message.len() < 2_000,
+                    "{name}: unclear or unbounded error: {}",
+                    d.error_message.len()
+                );
+                assert!(
+                    !d.error_message.contains('\u{1b}') && !d.error_message.contains('\u{0}'),
+                    "{name}: control characters echoed: {:?}",
+                    d.error_message
+                );
             }
         }
     }
@@ -64,11 +81,30 @@ async fn hostile_events_are_refused_or_skipped_and_write_nothing() {
     let writes: BTreeMap<&String, u64> = after
         .iter()
         .map(|(k, v)| (k, v - before.get(k).copied().unwrap_or(0)))
-        .filter(|(k, d)| *d > 0 && ["Create", "Update", "Delete", "Put", "Write", "Tags", "Assignment"].iter().any(|w| k.contains(w)))
+        .filter(|(k, d)| {
+            *d > 0
+                && [
+                    "Create",
+                    "Update",
+                    "Delete",
+                    "Put",
+                    "Write",
+                    "Tags",
+                    "Assignment",
+                ]
+                .iter()
+                .any(|w| k.contains(w))
+        })
         .collect();
     assert!(writes.is_empty(), "hostile input caused writes: {writes:?}");
     assert!(world.profiles().await.expect("profiles").is_empty());
-    let scan = world.dynamodb.scan().table_name(&world.table).send().await.expect("scan");
+    let scan = world
+        .dynamodb
+        .scan()
+        .table_name(&world.table)
+        .send()
+        .await
+        .expect("scan");
     assert_eq!(scan.count(), 0, "the ledger stays empty");
 }
 
@@ -76,10 +112,21 @@ async fn hostile_events_are_refused_or_skipped_and_write_nothing() {
 fn hostile_policies_are_refused_with_the_file_and_the_reason() {
     for (name, path) in corpus("policies") {
         let path = path.to_string_lossy().into_owned();
-        let vars = BTreeMap::from([("WARDEN_POLICY_FILE", path.clone()), ("WARDEN_TABLE", "t".to_owned())]);
-        let err = Settings::from_lookup(|k| vars.get(k).cloned()).expect_err(&name).to_string();
-        assert!(err.contains(&path), "{name}: the error does not name the file: {err}");
+        let vars = BTreeMap::from([
+            ("WARDEN_POLICY_FILE", path.clone()),
+            ("WARDEN_TABLE", "t".to_owned()),
+        ]);
+        let err = Settings::from_lookup(|k| vars.get(k).cloned())
+            .expect_err(&name)
+            .to_string();
+        assert!(
+            err.contains(&path),
+            "{name}: the error does not name the file: {err}"
+        );
         assert!(err.len() < 2_000, "{name}: unbounded error");
-        assert!(!err.contains("rm -rf") || err.contains("is not an IAM role ARN"), "{name}: {err}");
+        assert!(
+            !err.contains("rm -rf") || err.contains("is not an IAM role ARN"),
+            "{name}: {err}"
+        );
     }
 }

@@ -30,8 +30,8 @@ type Item = HashMap<String, AttributeValue>;
 /// [`Ledger`] over `aws_sdk_dynamodb::Client`.
 #[derive(Debug, Clone)]
 pub struct DynamoLedger {
-    client: Client,
-    table: String,
+    pub(crate) client: Client,
+    pub(crate) table: String,
 }
 
 fn record_key(domain: &DomainId, user: &UserId) -> (String, String) {

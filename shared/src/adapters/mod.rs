@@ -1,12 +1,18 @@
 //! One adapter per port, over the real aws-sdk-rust clients. They translate, they do not decide.
 
 mod dynamodb;
+mod dynamodb_findings;
+mod ec2;
 mod identitystore;
 mod sagemaker;
+mod sagemaker_drift;
+mod sns;
 
 pub use dynamodb::DynamoLedger;
+pub use ec2::Ec2Network;
 pub use identitystore::IdentityStoreDirectory;
 pub use sagemaker::SageMakerStudio;
+pub use sns::SnsAlerts;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;

@@ -229,3 +229,107 @@ fn removal_is_profile_or_apps() {
     assert_eq!(line, 17, "{msg}");
     assert!(msg.contains("offboarding.remove"), "{msg}");
 }
+
+// ---------------------------------------------------------------- [domains.baseline]
+
+fn with_baseline(lines: &str) -> String {
+    MINIMAL.replace(
+        "id = \"d-research00001\"\n",
+        &format!("id = \"d-research00001\"\n\n[domains.baseline]\n{lines}\n"),
+    )
+}
+
+#[test]
+fn a_domain_without_baseline_gets_no_drift_checks() {
+    assert_eq!(parse(MINIMAL).expect("valid").domains[0].baseline, None);
+}
+
+#[test]
+fn an_empty_baseline_gets_the_defaults() {
+    let policy = parse(&with_baseline("")).expect("valid");
+    let b = policy.domains[0].baseline.as_ref().expect("baseline");
+    assert_eq!(b, &Baseline::default());
+    assert_eq!(b.network_access, "VpcOnly");
+    assert_eq!(b.endpoints, ["sagemaker.api", "sagemaker.runtime", "sts"]);
+    assert!(!b.docker_access && !b.remediate);
+    assert_eq!(
+        b.severity("net.sg.open-ingress"),
+        crate::drift::model::Severity::Critical
+    );
+}
+
+#[test]
+fn the_example_baseline_is_complete() {
+    let src = include_str!("../../../examples/policy.toml");
+    let policy = parse(src).expect("valid");
+    let b = policy.domains[0]
+        .baseline
+        .as_ref()
+        .expect("the example has a baseline");
+    assert!(b.vpc_id.is_some() && b.kms_key_id.is_some() && b.allowed_egress.is_some());
+    assert!(b.endpoints.contains(&"ecr.api".to_owned()));
+    assert!(!b.enabled("profile.unmanaged"));
+    assert_eq!(b.exemptions.len(), 1);
+    // A date means the end of that day, UTC.
+    assert_eq!(b.exemptions[0].until, 1_782_864_000);
+}
+
+#[test]
+fn baseline_values_are_checked_with_their_line() {
+    let cases: &[(&str, &str)] = &[
+        ("network_access = \"Open\"", "network_access"),
+        ("vpc_id = \"vpc-xyz\"", "vpc_id"),
+        ("subnets = [\"sub-1\"]", "subnets"),
+        ("security_groups = [\"group-1\"]", "security_groups"),
+        ("auth_mode = \"LDAP\"", "auth_mode"),
+        (
+            "vpc_only_trusted_accounts = [\"12\"]",
+            "vpc_only_trusted_accounts",
+        ),
+        ("execution_role = \"role\"", "execution_role"),
+        ("allowed_egress = [\"10.0.0.0/40\"]", "allowed_egress"),
+        ("endpoints = [\"com.amazonaws.us-east-1.sts\"]", "endpoints"),
+        ("reminder = \"soon\"", "reminder"),
+        ("rules = { \"net.nope\" = { enabled = false } }", "rules"),
+        (
+            "rules = { \"net.sg.egress\" = { severity = \"huge\" } }",
+            "severity",
+        ),
+    ];
+    for (line, field) in cases {
+        let (at, msg) = message(parse(&with_baseline(line)).expect_err(line));
+        assert_eq!(at, 10, "{line}: {msg}");
+        assert!(
+            msg.contains(&format!("baseline.{field}")) || msg.contains(field),
+            "{line}: {msg}"
+        );
+    }
+    let (at, msg) = message(parse(&with_baseline("vpc = \"x\"")).expect_err("unknown"));
+    assert_eq!(at, 10, "{msg}");
+}
+
+#[test]
+fn exemptions_need_a_known_rule_and_a_date() {
+    let ok = with_baseline(
+        "[[domains.baseline.exemptions]]\nrule = \"net.sg.open-ingress\"\nresource = \"sg-0a1b2c3d4e5f60001\"\nuntil = \"2026-07-01T12:00:00Z\"\nreason = \"demo\"",
+    );
+    let b = parse(&ok).expect("valid").domains[0]
+        .baseline
+        .clone()
+        .expect("b");
+    assert_eq!(b.exemptions[0].until, 1_782_907_200);
+    assert!(
+        b.exemption("net.sg.open-ingress", "sg-0a1b2c3d4e5f60001", 0)
+            .is_some()
+    );
+    assert!(
+        b.exemption("net.sg.open-ingress", "sg-0a1b2c3d4e5f60001", 1_782_907_200)
+            .is_none()
+    );
+    let (line, msg) =
+        message(parse(&ok.replace("2026-07-01T12:00:00Z", "soon")).expect_err("date"));
+    assert_eq!(line, 13, "{msg}");
+    assert!(msg.contains("exemptions[0].until"), "{msg}");
+    let (_, msg) = message(parse(&ok.replace("net.sg.open-ingress", "x")).expect_err("rule"));
+    assert!(msg.contains("exemptions[0].rule"), "{msg}");
+}

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use aws_sdk_sagemaker::types::AppType;
+use aws_sdk_sagemaker::types::{AppNetworkAccessType, AppType};
 use serde_json::{Value, json};
 use warden_tests::fixture::*;
 
@@ -64,7 +64,13 @@ fn now() -> i64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     heading("Starting the local AWS emulator (moto + studio-warden's SageMaker Studio extensions)");
-    let world = World::new().await?;
+    // The domain carries a secure network baseline ([domains.baseline]): drift checks run with
+    // every sweep, and alerts go to an SNS topic that an SQS queue reads back.
+    let world = World::with(WorldOptions {
+        baseline: Some(String::new()),
+        ..WorldOptions::default()
+    })
+    .await?;
     say(format!("emulator at {}", world.emulator.endpoint()));
     say(format!(
         "SageMaker domain {} ; ledger table {} ; identity store {STORE}",
@@ -174,6 +180,52 @@ async fn main() -> Result<()> {
             "{:<10} {:<42} {} [trigger {}]",
             h.action, h.outcome, h.reason, h.trigger
         ));
+    }
+    heading("Drift: the baseline so far (alerts the sweeps above sent to the SNS topic)");
+    for a in world.read_alerts().await? {
+        say(&a.subject);
+    }
+
+    heading(
+        "Someone switches the domain to PublicInternetOnly and opens a security group to the world",
+    );
+    world
+        .set_network_access(AppNetworkAccessType::PublicInternetOnly)
+        .await?;
+    world
+        .allow_ingress(&world.research_sg, 22, "0.0.0.0/0")
+        .await?;
+    say(format!(
+        "UpdateDomain AppNetworkAccessType=PublicInternetOnly; {} allows tcp/22 from 0.0.0.0/0",
+        world.research_sg
+    ));
+
+    heading("The next sweep alerts through SNS; the SQS queue subscribed to the topic receives:");
+    world.invoke(json!({"mode": "apply"})).await?;
+    for a in world.read_alerts().await? {
+        say(format!("Subject: {}", a.subject));
+        say(format!("Attributes: {:?}", a.attributes));
+        for line in a.body.lines() {
+            say(format!("  | {line}"));
+        }
+    }
+    say("a second sweep sends nothing: alerts go out on new findings and resolutions only");
+    world.invoke(json!({"mode": "apply"})).await?;
+    say(format!(
+        "alerts after the second sweep: {}",
+        world.read_alerts().await?.len()
+    ));
+
+    heading("Both are fixed; the next sweep sends the resolutions");
+    world
+        .set_network_access(AppNetworkAccessType::VpcOnly)
+        .await?;
+    world
+        .revoke_ingress(&world.research_sg, 22, "0.0.0.0/0")
+        .await?;
+    world.invoke(json!({"mode": "apply"})).await?;
+    for a in world.read_alerts().await? {
+        say(format!("Subject: {}", a.subject));
     }
     println!("\nDone. The emulator stops with this process; nothing is left running.");
     Ok(())

@@ -1,0 +1,512 @@
+//! Drift detection: each domain with a `[domains.baseline]` is held to its secure network
+//! baseline. observe (SageMaker, EC2, the ledger) -> evaluate (pure [`rules`]) -> reconcile
+//! findings (pure [`findings`]) -> record and queue alerts (one ledger transaction per finding)
+//! -> publish the outbox (SNS).
+//!
+//! A sweep checks everything and resolves whatever it no longer finds; an event (UpdateDomain,
+//! Create/UpdateUserProfile, a security group rule change) checks just the resources it names.
+//! Alerts are sent on a new finding, on its resolution and, while it stays open, every
+//! `reminder`; a publish that fails stays in the ledger's outbox and is retried by the next run.
+
+pub mod findings;
+pub mod model;
+pub mod ports;
+pub mod rules;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+use serde::Serialize;
+
+use crate::error::{Result, WardenError};
+use crate::events::{Change, Subject};
+use crate::ids::{ResourceName, SecurityGroupId};
+use crate::model::{Epoch, Phase, template_hash};
+use crate::policy::{Baseline, Domain, Policy};
+use crate::ports::{HistoryEntry, Ledger, ProfileSpec, Studio, UpdateOutcome};
+
+use findings::{AlertKind, alert_message, transitions};
+use model::{ExpectedTemplate, Finding, FindingState, FindingStatus, ManagedProfile, Snapshot};
+use ports::{Alerts, DomainInspector, FindingStore, Network};
+
+/// The drift checker over its ports. `alerts` is `None` when no topic is configured: findings
+/// are then recorded and logged, and nothing is published.
+pub struct Guard<I, N, A, F> {
+    pub policy: Arc<Policy>,
+    /// SageMaker: [`DomainInspector`] for the reads, [`Studio`] for listings and remediation.
+    pub inspector: I,
+    pub network: N,
+    pub alerts: Option<A>,
+    /// The ledger: finding states, the outbox, user records and history.
+    pub store: F,
+    /// The region, for endpoint service names (`com.amazonaws.<region>.sts`).
+    pub region: String,
+    /// Profiles described at once.
+    pub concurrency: usize,
+}
+
+/// What a drift run found and did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DriftReport {
+    pub trigger: String,
+    /// `apply` or `plan`.
+    pub mode: String,
+    /// The domains checked.
+    pub domains: Vec<String>,
+    /// Findings open after this run, as `rule#resource` (in the part of the domain checked).
+    pub open: Vec<String>,
+    pub opened: Vec<String>,
+    pub reminded: Vec<String>,
+    pub resolved: Vec<String>,
+    pub exempt: Vec<String>,
+    /// Findings repaired by opt-in remediation.
+    pub remediated: Vec<String>,
+    pub alerts_published: u64,
+    /// Alerts left in the outbox for the next run (publish failed, or no topic).
+    pub alerts_pending: u64,
+    /// Plan mode: the findings, in full.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
+    pub failures: Vec<String>,
+    #[serde(skip)]
+    pub retryable_failure: bool,
+}
+
+impl DriftReport {
+    fn new(trigger: &str, plan: bool) -> Self {
+        Self {
+            trigger: trigger.to_owned(),
+            mode: if plan { "plan" } else { "apply" }.into(),
+            ..Self::default()
+        }
+    }
+
+    fn fail(&mut self, what: &str, e: &WardenError) {
+        tracing::error!(error = %e, retryable = e.is_retryable(), "drift: {what} failed");
+        self.retryable_failure |= e.is_retryable();
+        self.failures.push(format!("{what}: {e}"));
+    }
+}
+
+/// Which part of a domain one run looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Scope {
+    /// Everything (a sweep).
+    Full,
+    /// The domain's settings and network (UpdateDomain).
+    Domain,
+    /// Some profiles (Create/UpdateUserProfile), and their security groups.
+    Profiles(BTreeSet<ResourceName>),
+    /// Some security groups, if the domain uses or approves them (a rule change).
+    SecurityGroups(BTreeSet<String>),
+}
+
+/// The security groups a domain approves: the baseline's plus every mapping's for the domain.
+pub fn approved_security_groups(
+    policy: &Policy,
+    domain: &Domain,
+    baseline: &Baseline,
+) -> BTreeSet<SecurityGroupId> {
+    let mut out: BTreeSet<SecurityGroupId> = baseline.security_groups.iter().cloned().collect();
+    for m in policy.mappings_for(&domain.name) {
+        out.extend(m.template.security_groups.iter().cloned());
+    }
+    out
+}
+
+impl<I, N, A, F> Guard<I, N, A, F>
+where
+    I: DomainInspector + Studio,
+    N: Network,
+    A: Alerts,
+    F: FindingStore + Ledger,
+{
+    /// Checks every domain that has a baseline, then publishes the outbox. Failures are
+    /// reported per domain; the next sweep repairs what this one could not.
+    pub async fn sweep(&self, trigger: &str, plan: bool, now: Epoch) -> DriftReport {
+        let mut report = DriftReport::new(trigger, plan);
+        for domain in &self.policy.domains {
+            let Some(baseline) = &domain.baseline else {
+                continue;
+            };
+            if let Err(e) = self
+                .run(&mut report, domain, baseline, Scope::Full, plan, now)
+                .await
+            {
+                report.fail(&format!("domain {}", domain.name), &e);
+            }
+        }
+        if !plan {
+            self.flush(&mut report).await;
+        }
+        self.log(&report);
+        report
+    }
+
+    /// Checks just the resources a CloudTrail event names.
+    pub async fn check(&self, change: &Change, now: Epoch) -> DriftReport {
+        let mut report = DriftReport::new(&change.event_id, false);
+        let mut work: Vec<(&Domain, &Baseline, Scope)> = Vec::new();
+        let with_baseline = |id| {
+            self.policy
+                .domain_by_id(id)
+                .and_then(|d| d.baseline.as_ref().map(|b| (d, b)))
+        };
+        for subject in &change.subjects {
+            match subject {
+                Subject::Domain(id) => match with_baseline(id) {
+                    Some((d, b)) => work.push((d, b, Scope::Domain)),
+                    None => {
+                        tracing::info!(domain = %id, "drift: domain not managed or without baseline: ignored")
+                    }
+                },
+                Subject::Profile { domain, name } => match with_baseline(domain) {
+                    Some((d, b)) => {
+                        work.push((d, b, Scope::Profiles(BTreeSet::from([name.clone()]))));
+                    }
+                    None => {
+                        tracing::info!(domain = %domain, "drift: domain not managed or without baseline: ignored")
+                    }
+                },
+                Subject::SecurityGroup(sg) => {
+                    for d in &self.policy.domains {
+                        if let Some(b) = &d.baseline {
+                            let ids = BTreeSet::from([sg.to_string()]);
+                            work.push((d, b, Scope::SecurityGroups(ids)));
+                        }
+                    }
+                }
+                other => tracing::info!(subject = ?other, "drift: not a drift subject"),
+            }
+        }
+        for (domain, baseline, scope) in work {
+            if let Err(e) = self
+                .run(&mut report, domain, baseline, scope, false, now)
+                .await
+            {
+                report.fail(&format!("domain {}", domain.name), &e);
+            }
+        }
+        self.flush(&mut report).await;
+        self.log(&report);
+        report
+    }
+
+    fn log(&self, report: &DriftReport) {
+        tracing::info!(
+            trigger = %report.trigger,
+            mode = %report.mode,
+            open = report.open.len(),
+            opened = ?report.opened,
+            resolved = ?report.resolved,
+            reminded = report.reminded.len(),
+            published = report.alerts_published,
+            pending = report.alerts_pending,
+            failures = report.failures.len(),
+            "drift check finished"
+        );
+    }
+
+    async fn run(
+        &self,
+        report: &mut DriftReport,
+        domain: &Domain,
+        baseline: &Baseline,
+        scope: Scope,
+        plan: bool,
+        now: Epoch,
+    ) -> Result<()> {
+        let previous = self.store.findings(&domain.id).await?;
+        let snap = self.observe(domain, baseline, &scope, &previous).await?;
+        let eval = rules::evaluate(baseline, &snap);
+        if !report.domains.contains(&domain.id.to_string()) {
+            report.domains.push(domain.id.to_string());
+        }
+        if plan {
+            report.open.extend(findings::keys(&eval.findings));
+            report.findings.extend(eval.findings);
+            return Ok(());
+        }
+        let remediations = if baseline.remediate {
+            self.remediate(report, domain, &snap, &eval.findings, now)
+                .await
+        } else {
+            BTreeMap::new()
+        };
+        for t in transitions(&domain.id, baseline, &previous, &eval, now) {
+            let key = t.state.key();
+            let alert = t.alert.map(|kind| {
+                alert_message(
+                    &t.state,
+                    kind,
+                    &domain.name,
+                    remediations.get(&key).map(String::as_str),
+                )
+            });
+            let queued = match (&alert, &self.alerts) {
+                (Some(a), None) => {
+                    tracing::warn!(subject = %a.subject, "drift alert NOT published: WARDEN_TOPIC_ARN is not set; the finding is recorded in the ledger");
+                    None
+                }
+                (a, _) => a.as_ref(),
+            };
+            match self.store.save_finding(&t.state, queued).await {
+                Ok(()) => {}
+                Err(WardenError::LedgerConflict { .. }) => {
+                    tracing::info!(finding = %key, "drift: another invocation recorded this finding first");
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            let list = match (t.state.status, t.alert) {
+                (FindingStatus::Exempt, _) => &mut report.exempt,
+                (_, Some(AlertKind::Opened)) => &mut report.opened,
+                (_, Some(AlertKind::Reminder)) => &mut report.reminded,
+                (FindingStatus::Resolved, _) => &mut report.resolved,
+                _ => continue,
+            };
+            list.push(key);
+        }
+        for f in &eval.findings {
+            if baseline.exemption(&f.rule, &f.resource, now).is_none() {
+                report.open.push(f.key());
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads what the scope needs.
+    async fn observe(
+        &self,
+        domain: &Domain,
+        baseline: &Baseline,
+        scope: &Scope,
+        previous: &[FindingState],
+    ) -> Result<Snapshot> {
+        let approved = approved_security_groups(&self.policy, domain, baseline);
+        let mut snap = Snapshot {
+            region: self.region.clone(),
+            full: *scope == Scope::Full,
+            managed: self.managed(domain).await?,
+            approved_security_groups: approved.clone(),
+            ..Snapshot::default()
+        };
+        let mut groups: BTreeSet<String> = BTreeSet::new();
+        match scope {
+            Scope::Full | Scope::Domain => {
+                let d = self.inspector.inspect_domain(&domain.id).await?;
+                groups.extend(d.security_group_ids.iter().cloned());
+                groups.extend(d.default_user_security_groups.iter().cloned());
+                groups.extend(d.default_space_security_groups.iter().cloned());
+                groups.extend(approved.iter().map(|s| s.to_string()));
+                if *scope == Scope::Full {
+                    let names: Vec<ResourceName> = self
+                        .inspector
+                        .list_profiles(&domain.id)
+                        .await?
+                        .into_iter()
+                        .map(|p| p.name)
+                        .collect();
+                    let details: Vec<(ResourceName, _)> = stream::iter(names)
+                        .map(|n| async move {
+                            self.inspector
+                                .profile_detail(&domain.id, &n)
+                                .await
+                                .map(|p| (n, p))
+                        })
+                        .buffer_unordered(self.concurrency.max(1))
+                        .try_collect()
+                        .await?;
+                    for (name, detail) in details {
+                        if let Some(p) = &detail {
+                            groups.extend(p.security_groups.iter().cloned());
+                        }
+                        snap.profiles.insert(name, detail);
+                    }
+                }
+                let subnets = d.subnet_ids.clone();
+                let found = self.network.subnets(&subnets).await?;
+                for id in subnets {
+                    let info = found.iter().find(|s| s.id == id).cloned();
+                    snap.subnets.insert(id, info);
+                }
+                if let Some(vpc) = &d.vpc_id {
+                    snap.endpoints = Some(self.network.vpc_endpoints(vpc).await?);
+                }
+                snap.domain = Some(d);
+            }
+            Scope::Profiles(names) => {
+                for name in names {
+                    let detail = self.inspector.profile_detail(&domain.id, name).await?;
+                    if let Some(p) = &detail {
+                        groups.extend(p.security_groups.iter().cloned());
+                    }
+                    snap.profiles.insert(name.clone(), detail);
+                }
+            }
+            Scope::SecurityGroups(ids) => {
+                // Only groups this domain uses, approves, or has findings about.
+                let d = self.inspector.inspect_domain(&domain.id).await?;
+                let mut known: BTreeSet<String> = approved.iter().map(|s| s.to_string()).collect();
+                known.extend(d.security_group_ids.iter().cloned());
+                known.extend(d.default_user_security_groups.iter().cloned());
+                known.extend(d.default_space_security_groups.iter().cloned());
+                known.extend(previous.iter().map(|f| f.resource.clone()));
+                for id in ids {
+                    if known.contains(id) {
+                        groups.insert(id.clone());
+                    } else {
+                        tracing::info!(security_group = %id, domain = %domain.id, "drift: security group not used by the domain's settings or approved: left to the sweep");
+                    }
+                }
+            }
+        }
+        let groups: Vec<String> = groups.into_iter().collect();
+        let found = if groups.is_empty() {
+            Vec::new()
+        } else {
+            self.network.security_groups(&groups).await?
+        };
+        for id in groups {
+            let info = found.iter().find(|g| g.id == id).cloned();
+            snap.security_groups.insert(id, info);
+        }
+        Ok(snap)
+    }
+
+    /// The ledger's managed profiles of a domain, with the template each should have.
+    async fn managed(&self, domain: &Domain) -> Result<BTreeMap<ResourceName, ManagedProfile>> {
+        let mut out = BTreeMap::new();
+        for r in self.store.records(&domain.id).await? {
+            if matches!(r.phase, Phase::Offboarded { .. }) {
+                continue;
+            }
+            let template = self
+                .policy
+                .mappings
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| m.domain == domain.name)
+                .find(|(_, m)| Some(template_hash(&m.template)) == r.template_hash)
+                .map(|(i, m)| ExpectedTemplate {
+                    mapping: i,
+                    execution_role: m.template.execution_role.clone(),
+                    security_groups: m
+                        .template
+                        .security_groups
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
+                });
+            out.insert(
+                r.profile.clone(),
+                ManagedProfile {
+                    phase: r.phase.name().to_owned(),
+                    template,
+                    user: r.user.clone(),
+                },
+            );
+        }
+        Ok(out)
+    }
+
+    /// Opt-in remediation of the safe case: a managed profile whose role or security groups
+    /// drifted from its mapping gets its mapping's settings back (UpdateUserProfile), recorded
+    /// in the user's history as `Remediate`. Returns a note per finding key.
+    async fn remediate(
+        &self,
+        report: &mut DriftReport,
+        domain: &Domain,
+        snap: &Snapshot,
+        current: &[Finding],
+        now: Epoch,
+    ) -> BTreeMap<String, String> {
+        let mut notes = BTreeMap::new();
+        for f in current.iter().filter(|f| f.rule == rules::PROFILE_TEMPLATE) {
+            let Ok(name) = ResourceName::parse(&f.resource) else {
+                continue;
+            };
+            let Some(m) = snap.managed.get(&name) else {
+                continue;
+            };
+            let Some(mapping) = m
+                .template
+                .as_ref()
+                .and_then(|t| self.policy.mappings.get(t.mapping))
+            else {
+                continue;
+            };
+            let spec = ProfileSpec {
+                template: mapping.template.clone(),
+                tags: BTreeMap::new(),
+                sso_user_name: None,
+            };
+            let outcome = match self
+                .inspector
+                .update_profile(&domain.id, &name, &spec)
+                .await
+            {
+                Ok(UpdateOutcome::Updated) => "ok".to_owned(),
+                Ok(UpdateOutcome::Deferred(why)) => format!("deferred: {why}"),
+                Err(e) => {
+                    report.fail(&format!("remediate {name}"), &e);
+                    format!("failed: {e}")
+                }
+            };
+            let entry = HistoryEntry {
+                user: m.user.clone(),
+                domain: domain.id.clone(),
+                profile: Some(name.clone()),
+                action: "Remediate".into(),
+                reason: format!("{}: {} (restored {})", f.rule, f.message, f.expected),
+                trigger: report.trigger.clone(),
+                outcome: outcome.clone(),
+                at: now,
+            };
+            if let Err(e) = self.store.append(&entry).await {
+                report.fail(&format!("history of {name}"), &e);
+            }
+            if outcome == "ok" {
+                report.remediated.push(f.key());
+            }
+            notes.insert(
+                f.key(),
+                format!("UpdateUserProfile restored the mapping's settings ({outcome})"),
+            );
+        }
+        notes
+    }
+
+    /// Publishes the outbox, oldest first; stops at the first failure so that alerts keep
+    /// their order, and leaves the rest for the next run.
+    async fn flush(&self, report: &mut DriftReport) {
+        let Some(alerts) = &self.alerts else {
+            return;
+        };
+        let queued = match self.store.outbox().await {
+            Ok(q) => q,
+            Err(e) => {
+                report.fail("reading the outbox", &e);
+                return;
+            }
+        };
+        let total = queued.len() as u64;
+        for (id, alert) in queued {
+            if let Err(e) = alerts.publish(&alert).await {
+                report.fail("publishing an alert", &e);
+                break;
+            }
+            report.alerts_published += 1;
+            if let Err(e) = self.store.outbox_done(&id).await {
+                // Published but still queued: it will be sent again (at least once).
+                report.fail("removing a published alert from the outbox", &e);
+                break;
+            }
+        }
+        report.alerts_pending = total - report.alerts_published;
+    }
+}
