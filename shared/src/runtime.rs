@@ -318,7 +318,7 @@ where
         }
         let mut value = serde_json::to_value(&report).map_err(report_error)?;
         if let Some(plan) = sweep_plan {
-            let drift = Box::pin(guard.sweep(&report.trigger, plan, now_epoch())).await;
+            let drift = Box::pin(guard.sweep(&report.trigger, plan, now_epoch(), deadline)).await;
             if let Value::Object(map) = &mut value {
                 map.insert(
                     "drift".into(),
@@ -371,6 +371,7 @@ pub trait DriftCheck: Send + Sync {
         trigger: &str,
         plan: bool,
         now: i64,
+        deadline: Option<tokio::time::Instant>,
     ) -> impl std::future::Future<Output = DriftReport> + Send;
     fn check(
         &self,
@@ -386,8 +387,14 @@ where
     A: crate::drift::ports::Alerts,
     F: crate::drift::ports::FindingStore + crate::ports::Ledger,
 {
-    async fn sweep(&self, trigger: &str, plan: bool, now: i64) -> DriftReport {
-        Guard::sweep(self, trigger, plan, now).await
+    async fn sweep(
+        &self,
+        trigger: &str,
+        plan: bool,
+        now: i64,
+        deadline: Option<tokio::time::Instant>,
+    ) -> DriftReport {
+        Guard::sweep(self, trigger, plan, now, deadline).await
     }
 
     async fn check(&self, change: &Change, now: i64) -> DriftReport {
@@ -400,7 +407,13 @@ where
 pub struct NoDrift;
 
 impl DriftCheck for NoDrift {
-    async fn sweep(&self, trigger: &str, plan: bool, _now: i64) -> DriftReport {
+    async fn sweep(
+        &self,
+        trigger: &str,
+        plan: bool,
+        _now: i64,
+        _deadline: Option<tokio::time::Instant>,
+    ) -> DriftReport {
         let _ = plan;
         DriftReport {
             trigger: trigger.to_owned(),

@@ -339,10 +339,25 @@ impl World {
         Ok(out)
     }
 
+    /// Runs only the drift sweep with a deadline (none: no limit).
+    pub async fn drift_sweep_until(
+        &self,
+        deadline: tokio::time::Instant,
+    ) -> warden::drift::DriftReport {
+        self.guard
+            .sweep(
+                &format!("sweep-{}", ulid_like()),
+                false,
+                now_secs(),
+                Some(deadline),
+            )
+            .await
+    }
+
     /// Runs only the drift sweep, as if the clock read `now` (for reminders).
     pub async fn drift_sweep_at(&self, now: i64) -> warden::drift::DriftReport {
         self.guard
-            .sweep(&format!("sweep-{}", ulid_like()), false, now)
+            .sweep(&format!("sweep-{}", ulid_like()), false, now, None)
             .await
     }
 
@@ -690,6 +705,13 @@ impl World {
             .map_err(step("CreateUserProfile (by hand)"))?;
         Ok(())
     }
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 fn ulid_like() -> String {

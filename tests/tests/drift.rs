@@ -1123,3 +1123,29 @@ fn every_drift_sample_has_a_scenario() {
         "drift samples without a scenario: {missing:?}"
     );
 }
+
+/// A drift sweep that reaches the Lambda deadline leaves its domains to the next sweep (and
+/// says so) rather than judging them in part; the next sweep finds the drift.
+#[tokio::test]
+async fn a_drift_sweep_at_the_deadline_leaves_the_domain_to_the_next_one() {
+    let world = guarded().await;
+    world
+        .set_network_access(AppNetworkAccessType::PublicInternetOnly)
+        .await
+        .expect("drift the domain");
+    let cut = world
+        .drift_sweep_until(tokio::time::Instant::now() + std::time::Duration::from_secs(5))
+        .await;
+    assert!(cut.incomplete, "{cut:?}");
+    assert!(cut.opened.is_empty() && cut.domains.is_empty(), "{cut:?}");
+    let next = world
+        .drift_sweep_until(tokio::time::Instant::now() + std::time::Duration::from_secs(600))
+        .await;
+    assert!(!next.incomplete);
+    assert!(
+        next.opened
+            .iter()
+            .any(|k| k.starts_with("domain.network-access#")),
+        "{next:?}"
+    );
+}
