@@ -58,6 +58,28 @@ fn writes(calls: &BTreeMap<String, u64>) -> Vec<String> {
         .collect()
 }
 
+/// Sweeps (as if at `now() + offset`) until `done` holds: SageMaker deletes asynchronously, so
+/// offboarding takes several passes. Fails the test after 40 sweeps.
+async fn sweep_until(
+    world: &World,
+    offset: i64,
+    what: &str,
+    done: impl AsyncFn(&warden::engine::Report) -> bool,
+) {
+    for round in 0..40 {
+        let report = world
+            .invoke_at(json!({"mode": "apply"}), now() + offset + round)
+            .await
+            .expect("sweep");
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        if done(&report).await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    }
+    panic!("{what}: not reached after 40 sweeps");
+}
+
 async fn sweep(world: &World) -> Value {
     world
         .invoke(json!({"mode": "apply"}))
@@ -311,23 +333,13 @@ async fn leaving_offboards_in_order_after_the_grace_period() {
     );
 
     // After it, each run goes as far as SageMaker lets it.
-    let mut offboarded = false;
-    for round in 0..40 {
-        let report = world
-            .invoke_at(json!({"mode": "apply"}), now() + 7200 + round)
-            .await
-            .expect("sweep");
-        if matches!(
+    sweep_until(&world, 7200, "offboarded", async |_| {
+        matches!(
             world.record(&jane).await.expect("l").expect("r").phase,
             Phase::Offboarded { .. }
-        ) {
-            offboarded = true;
-            break;
-        }
-        assert!(report.failures.is_empty(), "{:?}", report.failures);
-        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-    }
-    assert!(offboarded, "offboarding did not finish");
+        )
+    })
+    .await;
     assert!(world.profiles().await.expect("profiles").is_empty());
 
     let steps: Vec<String> = world
@@ -498,14 +510,10 @@ async fn a_deleted_user_loses_the_profile() {
         .sample("identitystore-DeleteUser.json", &[(SAMPLE_USER_2, &jane)])
         .expect("sample");
     world.invoke(event).await.expect("handled");
-    for _ in 0..30 {
-        sweep(&world).await;
-        if world.profiles().await.expect("profiles").is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-    }
-    assert!(world.profiles().await.expect("profiles").is_empty());
+    sweep_until(&world, 0, "profile deleted", async |_| {
+        world.profiles().await.expect("profiles").is_empty()
+    })
+    .await;
 }
 
 /// SCIM hides the members of a PatchGroup: the group is re-read, and the removed member found
@@ -632,19 +640,13 @@ async fn suspension_keeps_the_profile_and_its_data() {
         .await
         .expect("space");
     world.leave(&m).await.expect("leave");
-    let mut suspended = false;
-    for _ in 0..30 {
-        sweep(&world).await;
-        if matches!(
+    sweep_until(&world, 0, "suspended", async |_| {
+        matches!(
             world.record(&jane).await.expect("l").expect("r").phase,
             Phase::Suspended { .. }
-        ) {
-            suspended = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-    }
-    assert!(suspended, "never suspended");
+        )
+    })
+    .await;
     assert!(
         world
             .profiles()
@@ -737,16 +739,13 @@ async fn an_update_refused_while_an_app_runs_is_retried_later() {
         .send()
         .await
         .expect("delete app");
-    let mut updated = false;
-    for _ in 0..30 {
-        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
-        let report = sweep(&world).await;
-        if actions(&report).contains(&("Update".into(), "ok".into())) {
-            updated = true;
-            break;
-        }
-    }
-    assert!(updated, "the deferred update was never applied");
+    sweep_until(&world, 0, "the deferred update applied", async |report| {
+        report
+            .actions
+            .iter()
+            .any(|a| a.action.kind() == "Update" && a.outcome == "ok")
+    })
+    .await;
     assert_eq!(
         world
             .describe(&name)

@@ -47,7 +47,14 @@ impl SageMakerStudio {
         self
     }
 
-    async fn profile_arn(&self, domain: &DomainId, name: &ResourceName) -> Result<Option<String>> {
+    /// DescribeUserProfile, with a missing profile as `None`: the one place this call is made.
+    pub(crate) async fn describe_user_profile(
+        &self,
+        domain: &DomainId,
+        name: &ResourceName,
+    ) -> Result<
+        Option<aws_sdk_sagemaker::operation::describe_user_profile::DescribeUserProfileOutput>,
+    > {
         self.rate.wait().await;
         match self
             .sagemaker
@@ -57,10 +64,17 @@ impl SageMakerStudio {
             .send()
             .await
         {
-            Ok(out) => Ok(out.user_profile_arn().map(str::to_owned)),
+            Ok(out) => Ok(Some(out)),
             Err(e) if code_of(&e) == Some("ResourceNotFound") => Ok(None),
             Err(e) => Err(aws_error(SERVICE, "DescribeUserProfile", e)),
         }
+    }
+
+    async fn profile_arn(&self, domain: &DomainId, name: &ResourceName) -> Result<Option<String>> {
+        Ok(self
+            .describe_user_profile(domain, name)
+            .await?
+            .and_then(|out| out.user_profile_arn().map(str::to_owned)))
     }
 
     async fn apps(
@@ -237,24 +251,16 @@ impl Studio for SageMakerStudio {
         domain: &DomainId,
         name: &ResourceName,
     ) -> Result<Option<ProfileSummary>> {
-        self.rate.wait().await;
-        match self
-            .sagemaker
-            .describe_user_profile()
-            .domain_id(domain.as_str())
-            .user_profile_name(name.as_str())
-            .send()
-            .await
-        {
-            Ok(out) => summary(
-                name.as_str(),
-                out.status().map(|s| s.as_str()),
-                epoch(out.last_modified_time()),
-            )
-            .map(Some),
-            Err(e) if code_of(&e) == Some("ResourceNotFound") => Ok(None),
-            Err(e) => Err(aws_error(SERVICE, "DescribeUserProfile", e)),
-        }
+        self.describe_user_profile(domain, name)
+            .await?
+            .map(|out| {
+                summary(
+                    name.as_str(),
+                    out.status().map(|s| s.as_str()),
+                    epoch(out.last_modified_time()),
+                )
+            })
+            .transpose()
     }
 
     async fn create_profile(

@@ -1,7 +1,7 @@
 //! [`DomainInspector`] for [`SageMakerStudio`]: the security-relevant fields of DescribeDomain
 //! and DescribeUserProfile.
 
-use super::{SageMakerStudio, aws_error, code_of};
+use super::{SageMakerStudio, aws_error};
 use crate::drift::model::{DomainSnapshot, ProfileDetail};
 use crate::drift::ports::DomainInspector;
 use crate::error::Result;
@@ -70,28 +70,16 @@ impl DomainInspector for SageMakerStudio {
         domain: &DomainId,
         name: &ResourceName,
     ) -> Result<Option<ProfileDetail>> {
-        self.rate.wait().await;
-        match self
-            .sagemaker
-            .describe_user_profile()
-            .domain_id(domain.as_str())
-            .user_profile_name(name.as_str())
-            .send()
-            .await
-        {
-            Ok(out) => {
-                let settings = out.user_settings();
-                Ok(Some(ProfileDetail {
-                    name: name.clone(),
-                    status: ProfileStatus::from_api(out.status().map_or("Pending", |s| s.as_str())),
-                    execution_role: settings.and_then(|s| s.execution_role()).map(str::to_owned),
-                    security_groups: settings
-                        .map(|s| s.security_groups().to_vec())
-                        .unwrap_or_default(),
-                }))
+        Ok(self.describe_user_profile(domain, name).await?.map(|out| {
+            let settings = out.user_settings();
+            ProfileDetail {
+                name: name.clone(),
+                status: ProfileStatus::from_api(out.status().map_or("Pending", |s| s.as_str())),
+                execution_role: settings.and_then(|s| s.execution_role()).map(str::to_owned),
+                security_groups: settings
+                    .map(|s| s.security_groups().to_vec())
+                    .unwrap_or_default(),
             }
-            Err(e) if code_of(&e) == Some("ResourceNotFound") => Ok(None),
-            Err(e) => Err(aws_error(SERVICE, "DescribeUserProfile", e)),
-        }
+        }))
     }
 }
