@@ -799,3 +799,57 @@ async fn a_sweep_cut_by_the_deadline_resumes_on_the_next_run() {
     assert!(report.complete);
     assert_eq!(world.profiles().await.expect("profiles").len(), 3);
 }
+
+/// The event handler and two sweeps at once over the same users: one profile per user, every
+/// user recorded once as created, no failure.
+#[tokio::test]
+async fn an_event_and_two_sweeps_at_once_agree() {
+    let world = World::new().await.expect("world");
+    let mut users = Vec::new();
+    for name in ["ana", "bo", "cy", "dee", "eve"] {
+        let id = world.add_user(name).await.expect("user");
+        let m = world.join(&id, &world.researchers).await.expect("join");
+        users.push((id, m));
+    }
+    let (ana, m) = &users[0];
+    let event = world
+        .sample(
+            "identitystore-CreateGroupMembership.json",
+            &[
+                (SAMPLE_USER_1, ana),
+                (SAMPLE_GROUP_1, &world.researchers),
+                (SAMPLE_MEMBERSHIP_1, m),
+            ],
+        )
+        .expect("sample");
+    let (a, b, c) = tokio::join!(
+        world.invoke(json!({"mode": "apply"})),
+        world.invoke(json!({"mode": "apply"})),
+        world.invoke(event),
+    );
+    for r in [&a, &b, &c] {
+        let r = r.as_ref().expect("no invocation fails");
+        assert!(r["failures"].as_array().is_none_or(Vec::is_empty), "{r:#}");
+    }
+    assert_eq!(
+        world.profiles().await.expect("profiles").len(),
+        users.len(),
+        "no duplicates"
+    );
+    for (user, _) in &users {
+        let record = world.record(user).await.expect("ledger").expect("a record");
+        assert_eq!(record.phase, Phase::Active);
+        let created: Vec<_> = world
+            .history(user)
+            .await
+            .expect("history")
+            .into_iter()
+            .filter(|h| h.action == "Create" && h.outcome.starts_with("ok"))
+            .collect();
+        assert_eq!(
+            created.len(),
+            1,
+            "{user}: exactly one creation recorded: {created:?}"
+        );
+    }
+}
