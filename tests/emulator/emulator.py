@@ -17,6 +17,7 @@ Control endpoint (same port):
     GET  /_emulator/stats   {"calls": {"service:Operation": n}, "faults": {...}, "total_calls": n}
     POST /_emulator/config  JSON {status_delay?, profile_quota?, seed?}
     POST /_emulator/identitystore/user-status  JSON {IdentityStoreId, UserId, UserStatus}
+    POST /_emulator/identitystore/seed  JSON {IdentityStoreId, Groups, Users, Prefix} (benchmarks)
     POST /_emulator/sagemaker/profile-status   JSON {DomainId, UserProfileName, Status}
     GET  /_emulator/config  the current settings
 moto's own POST /moto-api/reset clears moto and extension state (not faults or stats).
@@ -108,6 +109,24 @@ class Emulator:
                     return 400, {"error": str(exc)}
                 self.engine.set_rules(rules)
                 return 200, [r.to_json() for r in rules]
+        if path == "/_emulator/identitystore/seed" and method == "POST":
+            if not isinstance(payload, dict):
+                return 400, {"error": "expected {IdentityStoreId, Groups, Users, Prefix}"}
+            from moto.identitystore.models import identitystore_backends
+
+            backend = identitystore_backends[str(payload.get("Account", "123456789012"))][
+                str(payload.get("Region", "us-east-1"))
+            ]
+            try:
+                return 200, identitystore_ext.seed(
+                    backend,
+                    str(payload.get("IdentityStoreId", "")),
+                    [str(g) for g in payload.get("Groups", [])],
+                    int(payload.get("Users", 0)),
+                    str(payload.get("Prefix", "user")),
+                )
+            except (ValueError, TypeError) as exc:
+                return 400, {"error": str(exc)}
         if path == "/_emulator/identitystore/user-status" and method == "POST":
             if not isinstance(payload, dict):
                 return 400, {"error": "expected {IdentityStoreId, UserId, UserStatus}"}

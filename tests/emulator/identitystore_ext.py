@@ -242,3 +242,29 @@ for _name in (
 
 for _name in ("describe_user", "list_users"):
     setattr(IdentityStoreResponse, _name, _with_status(getattr(IdentityStoreResponse, _name)))
+
+
+def seed(backend: IdentityStoreBackend, store_id: str, group_names: list[str], users: int, prefix: str) -> dict[str, Any]:
+    """Bulk set-up for benchmarks: creates the groups and `users` users (user j joins group
+    j % len(groups)) through the backend's own create calls, without one HTTP request each."""
+    if users < 0 or users > 200_000:
+        raise ValueError("users must be between 0 and 200000")
+    if not group_names and users:
+        raise ValueError("users need at least one group")
+    with LOCK:
+        groups: dict[str, str] = {}
+        for name in group_names:
+            group_id, _ = backend.create_group(store_id, name, "")
+            groups[name] = group_id
+        ids = list(groups.values())
+        user_ids: list[str] = []
+        for j in range(users):
+            name = f"{prefix}{j:06d}"
+            user_id, _ = backend.create_user(
+                store_id, name, {"GivenName": name, "FamilyName": "Bench"}, name,
+                "", "", [], [], [], "", "", "", "", "",
+            )
+            user_ids.append(user_id)
+            if ids:
+                backend.create_group_membership(store_id, ids[j % len(ids)], {"UserId": user_id})
+        return {"groups": groups, "users": user_ids}

@@ -450,6 +450,38 @@ impl Emulator {
             .map(|_| ())
     }
 
+    /// Bulk set-up for benchmarks: creates `groups` and `users` users in the Identity Store
+    /// (user j joins group j % groups.len()) without one request per user. Returns the group
+    /// ids by name and the user ids in order.
+    pub async fn seed_identity_store(
+        &self,
+        identity_store_id: &str,
+        groups: &[String],
+        users: usize,
+        prefix: &str,
+    ) -> Result<(BTreeMap<String, String>, Vec<String>), HarnessError> {
+        #[derive(Deserialize)]
+        struct Seeded {
+            groups: BTreeMap<String, String>,
+            users: Vec<String>,
+        }
+        let body = serde_json::json!({
+            "IdentityStoreId": identity_store_id,
+            "Groups": groups,
+            "Users": users,
+            "Prefix": prefix,
+        });
+        let text = self
+            .control_ok("POST", "/_emulator/identitystore/seed", &body.to_string())
+            .await?;
+        let seeded: Seeded =
+            serde_json::from_str(&text).map_err(|e| HarnessError::ControlResponse {
+                path: "/_emulator/identitystore/seed".to_string(),
+                detail: e.to_string(),
+            })?;
+        Ok((seeded.groups, seeded.users))
+    }
+
     /// Disables or enables an Identity Store user, as the Identity Center console does (no
     /// public API sets `UserStatus`).
     pub async fn set_user_status(

@@ -1,0 +1,234 @@
+//! `bench_sweep`: sweep scale on the emulator (issue 6). Seeds N users across 50 groups mapped
+//! to 3 domains, injects API latency, then measures (1) a sweep with everything to create and
+//! (2) a sweep where nothing changed: wall time, AWS calls per operation, and the ratio of
+//! calls made to the pagination minimum (the list pages that any complete sweep must read,
+//! plus the one summary write).
+//!
+//! `cargo run --release -p warden-tests --bin bench_sweep -- --users 1000 --latency-ms 5`
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_sagemaker::types::{AuthMode, UserSettings};
+use clap::Parser;
+use serde_json::json;
+use warden::policy::Policy;
+use warden::runtime::{Settings, build_engine};
+use warden_tests::{Emulator, EmulatorOptions, FaultRule};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+#[derive(Parser)]
+struct Args {
+    /// Users in the Identity Store, spread over the groups.
+    #[arg(long, default_value_t = 1000)]
+    users: usize,
+    #[arg(long, default_value_t = 50)]
+    groups: usize,
+    #[arg(long, default_value_t = 3)]
+    domains: usize,
+    /// Latency added to every AWS call, in milliseconds.
+    #[arg(long, default_value_t = 5)]
+    latency_ms: u64,
+    /// Client-side rates (calls per second); the defaults are the functions' defaults.
+    #[arg(long, default_value_t = 10)]
+    identity_tps: u32,
+    #[arg(long, default_value_t = 8)]
+    sagemaker_tps: u32,
+    /// Users worked on at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+}
+
+const STORE: &str = "d-9067c0ffee";
+
+fn pages(n: usize) -> u64 {
+    n.div_ceil(100).max(1) as u64
+}
+
+async fn calls(emulator: &Emulator) -> Result<BTreeMap<String, u64>> {
+    Ok(emulator.stats().await?)
+}
+
+fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .filter_map(|(k, v)| {
+            let d = v - before.get(k).copied().unwrap_or(0);
+            (d > 0).then(|| (k.clone(), d))
+        })
+        .collect()
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let emulator = Emulator::start_with(EmulatorOptions {
+        status_delay: Duration::from_millis(50),
+        profile_quota: Some(200_000),
+        ..EmulatorOptions::default()
+    })
+    .await?;
+    let sdk = emulator.sdk_config();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let key = |n: &str, k| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(k)
+            .build()
+    };
+    dynamodb
+        .create_table()
+        .table_name("ledger")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk")?)
+        .attribute_definitions(attr("sk")?)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .send()
+        .await?;
+    let sagemaker = aws_sdk_sagemaker::Client::new(&sdk);
+    let mut domains = Vec::new();
+    for d in 0..args.domains {
+        let out = sagemaker
+            .create_domain()
+            .domain_name(format!("bench-{d}"))
+            .auth_mode(AuthMode::Iam)
+            .default_user_settings(
+                UserSettings::builder()
+                    .execution_role("arn:aws:iam::123456789012:role/bench")
+                    .build(),
+            )
+            .subnet_ids("subnet-0a1b2c3d4e5f60001")
+            .vpc_id("vpc-0a1b2c3d4e5f60001")
+            .send()
+            .await?;
+        domains.push(out.domain_id().unwrap_or_default().to_owned());
+    }
+    let group_names: Vec<String> = (0..args.groups)
+        .map(|g| format!("bench-group-{g:02}"))
+        .collect();
+    let seeding = Instant::now();
+    let (group_ids, _users) = emulator
+        .seed_identity_store(STORE, &group_names, args.users, "bench-user-")
+        .await?;
+    eprintln!(
+        "seeded {} users in {} groups in {:.1?}",
+        args.users,
+        args.groups,
+        seeding.elapsed()
+    );
+
+    let mut policy = format!("[identity_store]\nid = \"{STORE}\"\n\n");
+    for (d, id) in domains.iter().enumerate() {
+        policy.push_str(&format!(
+            "[[domains]]\nname = \"bench-{d}\"\nid = \"{id}\"\n\n"
+        ));
+    }
+    for (g, name) in group_names.iter().enumerate() {
+        policy.push_str(&format!(
+            "[[mappings]]\ngroup_id = \"{}\"\ndomain = \"bench-{}\"\npriority = {}\nexecution_role = \"arn:aws:iam::123456789012:role/bench-{}\"\n\n",
+            group_ids[name],
+            g % args.domains,
+            g + 1,
+            g % args.domains
+        ));
+    }
+    let policy = Policy::parse(&policy, "bench", &BTreeMap::new())?;
+    let settings = Settings {
+        policy: std::sync::Arc::new(policy),
+        table: "ledger".into(),
+        concurrency: args.concurrency,
+        identity_tps: args.identity_tps,
+        sagemaker_tps: args.sagemaker_tps,
+        topic_arn: None,
+    };
+    let engine = build_engine(&settings, &sdk);
+    if args.latency_ms > 0 {
+        emulator
+            .set_faults(&[FaultRule::new("*", "*").with_latency_ms(args.latency_ms)])
+            .await?;
+    }
+    let sweep =
+        warden::events::classify(&json!({"mode": "apply"}), &engine.policy.identity_store.id)?;
+
+    // 1. Everything to create.
+    let before = calls(&emulator).await?;
+    let started = Instant::now();
+    let report = engine.handle(sweep.clone(), now(), None).await?;
+    let create_time = started.elapsed();
+    let create_calls = delta(&before, &calls(&emulator).await?);
+    let created = report
+        .actions
+        .iter()
+        .filter(|a| a.action.kind() == "Create" && a.outcome.starts_with("ok"))
+        .count();
+    let mut per_domain: BTreeMap<String, usize> = BTreeMap::new();
+    for a in report
+        .actions
+        .iter()
+        .filter(|a| a.action.kind() == "Create")
+    {
+        *per_domain.entry(a.domain.to_string()).or_default() += 1;
+    }
+
+    // 2. Let statuses settle and be recorded, then a sweep where nothing changed.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    engine.handle(sweep.clone(), now(), None).await?;
+    let before = calls(&emulator).await?;
+    let started = Instant::now();
+    let report = engine.handle(sweep, now(), None).await?;
+    let noop_time = started.elapsed();
+    let noop_calls = delta(&before, &calls(&emulator).await?);
+    // User j is in group j % groups; group g maps to domain g % domains.
+    let members = |g: usize| (0..args.users).filter(|j| j % args.groups == g).count();
+    let minimum: u64 = pages(args.users) // ListUsers
+        + (0..args.groups).map(|g| pages(members(g))).sum::<u64>() // ListGroupMemberships
+        + domains.iter().map(|d| pages(per_domain.get(d).copied().unwrap_or(0))).sum::<u64>() // ListUserProfiles
+        + noop_calls.get("dynamodb:Query").copied().unwrap_or(0) // ledger pages (1 MB each)
+        + 1; // the sweep summary
+    let made: u64 = noop_calls.values().sum();
+
+    println!(
+        "## {} users, {} groups, {} domains, +{} ms per call, rates {}/{} per s, concurrency {}",
+        args.users,
+        args.groups,
+        args.domains,
+        args.latency_ms,
+        args.identity_tps,
+        args.sagemaker_tps,
+        args.concurrency
+    );
+    println!();
+    println!(
+        "everything to create: {created} profiles in {:.1?} ({:.1} profiles/s)",
+        create_time,
+        created as f64 / create_time.as_secs_f64()
+    );
+    println!("calls: {create_calls:?}");
+    println!();
+    println!(
+        "nothing changed: {:.1?}, {} actions, {made} calls, pagination minimum {minimum}, ratio {:.2}",
+        noop_time,
+        report.actions.len(),
+        made as f64 / minimum as f64
+    );
+    println!("calls: {noop_calls:?}");
+    Ok(())
+}
