@@ -65,5 +65,13 @@ deploy-fn: venv rust-targets ## push code to an existing function: make deploy-f
 	$(VENV_PATH) $(CARGO_LAMBDA) lambda build --release --arm64 --bin $(FN)
 	$(MAKE) -C infra deploy-fn FN=$(FN) VENV=$(abspath $(VENV))
 
+bench: venv ## benchmarks (criterion at 50k users; cold start, RSS, zip size; sweep scale on the emulator); see BENCHMARKS.md
+	cargo build --release --locked -p membership-sync -p compliance-sweep
+	@# The bench profile inherits release, but cargo builds bench dependencies with panic=unwind,
+	@# so nothing of the release build is reused; fat LTO over every SDK would only slow the link.
+	CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 cargo bench --locked -p studio-warden --bench planner --bench drift
+	$(WARDEN_PYTHON) benches/coldstart.py --runs $${BENCH_RUNS:-30}
+	cargo run --quiet --locked -p warden-tests --bin bench_sweep -- --users $${BENCH_USERS:-1000} --latency-ms 5
+
 clean-venv: ## remove the virtual environment
 	rm -rf $(VENV)
