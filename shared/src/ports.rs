@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::ids::{DomainId, GroupId, MembershipId, ResourceName, UserId};
-use crate::model::{Epoch, ProfileStatus, ProfileSummary, UserRecord};
+use crate::model::{Epoch, ProfileSummary, UserRecord};
 use crate::policy::ProfileTemplate;
 
 /// The Identity Store, read-only.
@@ -236,12 +236,4 @@ pub trait Ledger: Send + Sync {
         membership: &MembershipId,
     ) -> impl Future<Output = Result<Option<(GroupId, UserId)>>> + Send;
     fn record_sweep(&self, summary: &SweepSummary) -> impl Future<Output = Result<()>> + Send;
-}
-
-/// The profile status as `Option`, for callers that only have a listing.
-pub fn status_of(
-    profiles: &BTreeMap<ResourceName, ProfileSummary>,
-    name: &ResourceName,
-) -> Option<ProfileStatus> {
-    profiles.get(name).map(|p| p.status.clone())
 }
