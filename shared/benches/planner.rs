@@ -114,7 +114,7 @@ fn world(policy: &Policy, users: usize, mix: Mix) -> World {
             ProfileSummary {
                 name: profile.clone(),
                 status: ProfileStatus::InService,
-                last_modified: Some(NOW - 86_400 * 30),
+                modified_ms: Some((NOW - 86_400 * 30) * 1000),
             },
         );
         w.records.insert(

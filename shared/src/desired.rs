@@ -13,12 +13,22 @@ pub struct ResolvedMappings {
     by_group: BTreeMap<GroupId, Vec<usize>>,
     /// Mappings whose group does not exist (a display name nobody has): logged, never fatal.
     pub unresolved: Vec<usize>,
+    /// `template_hash` of every mapping's template, by mapping index: computed once here, not
+    /// once per user (a JSON serialisation and a SHA-256 each).
+    hashes: Vec<String>,
 }
 
 impl ResolvedMappings {
     /// `resolve` answers a display name with the group's id, or `None` if no such group exists.
     pub fn new(policy: &Policy, mut resolve: impl FnMut(&GroupRef) -> Option<GroupId>) -> Self {
-        let mut out = ResolvedMappings::default();
+        let mut out = ResolvedMappings {
+            hashes: policy
+                .mappings
+                .iter()
+                .map(|m| template_hash(&m.template))
+                .collect(),
+            ..ResolvedMappings::default()
+        };
         for (i, mapping) in policy.mappings.iter().enumerate() {
             match resolve(&mapping.group) {
                 Some(id) => out.by_group.entry(id).or_default().push(i),
@@ -58,10 +68,13 @@ pub fn entitlements(
     user: &User,
     groups: &BTreeSet<GroupId>,
 ) -> BTreeMap<DomainId, Entitlement> {
-    let mut out: BTreeMap<DomainId, Entitlement> = BTreeMap::new();
     if !user.enabled {
-        return out;
+        return BTreeMap::new();
     }
+    // First the winner per domain (mapping index and the group that brought it), then one
+    // Entitlement per domain: the template is cloned once per user and domain, not once per
+    // better mapping found on the way.
+    let mut best: BTreeMap<&DomainId, (usize, &GroupId)> = BTreeMap::new();
     for group in groups {
         let Some(indices) = resolved.by_group.get(group) else {
             continue;
@@ -71,24 +84,31 @@ pub fn entitlements(
             let Some(domain) = policy.domain(&mapping.domain) else {
                 continue;
             };
-            let better = out
+            let better = best
                 .get(&domain.id)
-                .is_none_or(|current| policy.mappings[current.mapping].priority < mapping.priority);
+                .is_none_or(|&(current, _)| policy.mappings[current].priority < mapping.priority);
             if better {
-                out.insert(
-                    domain.id.clone(),
-                    Entitlement {
-                        user: user.id.clone(),
-                        user_name: user.user_name.clone(),
-                        mapping: i,
-                        group: group.clone(),
-                        group_label: mapping.group.to_string(),
-                        template: mapping.template.clone(),
-                        template_hash: template_hash(&mapping.template),
-                    },
-                );
+                best.insert(&domain.id, (i, group));
             }
         }
     }
-    out
+    best.into_iter()
+        .map(|(domain, (i, group))| {
+            let mapping = &policy.mappings[i];
+            let template_hash = match resolved.hashes.get(i) {
+                Some(hash) => hash.clone(),
+                None => template_hash(&mapping.template),
+            };
+            let entitlement = Entitlement {
+                user: user.id.clone(),
+                user_name: user.user_name.clone(),
+                mapping: i,
+                group: group.clone(),
+                group_label: mapping.group.to_string(),
+                template: mapping.template.clone(),
+                template_hash,
+            };
+            (domain.clone(), entitlement)
+        })
+        .collect()
 }

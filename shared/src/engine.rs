@@ -96,6 +96,10 @@ pub struct Report {
     /// Whether some failure may go away if the same input is tried again.
     #[serde(skip)]
     pub retryable_failure: bool,
+    /// Users whose record another invocation changed between this run's read and its write:
+    /// re-read and reconciled once more before the run ends.
+    #[serde(skip)]
+    conflicted: BTreeSet<UserId>,
 }
 
 impl Report {
@@ -108,6 +112,7 @@ impl Report {
             skipped: None,
             failures: Vec::new(),
             retryable_failure: false,
+            conflicted: BTreeSet::new(),
         }
     }
 
@@ -231,6 +236,7 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
         } else {
             Report::skipped(&trigger, "no identity subject in the event".into())
         };
+        let report = self.settle_conflicts(report, now, deadline).await?;
         if report.complete && report.failures.is_empty() {
             self.ledger
                 .mark_event(&trigger, now, EVENT_TTL_SECS)
@@ -251,6 +257,7 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
         let report = self
             .reconcile_all(trigger, mode, now, deadline, None)
             .await?;
+        let report = self.settle_conflicts(report, now, deadline).await?;
         let counts = report.counts();
         tracing::info!(
             sweep_id = trigger,
@@ -273,6 +280,41 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
             };
             self.ledger.record_sweep(&summary).await?;
         }
+        Ok(report)
+    }
+
+    /// Optimistic concurrency's second half: the users whose record another invocation
+    /// changed under this run are re-read (directory, profile, record) and reconciled once
+    /// more, from the truth as it is now. If one conflicts again, that is a (retryable)
+    /// failure of this run; the next run or the redelivered event settles it.
+    async fn settle_conflicts(
+        &self,
+        mut report: Report,
+        now: Epoch,
+        deadline: Option<Instant>,
+    ) -> Result<Report> {
+        let users = std::mem::take(&mut report.conflicted);
+        if users.is_empty() {
+            return Ok(report);
+        }
+        tracing::info!(
+            users = users.len(),
+            "re-reading users another invocation changed under this run"
+        );
+        let mut again = self
+            .reconcile_users(&report.trigger, report.mode, &users, now, deadline)
+            .await?;
+        for user in std::mem::take(&mut again.conflicted) {
+            report.retryable_failure = true;
+            report.failures.push(format!(
+                "{}: the ledger record changed twice under this run; left to the next run",
+                user.as_str()
+            ));
+        }
+        report.complete &= again.complete;
+        report.retryable_failure |= again.retryable_failure;
+        report.failures.extend(again.failures);
+        report.actions.extend(again.actions);
         Ok(report)
     }
 
@@ -574,6 +616,13 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                     }
                     o
                 }
+                Err(WardenError::LedgerConflict { key }) if action.user().is_some() => {
+                    // Not a failure: another invocation got there first. This run's view of
+                    // the user is stale, so it is read again (see `settle_conflicts`).
+                    tracing::info!(domain = %domain, action = action.kind(), key = %key, "ledger record changed by another invocation: re-reading the user");
+                    report.conflicted.extend(action.user().into_iter().cloned());
+                    "conflict: another invocation changed the record first; re-read".to_owned()
+                }
                 Err(e) => {
                     tracing::warn!(domain = %domain, action = action.kind(), user = ?action.user(), error = %e, retryable = e.is_retryable(), "action failed");
                     report.retryable_failure |= e.is_retryable();
@@ -687,10 +736,9 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
         }
     }
 
-    /// Writes the next version of a record and the history row that explains it.
+    /// Writes the next version of a record and the history row that explains it, atomically.
     async fn commit(&self, next: UserRecord, entry: HistoryEntry) -> Result<()> {
-        self.ledger.put_record(&next).await?;
-        self.ledger.append(&entry).await
+        self.ledger.commit(&next, &entry).await
     }
 
     fn spec(&self, user: &UserId, e: &Entitlement, info: Option<&DomainInfo>) -> ProfileSpec {

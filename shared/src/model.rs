@@ -115,7 +115,9 @@ impl fmt::Display for ProfileStatus {
 pub struct ProfileSummary {
     pub name: ResourceName,
     pub status: ProfileStatus,
-    pub last_modified: Option<Epoch>,
+    /// `LastModifiedTime` in epoch milliseconds: SageMaker moves it on every change of the
+    /// profile, so the drift sweep describes only profiles whose stamp moved.
+    pub modified_ms: Option<i64>,
 }
 
 /// Where a user is in their life in one domain, as the ledger keeps it.

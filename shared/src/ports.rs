@@ -213,6 +213,14 @@ pub trait Ledger: Send + Sync {
     fn put_record(&self, record: &UserRecord) -> impl Future<Output = Result<()>> + Send;
     /// Appends to a user's history. Never overwrites.
     fn append(&self, entry: &HistoryEntry) -> impl Future<Output = Result<()>> + Send;
+    /// Writes a record (as [`Ledger::put_record`]) and the history row that explains it, in
+    /// one transaction: both or neither, so that no cut or failure between the two can leave
+    /// a state change without its history row.
+    fn commit(
+        &self,
+        record: &UserRecord,
+        entry: &HistoryEntry,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// A user's history, oldest first.
     fn history(&self, user: &UserId) -> impl Future<Output = Result<Vec<HistoryEntry>>> + Send;
     /// Whether an event was already handled to the end.

@@ -1149,3 +1149,72 @@ async fn a_drift_sweep_at_the_deadline_leaves_the_domain_to_the_next_one() {
         "{next:?}"
     );
 }
+
+fn describes(stats: &std::collections::BTreeMap<String, u64>) -> u64 {
+    stats
+        .get("sagemaker:DescribeUserProfile")
+        .copied()
+        .unwrap_or(0)
+}
+
+/// A drift sweep describes a profile only when its `LastModifiedTime` moved since the last
+/// description (or the observation is over a day old): nothing changed, no DescribeUserProfile;
+/// one profile changed out of band, one call, and its drift is found.
+#[tokio::test]
+async fn a_drift_sweep_describes_only_the_profiles_that_changed() {
+    let world = guarded().await;
+    let (_, _, jane) = managed_jane(&world).await;
+    let rogue = world.security_group("rogue").await.expect("sg");
+    hand_made(&world, "made-by-hand", &[&world.research_sg]).await;
+    let first = world.drift_sweep_at(now()).await;
+    assert!(first.failures.is_empty(), "{first:?}");
+
+    let before = world.emulator.stats().await.expect("stats");
+    let quiet = world.drift_sweep_at(now()).await;
+    let after = world.emulator.stats().await.expect("stats");
+    assert_eq!(describes(&after) - describes(&before), 0, "{quiet:?}");
+    assert_eq!(
+        quiet.open, first.open,
+        "the cache answers as a description would"
+    );
+    assert!(
+        quiet.opened.is_empty() && quiet.resolved.is_empty(),
+        "{quiet:?}"
+    );
+
+    set_profile_sgs(&world, &jane, &[&rogue]).await;
+    world.settle().await.expect("settle");
+    let before = world.emulator.stats().await.expect("stats");
+    let changed = world.drift_sweep_at(now()).await;
+    let after = world.emulator.stats().await.expect("stats");
+    assert_eq!(describes(&after) - describes(&before), 1, "{changed:?}");
+    assert!(
+        changed
+            .opened
+            .contains(&format!("profile.security-groups#{jane}")),
+        "{changed:?}"
+    );
+
+    // Two days on, every observation is due again: both profiles are described.
+    let before = world.emulator.stats().await.expect("stats");
+    let later = world.drift_sweep_at(now() + 2 * 86_400 + 60).await;
+    let after = world.emulator.stats().await.expect("stats");
+    assert_eq!(describes(&after) - describes(&before), 2, "{later:?}");
+
+    // A profile deleted out of band is forgotten and its findings resolved.
+    world
+        .sagemaker
+        .delete_user_profile()
+        .domain_id(world.domain.as_str())
+        .user_profile_name(&jane)
+        .send()
+        .await
+        .expect("DeleteUserProfile");
+    world.settle().await.expect("settle");
+    let gone = world.drift_sweep_at(now() + 2 * 86_400 + 120).await;
+    assert!(
+        gone.resolved
+            .contains(&format!("profile.security-groups#{jane}")),
+        "{gone:?}"
+    );
+}

@@ -11,7 +11,8 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -38,11 +39,50 @@ fn record_key(domain: &DomainId, user: &UserId) -> (String, String) {
     (format!("DOMAIN#{domain}"), format!("USER#{user}"))
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
-fn to_item<T: Serialize>(key: &str, value: &T, pk: String, sk: String) -> Result<Item> {
+/// One conditional write: an item and the condition that keeps it from overwriting a
+/// concurrent writer's.
+pub(crate) struct Write {
+    item: Item,
+    condition: &'static str,
+    previous: Option<AttributeValue>,
+}
+
+impl Write {
+    /// Version `version` of a versioned item: created if it is 1, else written only over
+    /// version `version - 1`.
+    pub(crate) fn versioned(item: Item, version: u64) -> Self {
+        if version <= 1 {
+            Self::new_only(item)
+        } else {
+            Self {
+                item,
+                condition: "version = :previous",
+                previous: Some(AttributeValue::N((version - 1).to_string())),
+            }
+        }
+    }
+
+    /// An item that must not exist yet (append-only rows).
+    pub(crate) fn new_only(item: Item) -> Self {
+        Self {
+            item,
+            condition: "attribute_not_exists(pk)",
+            previous: None,
+        }
+    }
+
+    fn values(&mut self) -> Option<HashMap<String, AttributeValue>> {
+        self.previous
+            .take()
+            .map(|p| HashMap::from([(":previous".to_owned(), p)]))
+    }
+}
+
+pub(crate) fn to_item<T: Serialize>(key: &str, value: &T, pk: String, sk: String) -> Result<Item> {
     let mut item: Item = serde_dynamo::to_item(value).map_err(|e| WardenError::LedgerCorrupt {
         key: key.to_owned(),
         detail: format!("cannot encode: {e}"),
@@ -96,23 +136,78 @@ impl DynamoLedger {
         Ok(out)
     }
 
-    async fn put_new(&self, item: Item, operation_key: &str) -> Result<bool> {
+    /// One conditional PutItem; `Err(LedgerConflict { key })` if its condition failed.
+    pub(crate) async fn put(&self, mut write: Write, key: String) -> Result<()> {
+        let values = write.values();
         match self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
+            .set_item(Some(write.item))
+            .condition_expression(write.condition)
+            .set_expression_attribute_values(values)
             .send()
             .await
         {
-            Ok(_) => Ok(true),
-            Err(e) if code_of(&e) == Some("ConditionalCheckFailedException") => Ok(false),
-            Err(e) => Err(aws_error(SERVICE, "PutItem", e)).map_err(|err| {
-                tracing::debug!(key = operation_key, error = %err, "ledger write failed");
-                err
-            }),
+            Ok(_) => Ok(()),
+            Err(e) if code_of(&e) == Some("ConditionalCheckFailedException") => {
+                Err(WardenError::LedgerConflict { key })
+            }
+            Err(e) => Err(aws_error(SERVICE, "PutItem", e)),
         }
+    }
+
+    /// Conditional puts in one transaction: all are written or none.
+    /// `Err(LedgerConflict { key })` if a condition failed (another invocation wrote first).
+    pub(crate) async fn transact(&self, writes: Vec<Write>, key: String) -> Result<()> {
+        let mut request = self.client.transact_write_items();
+        for mut write in writes {
+            let values = write.values();
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(write.item))
+                .condition_expression(write.condition)
+                .set_expression_attribute_values(values)
+                .build()
+                .map_err(|e| WardenError::UnexpectedResponse {
+                    service: SERVICE,
+                    operation: "TransactWriteItems",
+                    detail: e.to_string(),
+                })?;
+            request = request.transact_items(TransactWriteItem::builder().put(put).build());
+        }
+        match request.send().await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let conflict = match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(tc)) => tc
+                        .cancellation_reasons()
+                        .iter()
+                        .any(|r| r.code() == Some("ConditionalCheckFailed")),
+                    _ => false,
+                };
+                if conflict {
+                    Err(WardenError::LedgerConflict { key })
+                } else {
+                    Err(aws_error(SERVICE, "TransactWriteItems", e))
+                }
+            }
+        }
+    }
+
+    fn history_item(entry: &HistoryEntry) -> Result<(Item, String)> {
+        // A ULID is unique and sorts by time; `attribute_not_exists` makes an append never
+        // overwrite, so a row can only be added, never lost to a concurrent writer.
+        let pk = format!("USER#{}", entry.user);
+        let sk = format!("HIST#{}", ulid::Ulid::generate());
+        let key = format!("{pk}/{sk}");
+        Ok((to_item(&key, entry, pk, sk)?, key))
+    }
+
+    fn record_item(record: &UserRecord) -> Result<(Item, String)> {
+        let (pk, sk) = record_key(&record.domain, &record.user);
+        let key = format!("{pk}/{sk}");
+        Ok((to_item(&key, record, pk, sk)?, key))
     }
 }
 
@@ -141,45 +236,26 @@ impl Ledger for DynamoLedger {
     }
 
     async fn put_record(&self, record: &UserRecord) -> Result<()> {
-        let (pk, sk) = record_key(&record.domain, &record.user);
-        let key = format!("{pk}/{sk}");
-        let item = to_item(&key, record, pk, sk)?;
-        let mut request = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
-        request = if record.version <= 1 {
-            request.condition_expression("attribute_not_exists(pk)")
-        } else {
-            request
-                .condition_expression("version = :previous")
-                .expression_attribute_values(
-                    ":previous",
-                    AttributeValue::N((record.version - 1).to_string()),
-                )
-        };
-        match request.send().await {
-            Ok(_) => Ok(()),
-            Err(e) if code_of(&e) == Some("ConditionalCheckFailedException") => {
-                Err(WardenError::LedgerConflict { key })
-            }
-            Err(e) => Err(aws_error(SERVICE, "PutItem", e)),
-        }
+        let (item, key) = Self::record_item(record)?;
+        self.put(Write::versioned(item, record.version), key).await
     }
 
     async fn append(&self, entry: &HistoryEntry) -> Result<()> {
-        // A ULID is unique and sorts by time; `attribute_not_exists` makes an append never
-        // overwrite, so a row can only be added, never lost to a concurrent writer.
-        let pk = format!("USER#{}", entry.user);
-        let sk = format!("HIST#{}", ulid::Ulid::generate());
-        let key = format!("{pk}/{sk}");
-        let item = to_item(&key, entry, pk, sk)?;
-        if self.put_new(item, &key).await? {
-            Ok(())
-        } else {
-            Err(WardenError::LedgerConflict { key })
-        }
+        let (item, key) = Self::history_item(entry)?;
+        self.put(Write::new_only(item), key).await
+    }
+
+    async fn commit(&self, record: &UserRecord, entry: &HistoryEntry) -> Result<()> {
+        let (record_item, key) = Self::record_item(record)?;
+        let (history_item, _) = Self::history_item(entry)?;
+        self.transact(
+            vec![
+                Write::versioned(record_item, record.version),
+                Write::new_only(history_item),
+            ],
+            key,
+        )
+        .await
     }
 
     async fn history(&self, user: &UserId) -> Result<Vec<HistoryEntry>> {

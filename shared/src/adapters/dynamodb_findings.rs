@@ -4,35 +4,28 @@
 //! |---|---|---|---|
 //! | finding state | `FINDING#<domain id>` | `<rule>#<resource>` | conditionally on `version`, in one transaction with its alert |
 //! | queued alert | `OUTBOX` | `<ulid>` | with the finding's transition; deleted once SNS accepted it |
+//! | profile observation | `SEEN#<domain id>` | `<profile name>` | by a full drift sweep after it described the profile (a cache: unconditional, batched) |
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, WriteRequest};
 
-use super::{DynamoLedger, aws_error, code_of};
+use super::dynamodb::{Write, s, to_item};
+use super::{DynamoLedger, aws_error};
 use crate::drift::model::{AlertMessage, FindingState};
+use crate::drift::observed::Observation;
 use crate::drift::ports::FindingStore;
 use crate::error::{Result, WardenError};
-use crate::ids::DomainId;
+use crate::ids::{DomainId, ResourceName};
 
 const SERVICE: &str = "dynamodb";
 const OUTBOX: &str = "OUTBOX";
+/// BatchWriteItem's limit per call.
+const BATCH: usize = 25;
+/// Rounds of resending what BatchWriteItem left unprocessed (throttling) before giving up.
+const BATCH_ROUNDS: u32 = 6;
 
 type Item = HashMap<String, AttributeValue>;
-
-fn s(v: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(v.into())
-}
-
-fn encode<T: serde::Serialize>(key: &str, value: &T, pk: String, sk: String) -> Result<Item> {
-    let mut item: Item = serde_dynamo::to_item(value).map_err(|e| WardenError::LedgerCorrupt {
-        key: key.to_owned(),
-        detail: format!("cannot encode: {e}"),
-    })?;
-    item.insert("pk".into(), s(pk));
-    item.insert("sk".into(), s(sk));
-    Ok(item)
-}
 
 fn decode<T: serde::de::DeserializeOwned>(mut item: Item) -> Result<(String, T)> {
     let (pk, sk) = match (item.remove("pk"), item.remove("sk")) {
@@ -47,7 +40,49 @@ fn decode<T: serde::de::DeserializeOwned>(mut item: Item) -> Result<(String, T)>
     Ok((sk, value))
 }
 
+fn seen_pk(domain: &DomainId) -> String {
+    format!("SEEN#{domain}")
+}
+
 impl DynamoLedger {
+    /// Writes the requests 25 at a time, resending what DynamoDB leaves unprocessed with a
+    /// growing pause. (The SDK retries throttled calls; unprocessed items are a partial
+    /// success it does not retry.)
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<()> {
+        for chunk in requests.chunks(BATCH) {
+            let mut pending = chunk.to_vec();
+            let mut round = 0;
+            while !pending.is_empty() {
+                if round == BATCH_ROUNDS {
+                    return Err(WardenError::Aws {
+                        service: SERVICE,
+                        operation: "BatchWriteItem",
+                        code: Some("UnprocessedItems".into()),
+                        message: format!("{} items left unprocessed", pending.len()),
+                        retryable: true,
+                    });
+                }
+                if round > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(50 << round)).await;
+                }
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, pending)
+                    .send()
+                    .await
+                    .map_err(|e| aws_error(SERVICE, "BatchWriteItem", e))?;
+                pending = out
+                    .unprocessed_items()
+                    .and_then(|m| m.get(&self.table))
+                    .cloned()
+                    .unwrap_or_default();
+                round += 1;
+            }
+        }
+        Ok(())
+    }
+
     async fn partition(&self, pk: String) -> Result<Vec<Item>> {
         let mut pages = self
             .client
@@ -80,35 +115,12 @@ impl FindingStore for DynamoLedger {
         let pk = format!("FINDING#{}", state.domain);
         let sk = state.key();
         let key = format!("{pk}/{sk}");
-        let item = encode(&key, state, pk, sk)?;
-        let (condition, previous) = if state.version <= 1 {
-            ("attribute_not_exists(pk)", None)
-        } else {
-            (
-                "version = :previous",
-                Some(AttributeValue::N((state.version - 1).to_string())),
-            )
-        };
+        let finding = Write::versioned(to_item(&key, state, pk, sk)?, state.version);
         let Some(alert) = alert else {
-            let mut request = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression(condition);
-            if let Some(p) = previous {
-                request = request.expression_attribute_values(":previous", p);
-            }
-            return match request.send().await {
-                Ok(_) => Ok(()),
-                Err(e) if code_of(&e) == Some("ConditionalCheckFailedException") => {
-                    Err(WardenError::LedgerConflict { key })
-                }
-                Err(e) => Err(aws_error(SERVICE, "PutItem", e)),
-            };
+            return self.put(finding, key).await;
         };
         let outbox_id = ulid::Ulid::generate().to_string();
-        let mut queued = encode(
+        let mut queued = to_item(
             &format!("{OUTBOX}/{outbox_id}"),
             alert,
             OUTBOX.to_owned(),
@@ -118,51 +130,10 @@ impl FindingStore for DynamoLedger {
             "queued_at".into(),
             AttributeValue::N(state.last_seen.to_string()),
         );
-        let put = |item: Item, condition: &str, previous: Option<AttributeValue>| {
-            Put::builder()
-                .table_name(&self.table)
-                .set_item(Some(item))
-                .condition_expression(condition)
-                .set_expression_attribute_values(
-                    previous.map(|p| HashMap::from([(":previous".to_owned(), p)])),
-                )
-                .build()
-                .map_err(|e| WardenError::UnexpectedResponse {
-                    service: SERVICE,
-                    operation: "TransactWriteItems",
-                    detail: e.to_string(),
-                })
-        };
-        let finding = put(item, condition, previous)?;
-        let outbox = put(queued, "attribute_not_exists(pk)", None)?;
-        match self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().put(finding).build())
-            .transact_items(TransactWriteItem::builder().put(outbox).build())
-            .send()
+        // The only condition that can fail is the finding's version: another invocation
+        // recorded this transition first (and queued its alert).
+        self.transact(vec![finding, Write::new_only(queued)], key)
             .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if code_of(&e) == Some("TransactionCanceledException") => {
-                // The only condition that can fail is the finding's version: another
-                // invocation recorded this transition first (and queued its alert).
-                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-                let conflict = match e.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(tc)) => tc
-                        .cancellation_reasons()
-                        .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed")),
-                    _ => false,
-                };
-                if conflict {
-                    Err(WardenError::LedgerConflict { key })
-                } else {
-                    Err(aws_error(SERVICE, "TransactWriteItems", e))
-                }
-            }
-            Err(e) => Err(aws_error(SERVICE, "TransactWriteItems", e)),
-        }
     }
 
     async fn outbox(&self) -> Result<Vec<(String, AlertMessage)>> {
@@ -183,5 +154,48 @@ impl FindingStore for DynamoLedger {
             .await
             .map_err(|e| aws_error(SERVICE, "DeleteItem", e))?;
         Ok(())
+    }
+
+    async fn observations(&self, domain: &DomainId) -> Result<Vec<Observation>> {
+        self.partition(seen_pk(domain))
+            .await?
+            .into_iter()
+            .map(|item| decode(item).map(|(_, o)| o))
+            .collect()
+    }
+
+    async fn save_observations(
+        &self,
+        domain: &DomainId,
+        save: &[Observation],
+        forget: &[ResourceName],
+    ) -> Result<()> {
+        let pk = seen_pk(domain);
+        let mut requests = Vec::with_capacity(save.len() + forget.len());
+        for o in save {
+            let item = to_item(o.name.as_ref(), o, pk.clone(), o.name.to_string())?;
+            let put = PutRequest::builder()
+                .set_item(Some(item))
+                .build()
+                .map_err(|e| WardenError::UnexpectedResponse {
+                    service: SERVICE,
+                    operation: "BatchWriteItem",
+                    detail: format!("PutRequest: {e}"),
+                })?;
+            requests.push(WriteRequest::builder().put_request(put).build());
+        }
+        for name in forget {
+            let delete = DeleteRequest::builder()
+                .key("pk", s(pk.clone()))
+                .key("sk", s(name.to_string()))
+                .build()
+                .map_err(|e| WardenError::UnexpectedResponse {
+                    service: SERVICE,
+                    operation: "BatchWriteItem",
+                    detail: format!("DeleteRequest: {e}"),
+                })?;
+            requests.push(WriteRequest::builder().delete_request(delete).build());
+        }
+        self.batch_write(requests).await
     }
 }

@@ -130,6 +130,6 @@ where
 }
 
 /// Seconds since the epoch of an SDK timestamp.
-pub(crate) fn epoch(t: Option<&aws_smithy_types::DateTime>) -> Option<i64> {
-    t.map(|t| t.secs())
+pub(crate) fn epoch_ms(t: Option<&aws_smithy_types::DateTime>) -> Option<i64> {
+    t.and_then(|t| t.to_millis().ok())
 }

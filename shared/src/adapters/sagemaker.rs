@@ -9,7 +9,7 @@ use aws_sdk_sagemaker::types::{
 };
 use aws_sdk_ssoadmin::types::PrincipalType;
 
-use super::{CallRate, aws_error, code_of, epoch};
+use super::{CallRate, aws_error, code_of, epoch_ms};
 use crate::error::Result;
 use crate::ids::{DomainId, ResourceName, UserId};
 use crate::model::{ProfileStatus, ProfileSummary};
@@ -185,11 +185,11 @@ pub(crate) fn user_settings(spec: &ProfileSpec) -> UserSettings {
     settings.build()
 }
 
-fn summary(name: &str, status: Option<&str>, last_modified: Option<i64>) -> Result<ProfileSummary> {
+fn summary(name: &str, status: Option<&str>, modified_ms: Option<i64>) -> Result<ProfileSummary> {
     Ok(ProfileSummary {
         name: ResourceName::parse(name)?,
         status: ProfileStatus::from_api(status.unwrap_or("Pending")),
-        last_modified,
+        modified_ms,
     })
 }
 
@@ -239,7 +239,7 @@ impl Studio for SageMakerStudio {
                 out.push(summary(
                     name,
                     p.status().map(|s| s.as_str()),
-                    epoch(p.last_modified_time()),
+                    epoch_ms(p.last_modified_time()),
                 )?);
             }
         }
@@ -257,7 +257,7 @@ impl Studio for SageMakerStudio {
                 summary(
                     name.as_str(),
                     out.status().map(|s| s.as_str()),
-                    epoch(out.last_modified_time()),
+                    epoch_ms(out.last_modified_time()),
                 )
             })
             .transpose()

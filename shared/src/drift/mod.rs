@@ -10,6 +10,7 @@
 
 pub mod findings;
 pub mod model;
+pub mod observed;
 pub mod ports;
 pub mod rules;
 
@@ -24,13 +25,14 @@ use serde::Serialize;
 
 use crate::error::{Result, WardenError};
 use crate::events::{Change, Subject};
-use crate::ids::{ResourceName, SecurityGroupId};
-use crate::model::{Epoch, Phase, template_hash};
+use crate::ids::{DomainId, ResourceName, SecurityGroupId};
+use crate::model::{Epoch, Phase, ProfileSummary, template_hash};
 use crate::policy::{Baseline, Domain, Policy};
 use crate::ports::{HistoryEntry, Ledger, ProfileSpec, Studio, UpdateOutcome};
 
 use findings::{AlertKind, alert_message, transitions};
 use model::{ExpectedTemplate, Finding, FindingState, FindingStatus, ManagedProfile, Snapshot};
+use observed::Observation;
 use ports::{Alerts, DomainInspector, FindingStore, Network};
 
 /// The drift checker over its ports. `alerts` is `None` when no topic is configured: findings
@@ -48,6 +50,9 @@ pub struct Guard<I, N, A, F> {
     /// Profiles described at once.
     pub concurrency: usize,
 }
+
+/// Profile observations to save and names to forget.
+type ObservationUpdate = (Vec<Observation>, Vec<ResourceName>);
 
 /// How much time a drift sweep keeps in hand before the Lambda deadline when it starts a domain.
 const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(30);
@@ -241,7 +246,9 @@ where
         now: Epoch,
     ) -> Result<()> {
         let previous = self.store.findings(&domain.id).await?;
-        let snap = self.observe(domain, baseline, &scope, &previous).await?;
+        let (snap, seen) = self
+            .observe(domain, baseline, &scope, &previous, now)
+            .await?;
         let eval = rules::evaluate(baseline, &snap);
         if !report.domains.contains(&domain.id.to_string()) {
             report.domains.push(domain.id.to_string());
@@ -250,6 +257,18 @@ where
             report.open.extend(findings::keys(&eval.findings));
             report.findings.extend(eval.findings);
             return Ok(());
+        }
+        if let Some((save, forget)) = seen
+            && !(save.is_empty() && forget.is_empty())
+        {
+            // A cache: if it cannot be written, the next sweep describes these again.
+            if let Err(e) = self
+                .store
+                .save_observations(&domain.id, &save, &forget)
+                .await
+            {
+                tracing::warn!(domain = %domain.id, error = %e, "drift: profile observations not saved; the next sweep describes them again");
+            }
         }
         let remediations = if baseline.remediate {
             self.remediate(report, domain, &snap, &eval.findings, now)
@@ -299,14 +318,16 @@ where
         Ok(())
     }
 
-    /// Reads what the scope needs.
+    /// Reads what the scope needs. A full sweep also returns the profile observations to save
+    /// and forget (see [`observed`]).
     async fn observe(
         &self,
         domain: &Domain,
         baseline: &Baseline,
         scope: &Scope,
         previous: &[FindingState],
-    ) -> Result<Snapshot> {
+        now: Epoch,
+    ) -> Result<(Snapshot, Option<ObservationUpdate>)> {
         let approved = approved_security_groups(&self.policy, domain, baseline);
         let mut snap = Snapshot {
             region: self.region.clone(),
@@ -315,6 +336,7 @@ where
             approved_security_groups: approved.clone(),
             ..Snapshot::default()
         };
+        let mut seen = None;
         let mut groups: BTreeSet<String> = BTreeSet::new();
         match scope {
             Scope::Full | Scope::Domain => {
@@ -324,29 +346,14 @@ where
                 groups.extend(d.default_space_security_groups.iter().cloned());
                 groups.extend(approved.iter().map(|s| s.to_string()));
                 if *scope == Scope::Full {
-                    let names: Vec<ResourceName> = self
-                        .inspector
-                        .list_profiles(&domain.id)
-                        .await?
-                        .into_iter()
-                        .map(|p| p.name)
-                        .collect();
-                    let details: Vec<(ResourceName, _)> = stream::iter(names)
-                        .map(|n| async move {
-                            self.inspector
-                                .profile_detail(&domain.id, &n)
-                                .await
-                                .map(|p| (n, p))
-                        })
-                        .buffer_unordered(self.concurrency.max(1))
-                        .try_collect()
-                        .await?;
-                    for (name, detail) in details {
+                    let (profiles, update) = self.profiles(&domain.id, now).await?;
+                    for (name, detail) in profiles {
                         if let Some(p) = &detail {
                             groups.extend(p.security_groups.iter().cloned());
                         }
                         snap.profiles.insert(name, detail);
                     }
+                    seen = Some(update);
                 }
                 let subnets = d.subnet_ids.clone();
                 let found = self.network.subnets(&subnets).await?;
@@ -395,24 +402,66 @@ where
             let info = found.iter().find(|g| g.id == id).cloned();
             snap.security_groups.insert(id, info);
         }
-        Ok(snap)
+        Ok((snap, seen))
+    }
+
+    /// Every profile of a domain with its settings: from the observation cache where the
+    /// listing's stamp has not moved, described otherwise.
+    async fn profiles(
+        &self,
+        domain: &DomainId,
+        now: Epoch,
+    ) -> Result<(
+        Vec<(ResourceName, Option<model::ProfileDetail>)>,
+        ObservationUpdate,
+    )> {
+        let listed = self.inspector.list_profiles(domain).await?;
+        let cache: BTreeMap<ResourceName, Observation> = self
+            .store
+            .observations(domain)
+            .await?
+            .into_iter()
+            .map(|o| (o.name.clone(), o))
+            .collect();
+        let plan = observed::read_plan(listed, cache.clone(), now);
+        tracing::debug!(
+            domain = %domain,
+            cached = plan.cached.len(),
+            describe = plan.describe.len(),
+            "drift: profiles to describe"
+        );
+        let described: Vec<(ProfileSummary, Option<model::ProfileDetail>)> =
+            stream::iter(plan.describe)
+                .map(|p| async move {
+                    self.inspector
+                        .profile_detail(domain, &p.name)
+                        .await
+                        .map(|detail| (p, detail))
+                })
+                .buffer_unordered(self.concurrency.max(1))
+                .try_collect()
+                .await?;
+        let update = observed::updates(&described, &cache, plan.gone, now);
+        let mut out: Vec<(ResourceName, Option<model::ProfileDetail>)> = plan
+            .cached
+            .into_iter()
+            .map(|d| (d.name.clone(), Some(d)))
+            .collect();
+        out.extend(described.into_iter().map(|(p, d)| (p.name, d)));
+        Ok((out, update))
     }
 
     /// The ledger's managed profiles of a domain, with the template each should have.
     async fn managed(&self, domain: &Domain) -> Result<BTreeMap<ResourceName, ManagedProfile>> {
-        let mut out = BTreeMap::new();
-        for r in self.store.records(&domain.id).await? {
-            if matches!(r.phase, Phase::Offboarded { .. }) {
-                continue;
-            }
-            let template = self
-                .policy
-                .mappings
-                .iter()
-                .enumerate()
-                .filter(|(_, m)| m.domain == domain.name)
-                .find(|(_, m)| Some(template_hash(&m.template)) == r.template_hash)
-                .map(|(i, m)| ExpectedTemplate {
+        // The domain's mappings with their fingerprints, hashed once (not once per record).
+        let mappings: Vec<(String, ExpectedTemplate)> = self
+            .policy
+            .mappings
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.domain == domain.name)
+            .map(|(i, m)| {
+                let expected = ExpectedTemplate {
                     mapping: i,
                     execution_role: m.template.execution_role.clone(),
                     security_groups: m
@@ -421,7 +470,19 @@ where
                         .iter()
                         .map(|s| s.to_string())
                         .collect(),
-                });
+                };
+                (template_hash(&m.template), expected)
+            })
+            .collect();
+        let mut out = BTreeMap::new();
+        for r in self.store.records(&domain.id).await? {
+            if matches!(r.phase, Phase::Offboarded { .. }) {
+                continue;
+            }
+            let template = mappings
+                .iter()
+                .find(|(hash, _)| Some(hash) == r.template_hash.as_ref())
+                .map(|(_, expected)| expected.clone());
             out.insert(
                 r.profile.clone(),
                 ManagedProfile {

@@ -7,6 +7,7 @@ use super::model::{
     AlertMessage, DomainSnapshot, EndpointInfo, FindingState, ProfileDetail, SecurityGroupInfo,
     SubnetInfo,
 };
+use super::observed::Observation;
 use crate::error::Result;
 use crate::ids::{DomainId, ResourceName};
 
@@ -61,4 +62,17 @@ pub trait FindingStore: Send + Sync {
     fn outbox(&self) -> impl Future<Output = Result<Vec<(String, AlertMessage)>>> + Send;
     /// Removes a published alert from the outbox.
     fn outbox_done(&self, id: &str) -> impl Future<Output = Result<()>> + Send;
+    /// What the last full sweeps described of a domain's profiles (see [`super::observed`]).
+    fn observations(
+        &self,
+        domain: &DomainId,
+    ) -> impl Future<Output = Result<Vec<Observation>>> + Send;
+    /// Stores `save` and forgets `forget` (last writer wins: it is a cache, and a stale entry
+    /// only costs a description).
+    fn save_observations(
+        &self,
+        domain: &DomainId,
+        save: &[Observation],
+        forget: &[ResourceName],
+    ) -> impl Future<Output = Result<()>> + Send;
 }

@@ -70,7 +70,7 @@ fn summary(name: &ResourceName, status: ProfileStatus) -> ProfileSummary {
     ProfileSummary {
         name: name.clone(),
         status,
-        last_modified: None,
+        modified_ms: None,
     }
 }
 
