@@ -16,6 +16,9 @@ use crate::ids::{DomainId, ResourceName, UserId};
 use crate::model::{Entitlement, Epoch, Phase, ProfileStatus, ProfileSummary, Scope, UserRecord};
 use crate::naming;
 
+/// How long a `Creating` claim may belong to a running invocation: Lambda's longest run.
+pub const CLAIM_LEASE_SECS: i64 = 15 * 60;
+
 /// Everything the planner needs to know about one domain.
 #[derive(Debug, Clone)]
 pub struct DomainState<'a> {
@@ -291,6 +294,15 @@ fn plan_not_entitled(
     match &r.phase {
         Phase::Offboarded { .. } => None,
         Phase::Offboarding { .. } => Some(offboard("continue offboarding".into())),
+        // A fresh claim is a lease: the invocation that wrote it may be creating the profile
+        // right now, and it would appear after a Forget, with no record to manage it. Only
+        // once no invocation can still be running (Lambda's longest run) is a claim without a
+        // profile known to be abandoned.
+        Phase::Creating
+            if profile.is_none() && state.now < r.updated_at.saturating_add(CLAIM_LEASE_SECS) =>
+        {
+            None
+        }
         Phase::Creating | Phase::Active | Phase::Grace { .. } | Phase::Suspended { .. }
             if profile.is_none() =>
         {

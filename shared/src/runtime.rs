@@ -184,15 +184,20 @@ impl std::error::Error for HandlerError {}
 
 impl From<HandlerError> for Diagnostic {
     fn from(e: HandlerError) -> Diagnostic {
-        let class = if e.0.is_retryable() {
-            "Retryable"
-        } else {
-            "NonRetryable"
-        };
-        Diagnostic {
-            error_type: format!("{class}.{}", e.0.kind()),
-            error_message: e.0.to_string(),
-        }
+        diagnostic_of(&e.0)
+    }
+}
+
+/// `Retryable.<Kind>` or `NonRetryable.<Kind>`, and the message.
+fn diagnostic_of(e: &WardenError) -> Diagnostic {
+    let class = if e.is_retryable() {
+        "Retryable"
+    } else {
+        "NonRetryable"
+    };
+    Diagnostic {
+        error_type: format!("{class}.{}", e.kind()),
+        error_message: e.to_string(),
     }
 }
 
@@ -493,10 +498,57 @@ impl Function {
 }
 
 /// The whole `main` of a function: tracing, settings, clients, then the runtime loop.
+/// Tells Lambda why the function cannot start (`POST /runtime/init/error`), so that the
+/// failed invocation carries the configuration error (`NonRetryable.Config`, with the
+/// policy's file, line and column) rather than a bare `Runtime.ExitError`. Best effort: the
+/// error is also logged, and the process exits either way.
+async fn report_init_error(error: &WardenError) {
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return;
+    };
+    let Ok(base) = format!("http://{api}").parse::<http::Uri>() else {
+        tracing::warn!(api = %api, "AWS_LAMBDA_RUNTIME_API is not host:port; init error not reported");
+        return;
+    };
+    if base.authority().is_none() {
+        return;
+    }
+    let diagnostic = diagnostic_of(error);
+    let body = serde_json::json!({
+        "errorType": diagnostic.error_type,
+        "errorMessage": diagnostic.error_message,
+    });
+    let request = lambda_runtime_api_client::build_request()
+        .method("POST")
+        .uri("/2018-06-01/runtime/init/error")
+        .header("lambda-runtime-function-error-type", "Runtime.InitError")
+        .header("content-type", "application/json")
+        .body(lambda_runtime_api_client::body::Body::from(
+            body.to_string(),
+        ));
+    let client = lambda_runtime_api_client::PooledClient::builder()
+        .with_endpoint(base)
+        .build();
+    match request {
+        Ok(request) => {
+            if let Err(e) = client.call(request).await {
+                tracing::warn!(error = %e, "init error not reported to the Runtime API");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "init error request not built"),
+    }
+}
+
 pub async fn run_lambda(function: Function) -> std::result::Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let settings =
-        Settings::from_env().inspect_err(|e| tracing::error!(error = %e, "cold start failed"))?;
+    let settings = match Settings::from_env() {
+        Ok(settings) => settings,
+        Err(e) => {
+            tracing::error!(error = %e, "cold start failed");
+            report_init_error(&e).await;
+            return Err(e.into());
+        }
+    };
     let sdk = load_sdk_config().await;
     let engine = build_engine(&settings, &sdk);
     tracing::info!(

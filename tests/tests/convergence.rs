@@ -287,11 +287,23 @@ async fn run_history(steps: Vec<Step>, grace_zero: bool, seed: u64) {
         profiles.contains_key("made-by-hand"),
         "the unmanaged profile was touched"
     );
-    assert_eq!(
-        profiles.len(),
-        truth.len() + 1,
-        "one profile per entitled user, no duplicates: {profiles:?}"
-    );
+    if profiles.len() != truth.len() + 1 {
+        let mut ledger = String::new();
+        for user in &users {
+            let record = world.record(user).await.expect("record");
+            let history = world.history(user).await.expect("history");
+            ledger.push_str(&format!("\n{user}: {record:?}\n"));
+            for h in history {
+                ledger.push_str(&format!(
+                    "    {} {} [{}] {} <- {}\n",
+                    h.at, h.action, h.reason, h.outcome, h.trigger
+                ));
+            }
+        }
+        panic!(
+            "one profile per entitled user, no duplicates: {profiles:?}; entitled: {truth:?}{ledger}"
+        );
+    }
     for (i, user) in users.iter().enumerate() {
         let record = world.record(user).await.expect("record");
         let history = world.history(user).await.expect("history");

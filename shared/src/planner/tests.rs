@@ -232,6 +232,26 @@ fn a_missing_profile_is_recreated_and_a_lost_one_forgotten() {
     assert!(matches!(w.plan(0).as_slice(), [Action::Forget { .. }]));
 }
 
+/// A claim without a profile for a user no longer entitled may belong to an invocation that
+/// is creating the profile right now: it is forgotten only once no invocation can still be
+/// running (else the profile would appear after the Forget, with no record to manage it).
+#[test]
+fn a_fresh_claim_is_left_to_its_creator_and_an_abandoned_one_forgotten() {
+    let mut r = record(1, Phase::Creating);
+    r.updated_at = 1_000;
+    let w = World {
+        desired: BTreeMap::new(),
+        profiles: BTreeMap::new(),
+        records: BTreeMap::from([(uid(1), r)]),
+    };
+    assert_eq!(w.plan(1_000 + 60), vec![]);
+    assert_eq!(w.plan(1_000 + CLAIM_LEASE_SECS - 1), vec![]);
+    assert!(matches!(
+        w.plan(1_000 + CLAIM_LEASE_SECS).as_slice(),
+        [Action::Forget { .. }]
+    ));
+}
+
 #[test]
 fn event_scope_only_touches_its_users() {
     let r1 = record(1, Phase::Active);
