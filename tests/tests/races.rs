@@ -1,0 +1,143 @@
+//! Optimistic concurrency, made deterministic: another invocation writes a user's record
+//! between this run's read and its write. The run must not fail; it re-reads the user and
+//! reconciles from the truth as it is now, and the ledger holds exactly one row for what
+//! happened once.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde_json::json;
+use warden::Result;
+use warden::adapters::DynamoLedger;
+use warden::engine::Engine;
+use warden::ids::{DomainId, GroupId, MembershipId, UserId};
+use warden::model::{Epoch, Phase, UserRecord};
+use warden::ports::{HistoryEntry, Ledger, SweepSummary};
+use warden_tests::fixture::*;
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The ledger, except that the first time a `Create` is committed, "another invocation"
+/// commits the same creation first (the same record version, its own history row).
+struct Overtaken {
+    inner: DynamoLedger,
+    fired: AtomicBool,
+}
+
+impl Ledger for Overtaken {
+    async fn record(&self, domain: &DomainId, user: &UserId) -> Result<Option<UserRecord>> {
+        self.inner.record(domain, user).await
+    }
+    async fn records(&self, domain: &DomainId) -> Result<Vec<UserRecord>> {
+        self.inner.records(domain).await
+    }
+    async fn put_record(&self, record: &UserRecord) -> Result<()> {
+        self.inner.put_record(record).await
+    }
+    async fn append(&self, entry: &HistoryEntry) -> Result<()> {
+        self.inner.append(entry).await
+    }
+    async fn commit(&self, record: &UserRecord, entry: &HistoryEntry) -> Result<()> {
+        if entry.action == "Create" && !self.fired.swap(true, Ordering::SeqCst) {
+            let theirs = HistoryEntry {
+                trigger: "the-other-invocation".into(),
+                ..entry.clone()
+            };
+            self.inner.commit(record, &theirs).await?;
+        }
+        self.inner.commit(record, entry).await
+    }
+    async fn history(&self, user: &UserId) -> Result<Vec<HistoryEntry>> {
+        self.inner.history(user).await
+    }
+    async fn event_seen(&self, event_id: &str) -> Result<bool> {
+        self.inner.event_seen(event_id).await
+    }
+    async fn mark_event(&self, event_id: &str, now: Epoch, ttl_secs: i64) -> Result<()> {
+        self.inner.mark_event(event_id, now, ttl_secs).await
+    }
+    async fn remember_membership(
+        &self,
+        membership: &MembershipId,
+        group: &GroupId,
+        user: &UserId,
+    ) -> Result<()> {
+        self.inner
+            .remember_membership(membership, group, user)
+            .await
+    }
+    async fn membership(&self, membership: &MembershipId) -> Result<Option<(GroupId, UserId)>> {
+        self.inner.membership(membership).await
+    }
+    async fn record_sweep(&self, summary: &SweepSummary) -> Result<()> {
+        self.inner.record_sweep(summary).await
+    }
+}
+
+#[tokio::test]
+async fn a_run_overtaken_by_another_re_reads_the_user_and_does_not_fail() {
+    let world = World::new().await.expect("world");
+    let ann = world.add_user("ann@example.com").await.expect("user");
+    world.join(&ann, &world.researchers).await.expect("join");
+    let engine = Engine {
+        policy: world.engine.policy.clone(),
+        directory: world.engine.directory.clone(),
+        studio: world.engine.studio.clone(),
+        ledger: Overtaken {
+            inner: world.engine.ledger.clone(),
+            fired: AtomicBool::new(false),
+        },
+        options: world.engine.options.clone(),
+    };
+    let inbound = warden::events::classify(
+        &json!({"mode": "apply"}),
+        &world.engine.policy.identity_store.id,
+    )
+    .expect("sweep");
+    let report = engine.handle(inbound, now(), None).await.expect("report");
+    assert!(
+        engine.ledger.fired.load(Ordering::SeqCst),
+        "the race happened"
+    );
+    assert!(report.failures.is_empty(), "{report:?}");
+    let outcomes: Vec<(&str, &str)> = report
+        .actions
+        .iter()
+        .map(|a| (a.action.kind(), a.outcome.as_str()))
+        .collect();
+    assert!(
+        outcomes
+            .iter()
+            .any(|(kind, outcome)| *kind == "Create" && outcome.starts_with("conflict")),
+        "{outcomes:?}"
+    );
+
+    let record = world.record(&ann).await.expect("ledger").expect("record");
+    assert_eq!(record.phase, Phase::Active);
+    let creates: Vec<String> = world
+        .history(&ann)
+        .await
+        .expect("history")
+        .into_iter()
+        .filter(|h| h.action == "Create")
+        .map(|h| format!("{} <- {}", h.outcome, h.trigger))
+        .collect();
+    assert_eq!(
+        creates.len(),
+        1,
+        "only the invocation that won recorded the creation: {creates:?}"
+    );
+    assert!(creates[0].ends_with("the-other-invocation"), "{creates:?}");
+    assert_eq!(world.profiles().await.expect("profiles").len(), 1);
+
+    // The next run finds nothing left to do.
+    let again = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    assert!(
+        again["failures"].as_array().is_none_or(Vec::is_empty),
+        "{again:#}"
+    );
+}
