@@ -525,6 +525,24 @@ impl World {
         serde_json::from_str(&text).map_err(step("parse sample"))
     }
 
+    /// The Identity Store's CreateGroupMembership event (from `events/`) for `user` joining
+    /// `group` through `membership`.
+    pub fn joined_event(
+        &self,
+        user: &str,
+        group: &str,
+        membership: &str,
+    ) -> Result<Value, WorldError> {
+        self.sample(
+            "identitystore-CreateGroupMembership.json",
+            &[
+                (SAMPLE_USER_1, user),
+                (SAMPLE_GROUP_1, group),
+                (SAMPLE_MEMBERSHIP_1, membership),
+            ],
+        )
+    }
+
     /// Feeds a payload to the real handler, as Lambda would.
     pub async fn invoke(&self, payload: Value) -> Result<Value, HandlerError> {
         let mut context = Context::default();
@@ -626,6 +644,16 @@ impl World {
             .history(&user)
             .await
             .map_err(step("ledger history"))
+    }
+
+    /// The successful `Create` rows of a user's history: exactly one per profile created.
+    pub async fn creations(&self, user: &str) -> Result<Vec<HistoryEntry>, WorldError> {
+        Ok(self
+            .history(user)
+            .await?
+            .into_iter()
+            .filter(|h| h.action == "Create" && h.outcome.starts_with("ok"))
+            .collect())
     }
 
     /// Waits until every profile has left the transitional statuses.

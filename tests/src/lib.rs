@@ -687,6 +687,21 @@ fn parse_http_response(path: &str, response: &[u8]) -> Result<(u16, String), Har
     Ok((status, body.to_string()))
 }
 
+/// The calls made between two [`Emulator::stats`] snapshots, by operation; only the
+/// operations called in between.
+pub fn calls_between(
+    before: &BTreeMap<String, u64>,
+    after: &BTreeMap<String, u64>,
+) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .filter_map(|(k, v)| {
+            let d = v.saturating_sub(before.get(k).copied().unwrap_or(0));
+            (d > 0).then(|| (k.clone(), d))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -167,14 +167,7 @@ async fn run_history(steps: Vec<Step>, grace_zero: bool, seed: u64) {
             let m = retrying(|| world.join(&users[step.user], &groups[step.group])).await;
             members.insert(key, m.clone());
             world
-                .sample(
-                    "identitystore-CreateGroupMembership.json",
-                    &[
-                        (SAMPLE_USER_1, &users[step.user]),
-                        (SAMPLE_GROUP_1, &groups[step.group]),
-                        (SAMPLE_MEMBERSHIP_1, &m),
-                    ],
-                )
+                .joined_event(&users[step.user], &groups[step.group], &m)
                 .expect("sample")
         } else if !step.join && members.contains_key(&key) {
             let m = members.remove(&key).expect("member");

@@ -254,11 +254,10 @@ async fn converges(c: &Case, label: &str) {
         assert_eq!(record.phase, Phase::Active, "{label}: {user}");
         expected.insert(record.profile.to_string(), "InService".into());
         let creates: Vec<String> = world
-            .history(user)
+            .creations(user)
             .await
             .expect("history")
             .into_iter()
-            .filter(|h| h.action == "Create" && h.outcome.starts_with("ok"))
             .map(|h| h.outcome)
             .collect();
         assert_eq!(
@@ -365,14 +364,7 @@ async fn an_event_cut_at_any_call_is_finished_by_its_redelivery() {
         let user = world.add_user("ann@example.com").await.expect("user");
         let membership = world.join(&user, &world.researchers).await.expect("join");
         let event = world
-            .sample(
-                "identitystore-CreateGroupMembership.json",
-                &[
-                    (SAMPLE_USER_1, &user),
-                    (SAMPLE_GROUP_1, &world.researchers),
-                    (SAMPLE_MEMBERSHIP_1, &membership),
-                ],
-            )
+            .joined_event(&user, &world.researchers, &membership)
             .expect("sample");
         let store = world.engine.policy.identity_store.id.clone();
         let inbound = warden::events::classify(&event, &store).expect("classified");
@@ -404,14 +396,8 @@ async fn an_event_cut_at_any_call_is_finished_by_its_redelivery() {
             vec![&record.profile.to_string()],
             "{label}"
         );
-        let creates = world
-            .history(&user)
-            .await
-            .expect("history")
-            .into_iter()
-            .filter(|h| h.action == "Create" && h.outcome.starts_with("ok"))
-            .count();
-        assert_eq!(creates, 1, "{label}");
+        let creates = world.creations(&user).await.expect("history");
+        assert_eq!(creates.len(), 1, "{label}: {creates:?}");
         calls
     }
 

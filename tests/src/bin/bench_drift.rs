@@ -9,14 +9,13 @@
 //!
 //! `cargo run -p warden-tests --bin bench_drift -- --users 1000`
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sagemaker::types::UserSettings;
 use clap::Parser;
 use futures::stream::{self, StreamExt, TryStreamExt};
-use warden_tests::EmulatorOptions;
 use warden_tests::fixture::{STORE, World, WorldOptions};
+use warden_tests::{EmulatorOptions, calls_between};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -34,22 +33,12 @@ fn now() -> i64 {
         .unwrap_or(0)
 }
 
-fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
-    after
-        .iter()
-        .filter_map(|(k, v)| {
-            let d = v - before.get(k).copied().unwrap_or(0);
-            (d > 0).then(|| (k.clone(), d))
-        })
-        .collect()
-}
-
 async fn drift_sweep(world: &World, label: &str) -> Result<u64> {
     let before = world.emulator.stats().await?;
     let started = Instant::now();
     let report = world.drift_sweep_at(now()).await;
     let took = started.elapsed();
-    let calls = delta(&before, &world.emulator.stats().await?);
+    let calls = calls_between(&before, &world.emulator.stats().await?);
     if !report.failures.is_empty() {
         return Err(format!("{label}: {:?}", report.failures).into());
     }

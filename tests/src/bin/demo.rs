@@ -83,14 +83,7 @@ async fn main() -> Result<()> {
     heading("Ana joins ml-researchers; the CloudTrail event reaches membership-sync");
     let ana = world.add_user("ana.lopez@example.com").await?;
     let ana_membership = world.join(&ana, &world.researchers).await?;
-    let event = world.sample(
-        "identitystore-CreateGroupMembership.json",
-        &[
-            (SAMPLE_USER_1, &ana),
-            (SAMPLE_GROUP_1, &world.researchers),
-            (SAMPLE_MEMBERSHIP_1, &ana_membership),
-        ],
-    )?;
+    let event = world.joined_event(&ana, &world.researchers, &ana_membership)?;
     show_report(&world.invoke(event).await?);
     let name = world
         .record(&ana)
