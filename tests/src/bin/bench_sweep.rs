@@ -41,6 +41,9 @@ struct Args {
     /// Users worked on at once.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
+    /// Print the emulator's call counts to stderr this often (seconds; 0: never).
+    #[arg(long, default_value_t = 60)]
+    progress_s: u64,
 }
 
 const STORE: &str = "d-9067c0ffee";
@@ -73,12 +76,15 @@ fn now() -> i64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let emulator = Emulator::start_with(EmulatorOptions {
-        status_delay: Duration::from_millis(50),
-        profile_quota: Some(200_000),
-        ..EmulatorOptions::default()
-    })
-    .await?;
+    let emulator = std::sync::Arc::new(
+        Emulator::start_with(EmulatorOptions {
+            status_delay: Duration::from_millis(50),
+            profile_quota: Some(200_000),
+            ..EmulatorOptions::default()
+        })
+        .await?,
+    );
+    let run_started = Instant::now();
     let sdk = emulator.sdk_config();
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let attr = |n: &str| {
@@ -129,7 +135,8 @@ async fn main() -> Result<()> {
         .seed_identity_store(STORE, &group_names, args.users, "bench-user-")
         .await?;
     eprintln!(
-        "seeded {} users in {} groups in {:.1?}",
+        "[{:>7.1?}] seeded {} users in {} groups in {:.1?}",
+        run_started.elapsed(),
         args.users,
         args.groups,
         seeding.elapsed()
@@ -168,11 +175,37 @@ async fn main() -> Result<()> {
     let sweep =
         warden::events::classify(&json!({"mode": "apply"}), &engine.policy.identity_store.id)?;
 
+    // Progress on stderr every --progress-s seconds (long runs at 50k users): the calls so far.
+    let progress = (args.progress_s > 0).then(|| {
+        let emulator = std::sync::Arc::clone(&emulator);
+        let every = Duration::from_secs(args.progress_s);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Ok(stats) = emulator.stats().await {
+                    let total: u64 = stats.values().sum();
+                    let get = |k: &str| stats.get(k).copied().unwrap_or(0);
+                    eprintln!(
+                        "[{:>7.1?}] {total} calls; CreateUserProfile {}, ListUserProfiles {}, TransactWriteItems {}",
+                        run_started.elapsed(),
+                        get("sagemaker:CreateUserProfile"),
+                        get("sagemaker:ListUserProfiles"),
+                        get("dynamodb:TransactWriteItems"),
+                    );
+                }
+            }
+        })
+    });
+
     // 1. Everything to create.
     let before = calls(&emulator).await?;
     let started = Instant::now();
     let report = engine.handle(sweep.clone(), now(), None).await?;
     let create_time = started.elapsed();
+    eprintln!(
+        "[{:>7.1?}] create-everything sweep done in {create_time:.1?}",
+        run_started.elapsed()
+    );
     let create_calls = delta(&before, &calls(&emulator).await?);
     let created = report
         .actions
@@ -196,6 +229,9 @@ async fn main() -> Result<()> {
     let report = engine.handle(sweep, now(), None).await?;
     let noop_time = started.elapsed();
     let noop_calls = delta(&before, &calls(&emulator).await?);
+    if let Some(task) = progress {
+        task.abort();
+    }
     // User j is in group j % groups; group g maps to domain g % domains.
     let members = |g: usize| (0..args.users).filter(|j| j % args.groups == g).count();
     let minimum: u64 = pages(args.users) // ListUsers
