@@ -451,6 +451,10 @@ def run_event(args, emu: EmulatorProcess, log) -> dict:
 def run_sweep(args, emu: EmulatorProcess, log) -> dict:
     domains = [emu.create_domain(f"bench-{d}") for d in range(args.domains)]
     emu.create_table("ledger")
+    if not args.moto_transactions:
+        # moto deep-copies the whole table for every TransactWriteItems (quadratic over a
+        # sweep); see tests/emulator/dynamodb_ext.py.
+        emu.control("POST", "/_emulator/config", {"fast_transactions": True})
     names = [f"bench-group-{g:02d}" for g in range(args.groups)]
     t = time.monotonic()
     groups, _users = emu.seed(names, args.users)
@@ -461,7 +465,8 @@ def run_sweep(args, emu: EmulatorProcess, log) -> dict:
         "WARDEN_SAGEMAKER_TPS": str(args.tps), "WARDEN_IDENTITY_TPS": str(args.tps)})
     binary = args.bin_dir / "compliance-sweep"
     event = json.dumps({"mode": "apply"}).encode()
-    result: dict = {"users": args.users, "groups": args.groups, "domains": args.domains}
+    result: dict = {"users": args.users, "groups": args.groups, "domains": args.domains,
+                    "fast_transactions": not args.moto_transactions}
 
     def one(label: str) -> None:
         fn = Function(binary, env, log)
@@ -509,6 +514,8 @@ def main() -> int:
     ap.add_argument("--domains", type=int, default=3)
     ap.add_argument("--tps", type=int, default=10_000, help="sweep: WARDEN_*_TPS")
     ap.add_argument("--repeat", type=int, default=1, help="sweep: no-change sweeps (fresh process each)")
+    ap.add_argument("--moto-transactions", action="store_true",
+                    help="sweep: keep moto's deep-copy TransactWriteItems (slow beyond a few thousand users)")
     args = ap.parse_args()
     if not args.python.exists():
         print(f"no Python with moto at {args.python} (make venv, or --python)", file=sys.stderr)

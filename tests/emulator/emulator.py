@@ -17,7 +17,8 @@ Control endpoint (same port):
     GET  /_emulator/stats   {"calls": {"service:Operation": n}, "faults": {...}, "total_calls": n}
                             (+ "timeline": [[arrival, done, "service:Operation", fault], ...]
                             while the call timeline is on; times are time.monotonic())
-    POST /_emulator/config  JSON {status_delay?, profile_quota?, seed?, call_timeline?}
+    POST /_emulator/config  JSON {status_delay?, profile_quota?, seed?, call_timeline?,
+                            fast_transactions?}
     POST /_emulator/identitystore/user-status  JSON {IdentityStoreId, UserId, UserStatus}
     POST /_emulator/identitystore/seed  JSON {IdentityStoreId, Groups, Users, Prefix} (benchmarks)
     POST /_emulator/sagemaker/profile-status   JSON {DomainId, UserProfileName, Status}
@@ -180,6 +181,7 @@ class Emulator:
                     "profile_quota": s.profile_quota,
                     "seed": s.seed,
                     "call_timeline": self.engine.timeline_enabled,
+                    "fast_transactions": dynamodb_ext.FAST_TRANSACTIONS["enabled"],
                 }
         return 404, {"error": f"unknown control endpoint {method} {path}"}
 
@@ -269,6 +271,10 @@ def apply_config(payload: dict[str, Any], engine: faults.FaultEngine) -> None:
         s.seed = int(payload["seed"])
         engine.set_seed(s.seed)
         mock_random.seed(s.seed)
+    if payload.get("fast_transactions") is not None:
+        if not isinstance(payload["fast_transactions"], bool):
+            raise ValueError("fast_transactions must be true or false")
+        dynamodb_ext.FAST_TRANSACTIONS["enabled"] = payload["fast_transactions"]
     if payload.get("call_timeline") is not None:
         if not isinstance(payload["call_timeline"], bool):
             raise ValueError("call_timeline must be true or false")
@@ -325,6 +331,11 @@ def main(argv: list[str] | None = None) -> int:
         help="exit when this process is no longer our parent (default: the parent at start-up)",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--fast-transactions",
+        action="store_true",
+        help="benchmarks: shallow rollback snapshots for TransactWriteItems (see dynamodb_ext.py)",
+    )
     args = parser.parse_args(argv)
     if not args.verbose:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -336,7 +347,12 @@ def main(argv: list[str] | None = None) -> int:
     engine = faults.FaultEngine(seed=args.seed)
     engine.set_rules(rules)
     apply_config(
-        {"status_delay": args.status_delay, "profile_quota": args.profile_quota, "seed": args.seed},
+        {
+            "status_delay": args.status_delay,
+            "profile_quota": args.profile_quota,
+            "seed": args.seed,
+            "fast_transactions": True if args.fast_transactions else None,
+        },
         engine,
     )
 
