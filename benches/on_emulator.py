@@ -184,6 +184,7 @@ class RuntimeApi(ThreadingHTTPServer):
         self.events: queue.Queue[Invocation | None] = queue.Queue()
         self.current: dict[str, Invocation] = {}
         self.first_next: float | None = None
+        self.deadline_ms = 900_000  # Lambda's maximum
         self.closing = threading.Event()
 
 
@@ -232,7 +233,7 @@ class Handler(BaseHTTPRequestHandler):
         self.server.current[inv.request_id] = inv
         self._reply(200, inv.event, {
             "Lambda-Runtime-Aws-Request-Id": inv.request_id,
-            "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + 900_000),
+            "Lambda-Runtime-Deadline-Ms": str(int(time.time() * 1000) + self.server.deadline_ms),
             "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:123456789012:function:bench",
             "Lambda-Runtime-Trace-Id": "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=0",
         })
@@ -272,6 +273,17 @@ class Function:
         self.started = time.monotonic()
         self.proc = subprocess.Popen([str(binary)], env=env, stdin=subprocess.DEVNULL, stdout=log,
                                      stderr=log, cwd=tempfile.gettempdir())
+        self.deadline_s = 900
+        # VmHWM sampled every second, so a run cut short still tells its peak so far.
+        self.sampled_hwm_kb = 0
+        threading.Thread(target=self._sample, daemon=True).start()
+
+    def _sample(self) -> None:
+        while self.proc.poll() is None:
+            kb = vm_hwm_kb(self.proc.pid)
+            if kb:
+                self.sampled_hwm_kb = max(self.sampled_hwm_kb, kb)
+            time.sleep(1.0)
 
     def invoke(self, event: bytes, timeout: float) -> Invocation:
         inv = Invocation(event)
@@ -470,6 +482,7 @@ def run_sweep(args, emu: EmulatorProcess, log) -> dict:
 
     def one(label: str) -> None:
         fn = Function(binary, env, log)
+        fn.api.deadline_ms = int(args.timeout * 1000)
         try:
             t0 = time.monotonic()
             stats0 = emu.control("GET", "/_emulator/stats")["calls"]
@@ -477,13 +490,18 @@ def run_sweep(args, emu: EmulatorProcess, log) -> dict:
             wall = time.monotonic() - t0
             hwm = fn.vm_hwm_mb()
             stats1 = emu.control("GET", "/_emulator/stats")["calls"]
+        except RuntimeError:
+            print(f"{label}: cut short after {time.monotonic() - t0:.0f} s; VmHWM so far "
+                  f"{fn.sampled_hwm_kb / 1024:.2f} MB (sampled each second); load {loadavg()}")
+            raise
         finally:
             fn.close()
         calls = {k: v - stats0.get(k, 0) for k, v in stats1.items() if v - stats0.get(k, 0)}
         result[label] = {"vm_hwm_mb": hwm, "wall_s": wall, "calls": calls,
+                         "response_bytes": len(inv.body),
                          "response": inv.body.decode(errors="replace")[:400], "load": loadavg()}
-        print(f"{label}: VmHWM {hwm:.2f} MB, {wall:.1f} s, load {loadavg()}, "
-              f"{sum(calls.values())} calls {calls}")
+        print(f"{label}: VmHWM {hwm:.2f} MB, {wall:.1f} s, response {len(inv.body):,} bytes, "
+              f"load {loadavg()}, {sum(calls.values())} calls {calls}")
 
     one("create")
     time.sleep(max(1.0, args.status_delay * 4))
