@@ -71,6 +71,10 @@ bench: venv ## benchmarks (criterion at 50k users; cold start, RSS, zip size; sw
 	@# so nothing of the release build is reused; fat LTO over every SDK would only slow the link.
 	CARGO_PROFILE_BENCH_LTO=false CARGO_PROFILE_BENCH_CODEGEN_UNITS=16 cargo bench --locked -p studio-warden --bench planner --bench drift
 	$(WARDEN_PYTHON) benches/coldstart.py --runs $${BENCH_RUNS:-30}
+	@# Per-event overhead (receipt -> CreateUserProfile) and a large sweep's peak RSS: the release
+	@# binaries against the Runtime API harness and the emulator.
+	$(WARDEN_PYTHON) benches/on_emulator.py event --runs $${BENCH_RUNS:-30} --warm 2
+	$(WARDEN_PYTHON) benches/on_emulator.py sweep --users $${BENCH_RSS_USERS:-10000}
 	cargo run --quiet --locked -p warden-tests --bin bench_sweep -- --users $${BENCH_USERS:-1000} --latency-ms 5
 
 clean-venv: ## remove the virtual environment

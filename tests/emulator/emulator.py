@@ -15,7 +15,10 @@ Control endpoint (same port):
     GET  /_emulator/faults  the current rules
     POST /_emulator/reset   clears faults, stats, moto state and the extensions' state
     GET  /_emulator/stats   {"calls": {"service:Operation": n}, "faults": {...}, "total_calls": n}
-    POST /_emulator/config  JSON {status_delay?, profile_quota?, seed?}
+                            (+ "timeline": [[arrival, done, "service:Operation", fault], ...]
+                            while the call timeline is on; times are time.monotonic())
+    POST /_emulator/config  JSON {status_delay?, profile_quota?, seed?, call_timeline?,
+                            fast_transactions?}
     POST /_emulator/identitystore/user-status  JSON {IdentityStoreId, UserId, UserStatus}
     POST /_emulator/identitystore/seed  JSON {IdentityStoreId, Groups, Users, Prefix} (benchmarks)
     POST /_emulator/sagemaker/profile-status   JSON {DomainId, UserProfileName, Status}
@@ -173,11 +176,28 @@ class Emulator:
                     return 400, {"error": str(exc)}
             if method in ("GET", "POST"):
                 s = config.SETTINGS
-                return 200, {"status_delay": s.status_delay, "profile_quota": s.profile_quota, "seed": s.seed}
+                return 200, {
+                    "status_delay": s.status_delay,
+                    "profile_quota": s.profile_quota,
+                    "seed": s.seed,
+                    "call_timeline": self.engine.timeline_enabled,
+                    "fast_transactions": dynamodb_ext.FAST_TRANSACTIONS["enabled"],
+                }
         return 404, {"error": f"unknown control endpoint {method} {path}"}
 
     # -- WSGI ----------------------------------------------------------------------
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        arrival = time.monotonic()
+        if not self.engine.timeline_enabled:
+            return self._handle(environ, start_response)
+        result = self._handle(environ, start_response)
+        attributed = environ.get("emulator.attributed")
+        if attributed is not None:
+            service, operation, kind = attributed
+            self.engine.record(arrival, time.monotonic(), service, operation, kind)
+        return result
+
+    def _handle(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         body = _read_body(environ)
         if path.startswith("/_emulator/"):
@@ -196,6 +216,7 @@ class Emulator:
         if attributed is not None:
             service, operation, _region = attributed
             kind, latency = self.engine.decide(service, operation)
+            environ["emulator.attributed"] = (service, operation, kind)
             faults.sleep_ms(latency)
             if kind is not None:
                 status, headers, payload = faults.error_response(service, kind)
@@ -250,6 +271,14 @@ def apply_config(payload: dict[str, Any], engine: faults.FaultEngine) -> None:
         s.seed = int(payload["seed"])
         engine.set_seed(s.seed)
         mock_random.seed(s.seed)
+    if payload.get("fast_transactions") is not None:
+        if not isinstance(payload["fast_transactions"], bool):
+            raise ValueError("fast_transactions must be true or false")
+        dynamodb_ext.FAST_TRANSACTIONS["enabled"] = payload["fast_transactions"]
+    if payload.get("call_timeline") is not None:
+        if not isinstance(payload["call_timeline"], bool):
+            raise ValueError("call_timeline must be true or false")
+        engine.set_timeline(payload["call_timeline"])
 
 
 def watch_parent(parent_pid: int) -> None:
@@ -302,6 +331,11 @@ def main(argv: list[str] | None = None) -> int:
         help="exit when this process is no longer our parent (default: the parent at start-up)",
     )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument(
+        "--fast-transactions",
+        action="store_true",
+        help="benchmarks: shallow rollback snapshots for TransactWriteItems (see dynamodb_ext.py)",
+    )
     args = parser.parse_args(argv)
     if not args.verbose:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
@@ -313,7 +347,12 @@ def main(argv: list[str] | None = None) -> int:
     engine = faults.FaultEngine(seed=args.seed)
     engine.set_rules(rules)
     apply_config(
-        {"status_delay": args.status_delay, "profile_quota": args.profile_quota, "seed": args.seed},
+        {
+            "status_delay": args.status_delay,
+            "profile_quota": args.profile_quota,
+            "seed": args.seed,
+            "fast_transactions": True if args.fast_transactions else None,
+        },
         engine,
     )
 

@@ -156,6 +156,10 @@ class FaultRule:
         }
 
 
+# At most this many calls are kept in the optional timeline.
+TIMELINE_MAX = 1_000_000
+
+
 class FaultEngine:
     def __init__(self, seed: int = 0) -> None:
         self._lock = threading.Lock()
@@ -164,6 +168,12 @@ class FaultEngine:
         self._rngs: dict[tuple[str, str], random.Random] = {}
         self.calls: dict[str, int] = {}
         self.faults: dict[str, int] = {}
+        # Optional call timeline (benchmarks): off unless switched on through
+        # /_emulator/config {"call_timeline": true}. Each entry is one AWS call:
+        # [arrival, done, "service:Operation", fault kind or None], both times
+        # time.monotonic() (CLOCK_MONOTONIC on Linux, comparable across processes).
+        self.timeline_enabled = False
+        self.timeline: list[list[Any]] = []
 
     def set_rules(self, rules: list[FaultRule]) -> None:
         with self._lock:
@@ -181,14 +191,32 @@ class FaultEngine:
             self._rngs.clear()
             self.calls.clear()
             self.faults.clear()
+            self.timeline.clear()
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
-            return {
+            out: dict[str, Any] = {
                 "calls": dict(sorted(self.calls.items())),
                 "faults": dict(sorted(self.faults.items())),
                 "total_calls": sum(self.calls.values()),
             }
+            if self.timeline_enabled:
+                out["timeline"] = [list(entry) for entry in self.timeline]
+            return out
+
+    def set_timeline(self, enabled: bool) -> None:
+        """Switch the call timeline on (cleared) or off (dropped)."""
+        with self._lock:
+            self.timeline_enabled = enabled
+            self.timeline.clear()
+
+    def record(self, arrival: float, done: float, service: str, operation: str, kind: str | None) -> None:
+        """Append one call to the timeline, if it is on (bounded at TIMELINE_MAX entries)."""
+        if not self.timeline_enabled:
+            return
+        with self._lock:
+            if self.timeline_enabled and len(self.timeline) < TIMELINE_MAX:
+                self.timeline.append([arrival, done, f"{service}:{operation}", kind])
 
     def decide(self, service: str, operation: str) -> tuple[str | None, int]:
         """Count the call; return (fault kind or None, latency in ms)."""

@@ -41,6 +41,12 @@ struct Args {
     /// Users worked on at once.
     #[arg(long, default_value_t = 4)]
     concurrency: usize,
+    /// Keep moto's TransactWriteItems, which deep-copies the table on every call.
+    #[arg(long)]
+    moto_transactions: bool,
+    /// Print the emulator's call counts to stderr this often (seconds; 0: never).
+    #[arg(long, default_value_t = 60)]
+    progress_s: u64,
 }
 
 const STORE: &str = "d-9067c0ffee";
@@ -63,6 +69,35 @@ fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTree
         .collect()
 }
 
+/// A control request with an hour's read timeout (the harness's `raw_request` waits 30 s).
+fn control_long(addr: &str, path: &str, body: &str) -> std::result::Result<String, String> {
+    control_long_io(addr, path, body).map_err(|e| e.to_string())?
+}
+
+fn control_long_io(
+    addr: &str,
+    path: &str,
+    body: &str,
+) -> std::io::Result<std::result::Result<String, String>> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr)?;
+    stream.set_read_timeout(Some(Duration::from_secs(3600)))?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let Some((head, text)) = response.split_once("\r\n\r\n") else {
+        return Ok(Err(format!("{path}: no end of headers")));
+    };
+    if !head.starts_with("HTTP/1.1 200") && !head.starts_with("HTTP/1.0 200") {
+        return Ok(Err(format!("{path}: {head}: {text}")));
+    }
+    Ok(Ok(text.to_string()))
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -73,12 +108,29 @@ fn now() -> i64 {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let emulator = Emulator::start_with(EmulatorOptions {
-        status_delay: Duration::from_millis(50),
-        profile_quota: Some(200_000),
-        ..EmulatorOptions::default()
-    })
-    .await?;
+    let emulator = std::sync::Arc::new(
+        Emulator::start_with(EmulatorOptions {
+            status_delay: Duration::from_millis(50),
+            profile_quota: Some(200_000),
+            ..EmulatorOptions::default()
+        })
+        .await?,
+    );
+    let run_started = Instant::now();
+    if !args.moto_transactions {
+        // moto deep-copies the whole table for every TransactWriteItems, which makes a sweep
+        // quadratic in the ledger's size (tests/emulator/dynamodb_ext.py).
+        let (status, text) = emulator
+            .raw_request(
+                "POST",
+                "/_emulator/config",
+                r#"{"fast_transactions": true}"#,
+            )
+            .await?;
+        if status != 200 {
+            return Err(format!("fast_transactions: {status} {text}").into());
+        }
+    }
     let sdk = emulator.sdk_config();
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
     let attr = |n: &str| {
@@ -125,11 +177,28 @@ async fn main() -> Result<()> {
         .map(|g| format!("bench-group-{g:02}"))
         .collect();
     let seeding = Instant::now();
-    let (group_ids, _users) = emulator
-        .seed_identity_store(STORE, &group_names, args.users, "bench-user-")
-        .await?;
+    // The seed endpoint, with a longer read timeout than the harness's 30 s: moto checks every
+    // existing user name on each create, so seeding 50,000 users takes minutes.
+    let body = json!({
+        "IdentityStoreId": STORE,
+        "Groups": group_names,
+        "Users": args.users,
+        "Prefix": "bench-user-",
+    });
+    let addr = emulator
+        .endpoint()
+        .trim_start_matches("http://")
+        .to_string();
+    let seeded = tokio::task::spawn_blocking(move || {
+        control_long(&addr, "/_emulator/identitystore/seed", &body.to_string())
+    })
+    .await??;
+    let seeded: serde_json::Value = serde_json::from_str(&seeded)?;
+    let group_ids: BTreeMap<String, String> =
+        serde_json::from_value(seeded.get("groups").cloned().unwrap_or_default())?;
     eprintln!(
-        "seeded {} users in {} groups in {:.1?}",
+        "[{:>7.1?}] seeded {} users in {} groups in {:.1?}",
+        run_started.elapsed(),
         args.users,
         args.groups,
         seeding.elapsed()
@@ -168,11 +237,37 @@ async fn main() -> Result<()> {
     let sweep =
         warden::events::classify(&json!({"mode": "apply"}), &engine.policy.identity_store.id)?;
 
+    // Progress on stderr every --progress-s seconds (long runs at 50k users): the calls so far.
+    let progress = (args.progress_s > 0).then(|| {
+        let emulator = std::sync::Arc::clone(&emulator);
+        let every = Duration::from_secs(args.progress_s);
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(every).await;
+                if let Ok(stats) = emulator.stats().await {
+                    let total: u64 = stats.values().sum();
+                    let get = |k: &str| stats.get(k).copied().unwrap_or(0);
+                    eprintln!(
+                        "[{:>7.1?}] {total} calls; CreateUserProfile {}, ListUserProfiles {}, TransactWriteItems {}",
+                        run_started.elapsed(),
+                        get("sagemaker:CreateUserProfile"),
+                        get("sagemaker:ListUserProfiles"),
+                        get("dynamodb:TransactWriteItems"),
+                    );
+                }
+            }
+        })
+    });
+
     // 1. Everything to create.
     let before = calls(&emulator).await?;
     let started = Instant::now();
     let report = engine.handle(sweep.clone(), now(), None).await?;
     let create_time = started.elapsed();
+    eprintln!(
+        "[{:>7.1?}] create-everything sweep done in {create_time:.1?}",
+        run_started.elapsed()
+    );
     let create_calls = delta(&before, &calls(&emulator).await?);
     let created = report
         .actions
@@ -196,6 +291,9 @@ async fn main() -> Result<()> {
     let report = engine.handle(sweep, now(), None).await?;
     let noop_time = started.elapsed();
     let noop_calls = delta(&before, &calls(&emulator).await?);
+    if let Some(task) = progress {
+        task.abort();
+    }
     // User j is in group j % groups; group g maps to domain g % domains.
     let members = |g: usize| (0..args.users).filter(|j| j % args.groups == g).count();
     let minimum: u64 = pages(args.users) // ListUsers
