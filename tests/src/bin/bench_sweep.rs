@@ -17,7 +17,7 @@ use clap::Parser;
 use serde_json::json;
 use warden::policy::Policy;
 use warden::runtime::{Settings, build_engine};
-use warden_tests::{Emulator, EmulatorOptions, FaultRule};
+use warden_tests::{Emulator, EmulatorOptions, FaultRule, calls_between};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -57,16 +57,6 @@ fn pages(n: usize) -> u64 {
 
 async fn calls(emulator: &Emulator) -> Result<BTreeMap<String, u64>> {
     Ok(emulator.stats().await?)
-}
-
-fn delta(before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
-    after
-        .iter()
-        .filter_map(|(k, v)| {
-            let d = v - before.get(k).copied().unwrap_or(0);
-            (d > 0).then(|| (k.clone(), d))
-        })
-        .collect()
 }
 
 /// A control request with an hour's read timeout (the harness's `raw_request` waits 30 s).
@@ -268,7 +258,7 @@ async fn main() -> Result<()> {
         "[{:>7.1?}] create-everything sweep done in {create_time:.1?}",
         run_started.elapsed()
     );
-    let create_calls = delta(&before, &calls(&emulator).await?);
+    let create_calls = calls_between(&before, &calls(&emulator).await?);
     let created = report
         .actions
         .iter()
@@ -290,7 +280,7 @@ async fn main() -> Result<()> {
     let started = Instant::now();
     let report = engine.handle(sweep, now(), None).await?;
     let noop_time = started.elapsed();
-    let noop_calls = delta(&before, &calls(&emulator).await?);
+    let noop_calls = calls_between(&before, &calls(&emulator).await?);
     if let Some(task) = progress {
         task.abort();
     }
