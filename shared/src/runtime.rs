@@ -331,10 +331,73 @@ where
                 );
             }
         }
+        if let Value::Object(map) = &mut value {
+            map.insert(
+                "counts".into(),
+                serde_json::to_value(report.counts()).map_err(report_error)?,
+            );
+        }
+        fit_response(&mut value, RESPONSE_BUDGET);
         Ok(value)
     }
     .instrument(span)
     .await
+}
+
+/// The most a response may weigh, serialised. Lambda returns at most 6 MB from an invocation
+/// (an over-size response fails the invocation, and an asynchronous one is then retried); a
+/// sweep that creates 10,000 profiles reports about 10 MB of actions. 1 MiB leaves room and
+/// stays readable.
+pub const RESPONSE_BUDGET: usize = 1 << 20;
+
+/// The lists a response may have to shorten, in the order they are shortened.
+const TRIMMABLE: [&str; 2] = ["/actions", "/drift/findings"];
+
+/// Keeps a response under `budget` bytes: the longest lists (the actions, a plan's drift
+/// findings) keep their first entries that fit, and `<list>_omitted` says how many were left
+/// out. Every decision is also logged, one line each, and recorded in the ledger's history;
+/// `counts` (actions by kind) always covers them all.
+pub fn fit_response(value: &mut Value, budget: usize) {
+    let size = |v: &Value| serde_json::to_vec(v).map_or(usize::MAX, |b| b.len());
+    for pointer in TRIMMABLE {
+        let total = size(value);
+        if total <= budget {
+            return;
+        }
+        let Some(Value::Array(items)) = value.pointer_mut(pointer) else {
+            continue;
+        };
+        let sizes: Vec<usize> = items.iter().map(|i| size(i).saturating_add(1)).collect();
+        let listed: usize = sizes.iter().sum();
+        // What the rest of the response weighs, plus room for the `_omitted` field.
+        let room = budget.saturating_sub(total.saturating_sub(listed).saturating_add(64));
+        let mut used = 0;
+        let keep = sizes
+            .iter()
+            .take_while(|s| {
+                used += **s;
+                used <= room
+            })
+            .count();
+        let omitted = items.len() - keep;
+        items.truncate(keep);
+        if omitted > 0 {
+            let (parent, field) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+            let target = if parent.is_empty() {
+                Some(&mut *value)
+            } else {
+                value.pointer_mut(parent)
+            };
+            if let Some(Value::Object(map)) = target {
+                map.insert(format!("{field}_omitted"), Value::from(omitted));
+            }
+            tracing::warn!(
+                list = pointer,
+                omitted,
+                "response over {budget} bytes: list shortened (every entry is in the log)"
+            );
+        }
+    }
 }
 
 fn report_error(e: serde_json::Error) -> HandlerError {
@@ -562,4 +625,75 @@ pub async fn run_lambda(function: Function) -> std::result::Result<(), lambda_ru
         handle_as(function, engine, guard, event)
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn big_report(actions: usize) -> Value {
+        let action = |i: usize| {
+            json!({
+                "action": "Create",
+                "user": format!("user-{i:05}"),
+                "profile": format!("user-{i:05}-abcdef01"),
+                "reason": "member of group \"ml-researchers\" (mapping 0)",
+                "entitlement": {"template": {"execution_role": "arn:aws:iam::111122223333:role/a", "tags": {"team": "x".repeat(200)}}},
+                "outcome": "ok",
+            })
+        };
+        json!({
+            "trigger": "sweep-1",
+            "mode": "apply",
+            "complete": true,
+            "actions": (0..actions).map(action).collect::<Vec<_>>(),
+            "failures": [],
+            "counts": {"Create": actions},
+            "drift": {"findings": (0..actions).map(|i| json!({"rule": "r", "resource": format!("p{i}")})).collect::<Vec<_>>()},
+        })
+    }
+
+    #[test]
+    fn a_response_within_budget_is_untouched() {
+        let mut value = big_report(10);
+        let before = value.clone();
+        fit_response(&mut value, RESPONSE_BUDGET);
+        assert_eq!(value, before);
+    }
+
+    #[test]
+    fn a_large_response_keeps_its_first_actions_and_says_how_many_it_left_out() {
+        let mut value = big_report(10_000);
+        assert!(serde_json::to_vec(&value).map(|b| b.len()).unwrap_or(0) > 3 * RESPONSE_BUDGET);
+        fit_response(&mut value, RESPONSE_BUDGET);
+        let size = serde_json::to_vec(&value)
+            .map(|b| b.len())
+            .unwrap_or(usize::MAX);
+        assert!(size <= RESPONSE_BUDGET, "{size}");
+        let kept = value["actions"].as_array().map_or(0, Vec::len);
+        assert!(kept > 100, "{kept}");
+        assert_eq!(value["actions_omitted"], json!(10_000 - kept));
+        assert_eq!(value["actions"][0]["user"], json!("user-00000"));
+        assert_eq!(value["counts"]["Create"], json!(10_000));
+        // The actions were enough: the drift findings stay whole.
+        assert!(value["drift"].get("findings_omitted").is_none());
+    }
+
+    #[test]
+    fn drift_findings_are_shortened_when_actions_are_not_enough() {
+        let mut value = big_report(10_000);
+        fit_response(&mut value, 64 * 1024);
+        let size = serde_json::to_vec(&value)
+            .map(|b| b.len())
+            .unwrap_or(usize::MAX);
+        assert!(size <= 64 * 1024, "{size}");
+        assert_eq!(value["actions"], json!([]));
+        assert_eq!(value["actions_omitted"], json!(10_000));
+        assert!(
+            value["drift"]["findings_omitted"]
+                .as_u64()
+                .is_some_and(|n| n > 0)
+        );
+    }
 }
