@@ -74,8 +74,9 @@ bench: venv ## benchmarks (criterion at 50k users; cold start, RSS, zip size; sw
 	@# Per-event overhead (receipt -> CreateUserProfile) and a large sweep's peak RSS: the release
 	@# binaries against the Runtime API harness and the emulator.
 	$(WARDEN_PYTHON) benches/on_emulator.py event --runs $${BENCH_RUNS:-30} --warm 2
-	$(WARDEN_PYTHON) benches/on_emulator.py sweep --users $${BENCH_RSS_USERS:-10000}
+	$(WARDEN_PYTHON) benches/on_emulator.py sweep --users $${BENCH_RSS_USERS:-3000}
 	cargo run --quiet --locked -p warden-tests --bin bench_sweep -- --users $${BENCH_USERS:-1000} --latency-ms 5
+	cargo run --quiet --locked -p warden-tests --bin bench_drift -- --users $${BENCH_USERS:-1000}
 
 clean-venv: ## remove the virtual environment
 	rm -rf $(VENV)
