@@ -4,12 +4,14 @@
 //! A sweep must know every profile's execution role and security groups, which only
 //! `DescribeUserProfile` gives: one call per profile, 50,000 calls for 50,000 users, on every
 //! sweep. But `ListUserProfiles`, which the sweep reads anyway, gives each profile's
-//! `LastModifiedTime`, and SageMaker moves that stamp on every change of the profile. So the
-//! ledger keeps, per profile, the stamp of the listing a description followed and what the
-//! description said; the next sweep describes only a profile whose stamp moved (or that it has
-//! not seen). A sweep where nothing changed describes no profile at all.
+//! `LastModifiedTime`. So the ledger keeps, per profile, the stamp of the listing a description
+//! followed and what the description said; the next sweep describes only a profile whose stamp
+//! moved (or that it has not seen). A sweep where nothing changed describes no profile at all.
 //!
-//! Two safety nets bound what a stamp that did not move when it should have could hide: an
+//! This relies on the stamp moving whenever the profile is updated. The API reference only
+//! calls it "the last modified time"; the emulator moves it on every update, as the name says,
+//! but that is not a documented guarantee. So two safety nets bound what a stamp that did not
+//! move when it should have could hide: an
 //! observation older than [`RECHECK_AFTER`] (plus a per-profile spread of up to the same
 //! again, so that re-descriptions do not all fall on one sweep) is described again, and a
 //! CloudTrail event about a profile is always checked with a fresh description. The status
