@@ -22,6 +22,7 @@ Control endpoint (same port):
     POST /_emulator/identitystore/user-status  JSON {IdentityStoreId, UserId, UserStatus}
     POST /_emulator/identitystore/seed  JSON {IdentityStoreId, Groups, Users, Prefix} (benchmarks)
     POST /_emulator/sagemaker/profile-status   JSON {DomainId, UserProfileName, Status}
+    POST /_emulator/sagemaker/seed-profiles    JSON {DomainId, Profiles: [{Name, Tags, UserSettings}]}
     GET  /_emulator/config  the current settings
 moto's own POST /moto-api/reset clears moto and extension state (not faults or stats).
 """
@@ -148,6 +149,19 @@ class Emulator:
             except (KeyError, ValueError) as exc:
                 return 404 if isinstance(exc, KeyError) else 400, {"error": str(exc)}
             return 200, {"status": "ok"}
+        if path == "/_emulator/sagemaker/seed-profiles" and method == "POST":
+            if not isinstance(payload, dict) or not isinstance(payload.get("Profiles"), list):
+                return 400, {"error": "expected {DomainId, Profiles: [{Name, Tags, UserSettings}]}"}
+            try:
+                seeded = sagemaker_ext.seed_profiles(
+                    str(payload.get("Account", "123456789012")),
+                    str(payload.get("Region", "us-east-1")),
+                    str(payload.get("DomainId", "")),
+                    payload["Profiles"],
+                )
+            except (KeyError, ValueError) as exc:
+                return 404 if isinstance(exc, KeyError) else 400, {"error": str(exc)}
+            return 200, {"seeded": seeded}
         if path == "/_emulator/sagemaker/profile-status" and method == "POST":
             if not isinstance(payload, dict):
                 return 400, {"error": "expected {DomainId, UserProfileName, Status}"}

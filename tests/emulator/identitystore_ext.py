@@ -22,7 +22,8 @@ import json
 from typing import Any, Callable
 
 from moto.identitystore.exceptions import ConflictException, ResourceNotFoundException, ValidationException
-from moto.identitystore.models import IdentityStoreBackend, Name
+from moto.identitystore.models import IdentityStoreBackend, Name, User
+from moto.moto_api._internal import mock_random
 from moto.identitystore.responses import IdentityStoreResponse
 
 from config import LOCK
@@ -258,13 +259,26 @@ def seed(backend: IdentityStoreBackend, store_id: str, group_names: list[str], u
             groups[name] = group_id
         ids = list(groups.values())
         user_ids: list[str] = []
+        # Straight into the store: moto's create_user compares each new name with every user
+        # there, so 50,000 creates one by one are quadratic. The names made here are unique
+        # unless the prefix was used before, which is checked once.
+        store = backend._IdentityStoreBackend__get_identity_store(store_id)  # type: ignore[attr-defined]
+        if any(u.UserName.startswith(prefix) for u in store.users.values()) and users:
+            raise ValueError(f"users with the prefix {prefix!r} exist already")
         for j in range(users):
             name = f"{prefix}{j:06d}"
-            user_id, _ = backend.create_user(
-                store_id, name, {"GivenName": name, "FamilyName": "Bench"}, name,
-                "", "", [], [], [], "", "", "", "", "",
+            user_id = str(mock_random.uuid4())
+            store.users[user_id] = User(
+                user_id, store_id, name, Name.from_dict({"GivenName": name, "FamilyName": "Bench"}),
+                name, "", "", [], [], [], "", "", "", "", "",
             )
             user_ids.append(user_id)
             if ids:
-                backend.create_group_membership(store_id, ids[j % len(ids)], {"UserId": user_id})
+                membership_id = str(mock_random.uuid4())
+                store.group_memberships[membership_id] = {
+                    "IdentityStoreId": store_id,
+                    "MembershipId": membership_id,
+                    "GroupId": ids[j % len(ids)],
+                    "MemberId": {"UserId": user_id},
+                }
         return {"groups": groups, "users": user_ids}

@@ -1208,3 +1208,30 @@ def set_profile_status(account_id: str, region: str, domain_id: str, name: str, 
         if profile is None:
             raise KeyError(f"no user profile {name} in {domain_id}")
         profile.begin(phases[status])
+
+
+def seed_profiles(account_id: str, region: str, domain_id: str, profiles: list[dict[str, Any]]) -> int:
+    """Bulk set-up for benchmarks: puts profiles straight into a domain, already InService,
+    without one CreateUserProfile each (whose per-domain quota count is linear in the profiles
+    there, so creating 50,000 one by one is quadratic). Each entry: {Name, Tags, UserSettings}."""
+    backend = sagemaker_backends[account_id][region]
+    with LOCK:
+        domain = backend.domains.get(domain_id)
+        if domain is None:
+            raise KeyError(f"no domain {domain_id}")
+        state = _state(backend)
+        for entry in profiles:
+            name = str(entry.get("Name", ""))
+            if not name or (domain.id, name.lower()) in state.profiles:
+                raise ValueError(f"profile name {name!r} is empty or taken")
+            profile = Profile(
+                domain,
+                name,
+                state.next_seq(),
+                state.next_uid(domain.id),
+                user_settings=entry.get("UserSettings"),
+                tags=_merge_tags(entry.get("Tags")),
+            )
+            profile.phase = "ready"
+            state.profiles[(domain.id, name.lower())] = profile
+        return len(profiles)

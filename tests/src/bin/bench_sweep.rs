@@ -44,6 +44,12 @@ struct Args {
     /// Keep moto's TransactWriteItems, which deep-copies the table on every call.
     #[arg(long)]
     moto_transactions: bool,
+    /// Seed the state a finished onboarding leaves (profiles InService with their tags and
+    /// settings, ledger records Active) instead of creating it, and measure only the sweep
+    /// where nothing changed: for 50,000 users, which the emulator cannot onboard one
+    /// `CreateUserProfile` at a time in reasonable time.
+    #[arg(long)]
+    prebuilt: bool,
     /// Print the emulator's call counts to stderr this often (seconds; 0: never).
     #[arg(long, default_value_t = 60)]
     progress_s: u64,
@@ -249,33 +255,48 @@ async fn main() -> Result<()> {
         })
     });
 
-    // 1. Everything to create.
-    let before = calls(&emulator).await?;
-    let started = Instant::now();
-    let report = engine.handle(sweep.clone(), now(), None).await?;
-    let create_time = started.elapsed();
-    eprintln!(
-        "[{:>7.1?}] create-everything sweep done in {create_time:.1?}",
-        run_started.elapsed()
-    );
-    let create_calls = calls_between(&before, &calls(&emulator).await?);
-    let created = report
-        .actions
-        .iter()
-        .filter(|a| a.action.kind() == "Create" && a.outcome.starts_with("ok"))
-        .count();
-    let mut per_domain: BTreeMap<String, usize> = BTreeMap::new();
-    for a in report
-        .actions
-        .iter()
-        .filter(|a| a.action.kind() == "Create")
-    {
-        *per_domain.entry(a.domain.to_string()).or_default() += 1;
-    }
+    let (created, create_time, create_calls, per_domain) = if args.prebuilt {
+        let users: Vec<String> =
+            serde_json::from_value(seeded.get("users").cloned().unwrap_or_default())?;
+        let started = Instant::now();
+        let per_domain = prebuild(&emulator, &engine, &users, &group_names, &group_ids).await?;
+        eprintln!(
+            "[{:>7.1?}] state of a finished onboarding seeded in {:.1?}",
+            run_started.elapsed(),
+            started.elapsed()
+        );
+        (0, Duration::ZERO, BTreeMap::new(), per_domain)
+    } else {
+        // 1. Everything to create.
+        let before = calls(&emulator).await?;
+        let started = Instant::now();
+        let report = engine.handle(sweep.clone(), now(), None).await?;
+        let create_time = started.elapsed();
+        eprintln!(
+            "[{:>7.1?}] create-everything sweep done in {create_time:.1?}",
+            run_started.elapsed()
+        );
+        let create_calls = calls_between(&before, &calls(&emulator).await?);
+        let created = report
+            .actions
+            .iter()
+            .filter(|a| a.action.kind() == "Create" && a.outcome.starts_with("ok"))
+            .count();
+        let mut per_domain: BTreeMap<String, usize> = BTreeMap::new();
+        for a in report
+            .actions
+            .iter()
+            .filter(|a| a.action.kind() == "Create")
+        {
+            *per_domain.entry(a.domain.to_string()).or_default() += 1;
+        }
+        // Let statuses settle and be recorded.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        engine.handle(sweep.clone(), now(), None).await?;
+        (created, create_time, create_calls, per_domain)
+    };
 
-    // 2. Let statuses settle and be recorded, then a sweep where nothing changed.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    engine.handle(sweep.clone(), now(), None).await?;
+    // 2. A sweep where nothing changed.
     let before = calls(&emulator).await?;
     let started = Instant::now();
     let report = engine.handle(sweep, now(), None).await?;
@@ -304,12 +325,16 @@ async fn main() -> Result<()> {
         args.concurrency
     );
     println!();
-    println!(
-        "everything to create: {created} profiles in {:.1?} ({:.1} profiles/s)",
-        create_time,
-        created as f64 / create_time.as_secs_f64()
-    );
-    println!("calls: {create_calls:?}");
+    if args.prebuilt {
+        println!("everything to create: not measured (--prebuilt: the onboarded state was seeded)");
+    } else {
+        println!(
+            "everything to create: {created} profiles in {:.1?} ({:.1} profiles/s)",
+            create_time,
+            created as f64 / create_time.as_secs_f64()
+        );
+        println!("calls: {create_calls:?}");
+    }
     println!();
     println!(
         "nothing changed: {:.1?}, {} actions, {made} calls, pagination minimum {minimum}, ratio {:.2}",
@@ -319,4 +344,82 @@ async fn main() -> Result<()> {
     );
     println!("calls: {noop_calls:?}");
     Ok(())
+}
+
+/// Seeds what a finished onboarding leaves: per user, the profile its mapping gives (InService,
+/// with the ownership tags and the mapping's role) and an `Active` ledger record with the
+/// mapping's fingerprint, exactly as the engine would have written them. Returns the
+/// profiles per domain.
+async fn prebuild(
+    emulator: &Emulator,
+    engine: &warden::runtime::AwsEngine,
+    users: &[String],
+    group_names: &[String],
+    group_ids: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, usize>> {
+    use futures::stream::{self, StreamExt, TryStreamExt};
+    use warden::desired::{ResolvedMappings, entitlements};
+    use warden::ids::{GroupId, UserId};
+    use warden::model::{Phase, ProfileStatus, User, UserRecord};
+    use warden::policy::GroupRef;
+    use warden::ports::Ledger;
+
+    let policy = &engine.policy;
+    let resolved = ResolvedMappings::new(policy, |g| match g {
+        GroupRef::Id(id) => Some(id.clone()),
+        GroupRef::DisplayName(_) => None,
+    });
+    let mut records = Vec::with_capacity(users.len());
+    let mut profiles: BTreeMap<String, Vec<serde_json::Value>> = BTreeMap::new();
+    for (j, id) in users.iter().enumerate() {
+        let user = User {
+            id: UserId::parse(id)?,
+            user_name: format!("bench-user-{j:06}"),
+            enabled: true,
+        };
+        let group = GroupId::parse(&group_ids[&group_names[j % group_names.len()]])?;
+        let groups = std::collections::BTreeSet::from([group]);
+        for (domain, e) in entitlements(policy, &resolved, &user, &groups) {
+            let profile = warden::naming::profile_name(&user.user_name, &user.id);
+            profiles.entry(domain.to_string()).or_default().push(json!({
+                "Name": profile.as_str(),
+                "Tags": [
+                    {"Key": warden::engine::TAG_MANAGED, "Value": "true"},
+                    {"Key": warden::engine::TAG_USER_ID, "Value": user.id.as_str()},
+                ],
+                "UserSettings": {"ExecutionRole": e.template.execution_role},
+            }));
+            records.push(UserRecord {
+                domain,
+                user: user.id.clone(),
+                user_name: user.user_name.clone(),
+                profile,
+                phase: Phase::Active,
+                group: Some(e.group.clone()),
+                template_hash: Some(e.template_hash.clone()),
+                profile_status: Some(ProfileStatus::InService),
+                version: 1,
+                updated_at: now(),
+            });
+        }
+    }
+    let mut per_domain = BTreeMap::new();
+    for (domain, list) in profiles {
+        per_domain.insert(domain.clone(), list.len());
+        for chunk in list.chunks(2000) {
+            let body = json!({"DomainId": domain, "Profiles": chunk}).to_string();
+            let (status, text) = emulator
+                .raw_request("POST", "/_emulator/sagemaker/seed-profiles", &body)
+                .await?;
+            if status != 200 {
+                return Err(format!("seed-profiles: {status} {text}").into());
+            }
+        }
+    }
+    stream::iter(records.iter())
+        .map(|r| engine.ledger.put_record(r))
+        .buffer_unordered(32)
+        .try_collect::<Vec<()>>()
+        .await?;
+    Ok(per_domain)
 }
