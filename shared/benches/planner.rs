@@ -11,7 +11,6 @@ use warden::desired::{ResolvedMappings, entitlements};
 use warden::ids::{DomainId, GroupId, ResourceName, UserId};
 use warden::model::{
     Entitlement, Epoch, Phase, ProfileStatus, ProfileSummary, Scope, User, UserRecord,
-    template_hash,
 };
 use warden::naming;
 use warden::planner::{DomainState, plan};
@@ -80,7 +79,7 @@ fn world(policy: &Policy, users: usize, mix: Mix) -> World {
     let mapping = &policy.mappings[0];
     let domain = policy.domains[0].id.clone();
     let group = group_id(0);
-    let hash = template_hash(&mapping.template);
+    let hash = mapping.template_hash.clone();
     let mut w = World {
         domain: domain.clone(),
         desired: BTreeMap::new(),

@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::ids::{DomainId, GroupId};
-use crate::model::{Entitlement, User, template_hash};
+use crate::model::{Entitlement, User};
 use crate::policy::{GroupRef, Policy};
 
 /// The policy's mappings with every group reference resolved to a group id.
@@ -13,22 +13,12 @@ pub struct ResolvedMappings {
     by_group: BTreeMap<GroupId, Vec<usize>>,
     /// Mappings whose group does not exist (a display name nobody has): logged, never fatal.
     pub unresolved: Vec<usize>,
-    /// `template_hash` of every mapping's template, by mapping index: computed once here, not
-    /// once per user (a JSON serialisation and a SHA-256 each).
-    hashes: Vec<String>,
 }
 
 impl ResolvedMappings {
     /// `resolve` answers a display name with the group's id, or `None` if no such group exists.
     pub fn new(policy: &Policy, mut resolve: impl FnMut(&GroupRef) -> Option<GroupId>) -> Self {
-        let mut out = ResolvedMappings {
-            hashes: policy
-                .mappings
-                .iter()
-                .map(|m| template_hash(&m.template))
-                .collect(),
-            ..ResolvedMappings::default()
-        };
+        let mut out = ResolvedMappings::default();
         for (i, mapping) in policy.mappings.iter().enumerate() {
             match resolve(&mapping.group) {
                 Some(id) => out.by_group.entry(id).or_default().push(i),
@@ -95,10 +85,6 @@ pub fn entitlements(
     best.into_iter()
         .map(|(domain, (i, group))| {
             let mapping = &policy.mappings[i];
-            let template_hash = match resolved.hashes.get(i) {
-                Some(hash) => hash.clone(),
-                None => template_hash(&mapping.template),
-            };
             let entitlement = Entitlement {
                 user: user.id.clone(),
                 user_name: user.user_name.clone(),
@@ -106,7 +92,7 @@ pub fn entitlements(
                 group: group.clone(),
                 group_label: mapping.group.to_string(),
                 template: mapping.template.clone(),
-                template_hash,
+                template_hash: mapping.template_hash.clone(),
             };
             (domain.clone(), entitlement)
         })

@@ -79,6 +79,9 @@ pub struct Mapping {
     /// Higher wins when a user's groups map to the same domain.
     pub priority: i64,
     pub template: ProfileTemplate,
+    /// [`crate::model::template_hash`] of `template`, computed once when the policy is loaded:
+    /// the ledger keeps it to notice a changed mapping without describing the profile.
+    pub template_hash: String,
 }
 
 /// The settings a profile gets from its mapping.
@@ -434,17 +437,19 @@ impl Validator<'_> {
             if tags.len() > 40 {
                 return Err(self.unlocated(format!("mappings[{i}].tags: at most 40 tags (SageMaker allows 50, studio-warden keeps room for its own)")));
             }
+            let template = ProfileTemplate {
+                execution_role: role.clone(),
+                security_groups,
+                tags,
+                apps: m.apps,
+            };
             mappings.push(Mapping {
                 index: i,
                 group,
                 domain: domain.clone(),
                 priority,
-                template: ProfileTemplate {
-                    execution_role: role.clone(),
-                    security_groups,
-                    tags,
-                    apps: m.apps,
-                },
+                template_hash: crate::model::template_hash(&template),
+                template,
             });
         }
         if mappings.is_empty() {

@@ -26,7 +26,7 @@ use serde::Serialize;
 use crate::error::{Result, WardenError};
 use crate::events::{Change, Subject};
 use crate::ids::{DomainId, ResourceName, SecurityGroupId};
-use crate::model::{Epoch, Phase, ProfileSummary, template_hash};
+use crate::model::{Epoch, Phase, ProfileSummary};
 use crate::policy::{Baseline, Domain, Policy};
 use crate::ports::{HistoryEntry, Ledger, ProfileSpec, Studio, UpdateOutcome};
 
@@ -423,7 +423,7 @@ where
             .into_iter()
             .map(|o| (o.name.clone(), o))
             .collect();
-        let plan = observed::read_plan(listed, cache.clone(), now);
+        let plan = observed::read_plan(listed, &cache, now);
         tracing::debug!(
             domain = %domain,
             cached = plan.cached.len(),
@@ -453,8 +453,8 @@ where
 
     /// The ledger's managed profiles of a domain, with the template each should have.
     async fn managed(&self, domain: &Domain) -> Result<BTreeMap<ResourceName, ManagedProfile>> {
-        // The domain's mappings with their fingerprints, hashed once (not once per record).
-        let mappings: Vec<(String, ExpectedTemplate)> = self
+        // The domain's mappings with their fingerprints.
+        let mappings: Vec<(&str, ExpectedTemplate)> = self
             .policy
             .mappings
             .iter()
@@ -471,7 +471,7 @@ where
                         .map(|s| s.to_string())
                         .collect(),
                 };
-                (template_hash(&m.template), expected)
+                (m.template_hash.as_str(), expected)
             })
             .collect();
         let mut out = BTreeMap::new();
@@ -481,7 +481,7 @@ where
             }
             let template = mappings
                 .iter()
-                .find(|(hash, _)| Some(hash) == r.template_hash.as_ref())
+                .find(|(hash, _)| Some(*hash) == r.template_hash.as_deref())
                 .map(|(_, expected)| expected.clone());
             out.insert(
                 r.profile.clone(),

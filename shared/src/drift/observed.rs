@@ -98,19 +98,22 @@ pub struct ReadPlan {
 /// Splits a listing into what the cache answers and what must be described.
 pub fn read_plan(
     listed: Vec<ProfileSummary>,
-    mut cache: BTreeMap<ResourceName, Observation>,
+    cache: &BTreeMap<ResourceName, Observation>,
     now: Epoch,
 ) -> ReadPlan {
     let mut plan = ReadPlan::default();
-    let names: BTreeSet<ResourceName> = listed.iter().map(|p| p.name.clone()).collect();
+    let names: BTreeSet<&ResourceName> = listed.iter().map(|p| &p.name).collect();
+    plan.gone = cache
+        .keys()
+        .filter(|name| !names.contains(name))
+        .cloned()
+        .collect();
     for p in listed {
         match cache.get(&p.name) {
             Some(o) if o.holds_for(&p, now) => plan.cached.push(o.detail(&p)),
             _ => plan.describe.push(p),
         }
     }
-    cache.retain(|name, _| !names.contains(name));
-    plan.gone = cache.into_keys().collect();
     plan
 }
 
@@ -174,7 +177,7 @@ mod tests {
     fn an_unchanged_stamp_is_answered_from_the_cache_with_the_listed_status() {
         let plan = read_plan(
             vec![listed("a", Some(5), ProfileStatus::UpdateFailed)],
-            cache(&[seen("a", 5, NOW - 60)]),
+            &cache(&[seen("a", 5, NOW - 60)]),
             NOW,
         );
         assert!(plan.describe.is_empty());
@@ -192,7 +195,7 @@ mod tests {
                 listed("nostamp", None, ProfileStatus::InService),
                 listed("new", Some(1), ProfileStatus::InService),
             ],
-            cache(&[seen("moved", 5, NOW - 60), seen("nostamp", 5, NOW - 60)]),
+            &cache(&[seen("moved", 5, NOW - 60), seen("nostamp", 5, NOW - 60)]),
             NOW,
         );
         let described: Vec<&str> = plan.describe.iter().map(|p| p.name.as_str()).collect();
@@ -204,7 +207,7 @@ mod tests {
     fn profiles_no_longer_listed_are_forgotten() {
         let plan = read_plan(
             vec![listed("a", Some(5), ProfileStatus::InService)],
-            cache(&[seen("a", 5, NOW), seen("b", 5, NOW)]),
+            &cache(&[seen("a", 5, NOW), seen("b", 5, NOW)]),
             NOW,
         );
         assert_eq!(plan.gone, vec![name("b")]);
