@@ -348,7 +348,7 @@ impl World {
             .sweep(
                 &format!("sweep-{}", ulid_like()),
                 false,
-                now_secs(),
+                now(),
                 Some(deadline),
             )
             .await
@@ -735,7 +735,8 @@ impl World {
     }
 }
 
-fn now_secs() -> i64 {
+/// The wall clock in epoch seconds, as the engine's `now`.
+pub fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)

@@ -70,13 +70,6 @@ const USERS: [&str; 4] = [
     "dee_dee",
 ];
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// The test's own calls to the Identity Store go through the same faults: retry them.
 async fn retrying<T, F, Fut>(mut f: F) -> T
 where

@@ -34,13 +34,6 @@ use warden::model::Phase;
 use warden::runtime::{AwsEngine, Settings, build_engine};
 use warden_tests::fixture::*;
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// Where a run is cut, counted in AWS calls (HTTP requests, retries included).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Cut {

@@ -15,13 +15,6 @@ use warden::runtime::Function;
 use warden_tests::FaultRule;
 use warden_tests::fixture::*;
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 async fn world_with(options: WorldOptions) -> World {
     World::with(options).await.expect("world")
 }

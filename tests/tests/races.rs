@@ -14,13 +14,6 @@ use warden::model::{Epoch, Phase, UserRecord};
 use warden::ports::{HistoryEntry, Ledger, SweepSummary};
 use warden_tests::fixture::*;
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// The ledger, except that the first time a `Create` is committed, "another invocation"
 /// commits the same creation first (the same record version, its own history row).
 struct Overtaken {

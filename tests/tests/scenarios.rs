@@ -9,13 +9,6 @@ use warden::engine::{TAG_MANAGED, TAG_USER_ID};
 use warden::model::Phase;
 use warden_tests::fixture::*;
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 fn actions(report: &Value) -> Vec<(String, String)> {
     report["actions"]
         .as_array()

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use aws_sdk_sagemaker::types::UserSettings;
 use clap::Parser;
 use futures::stream::{self, StreamExt, TryStreamExt};
-use warden_tests::fixture::{STORE, World, WorldOptions};
+use warden_tests::fixture::{STORE, World, WorldOptions, now};
 use warden_tests::{EmulatorOptions, calls_between};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -24,13 +24,6 @@ struct Args {
     /// Managed profiles in the domain.
     #[arg(long, default_value_t = 1000)]
     users: usize,
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 async fn drift_sweep(world: &World, label: &str) -> Result<u64> {

@@ -17,6 +17,7 @@ use clap::Parser;
 use serde_json::json;
 use warden::policy::Policy;
 use warden::runtime::{Settings, build_engine};
+use warden_tests::fixture::now;
 use warden_tests::{Emulator, EmulatorOptions, FaultRule, calls_between};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -92,13 +93,6 @@ fn control_long_io(
         return Ok(Err(format!("{path}: {head}: {text}")));
     }
     Ok(Ok(text.to_string()))
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]

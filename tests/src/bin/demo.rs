@@ -54,13 +54,6 @@ async fn show_profiles(world: &World) -> Result<()> {
     Ok(())
 }
 
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     heading("Starting the local AWS emulator (moto + studio-warden's SageMaker Studio extensions)");
