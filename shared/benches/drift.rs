@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use warden::drift::model::{
-    DomainSnapshot, EndpointInfo, ExpectedTemplate, ManagedProfile, ProfileDetail,
-    SecurityGroupInfo, SgRule, Snapshot, SubnetInfo,
+    EndpointInfo, ExpectedTemplate, ManagedProfile, ProfileDetail, SecurityGroupInfo, SgRule,
+    Snapshot, SubnetInfo,
 };
 use warden::drift::rules::evaluate;
 use warden::ids::{ResourceName, UserId};
+use warden::model::DomainDescription;
 use warden::model::ProfileStatus;
 use warden::naming;
 use warden::policy::{Baseline, Policy};
@@ -51,11 +52,12 @@ fn snapshot(policy: &Policy, drifted: bool) -> (Baseline, Snapshot) {
         .map(|s| s.to_string())
         .collect();
     let vpc = baseline.vpc_id.clone().expect("vpc");
-    let d = DomainSnapshot {
+    let d = DomainDescription {
         id: domain.id.clone(),
         name: domain.name.clone(),
         status: "InService".into(),
         auth_mode: baseline.auth_mode.clone().unwrap_or_else(|| "SSO".into()),
+        sso_application_arn: None,
         app_network_access_type: baseline.network_access.clone(),
         vpc_id: Some(vpc.clone()),
         subnet_ids: baseline.subnets.clone(),

@@ -46,6 +46,19 @@ pub enum WardenError {
     #[error("ledger conflict on {key}: another invocation changed it first")]
     LedgerConflict { key: String },
 
+    /// Part of an event's work failed in a way a retry can fix (each failure, one line): the
+    /// event is failed back to Lambda so that its retry policy (then the dead-letter queue)
+    /// takes over. The rest of the work was done and recorded.
+    #[error("{what}: {} failure(s): {}", failures.len(), failures.join("; "))]
+    PartialFailure {
+        what: &'static str,
+        failures: Vec<String>,
+    },
+
+    /// The input belongs to the other function (a misrouted rule or a manual invoke).
+    #[error("{0}")]
+    WrongFunction(String),
+
     /// A ledger item could not be decoded: somebody edited the table by hand, or an older
     /// version wrote it.
     #[error("ledger item {key} is malformed: {detail}")]
@@ -57,12 +70,13 @@ impl WardenError {
     pub fn is_retryable(&self) -> bool {
         match self {
             WardenError::Aws { retryable, .. } => *retryable,
-            WardenError::LedgerConflict { .. } => true,
+            WardenError::LedgerConflict { .. } | WardenError::PartialFailure { .. } => true,
             WardenError::Policy(_)
             | WardenError::Event(_)
             | WardenError::InvalidId(_)
             | WardenError::Config(_)
             | WardenError::UnexpectedResponse { .. }
+            | WardenError::WrongFunction(_)
             | WardenError::LedgerCorrupt { .. } => false,
         }
     }
@@ -86,6 +100,8 @@ impl WardenError {
             WardenError::UnexpectedResponse { .. } => "UnexpectedResponse",
             WardenError::LedgerConflict { .. } => "LedgerConflict",
             WardenError::LedgerCorrupt { .. } => "LedgerCorrupt",
+            WardenError::PartialFailure { .. } => "PartialFailure",
+            WardenError::WrongFunction(_) => "WrongFunction",
         }
     }
 }

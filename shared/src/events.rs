@@ -27,6 +27,7 @@ use crate::ids::{
     DomainId, GroupId, IdentityStoreId, InvalidId, MembershipId, ResourceName, SecurityGroupId,
     UserId,
 };
+use crate::model::Mode;
 
 /// The value Identity Center writes in place of a field it will not log.
 pub const HIDDEN: &str = "HIDDEN_DUE_TO_SECURITY_REASONS";
@@ -59,8 +60,12 @@ pub enum Inbound {
     /// Event", detail {}), or custom input with no envelope at all: `{}` / `{"mode":"plan"}` /
     /// `{"mode":"apply"}`.
     Sweep(SweepRequest),
-    /// A CloudTrail API call (EventBridge detail-type "AWS API Call via CloudTrail") we act on.
-    Change(Change),
+    /// An Identity Center CloudTrail record (EventBridge detail-type "AWS API Call via
+    /// CloudTrail") that names users, groups or memberships to reconcile: membership-sync.
+    Membership(Change),
+    /// A SageMaker or EC2 CloudTrail record that names a domain, profile or security group to
+    /// check against the baseline: compliance-sweep.
+    Drift(Change),
     /// Well-formed but nothing to do; always carries why, for a log line.
     Skip(Skip),
 }
@@ -68,17 +73,9 @@ pub enum Inbound {
 /// A sweep to run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SweepRequest {
-    pub mode: SweepMode,
+    pub mode: Mode,
     /// The envelope `id` when the sweep came in an EventBridge envelope.
     pub trigger_id: Option<String>,
-}
-
-/// Whether a sweep acts or only shows what it would do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SweepMode {
-    Apply,
-    Plan,
 }
 
 /// A CloudTrail API call that names subjects to reconcile.
@@ -201,7 +198,7 @@ pub enum EventError {
     )]
     UnknownSweepField { field: String },
     #[error("unknown sweep mode {mode:?} (expected \"apply\" or \"plan\")")]
-    UnknownSweepMode { mode: String },
+    UnknownMode { mode: String },
     #[error("{context}: {path} is missing")]
     Missing { context: String, path: String },
     #[error("{context}: {path} is {found}, not {expected}")]
@@ -260,11 +257,11 @@ fn sweep_input(map: &Map<String, Value>) -> Result<SweepRequest, EventError> {
         return Err(EventError::UnknownSweepField { field: clip(field) });
     }
     let mode = match map.get("mode") {
-        None => SweepMode::Apply,
+        None => Mode::Apply,
         Some(Value::String(mode)) => match mode.as_str() {
-            "apply" => SweepMode::Apply,
-            "plan" => SweepMode::Plan,
-            other => return Err(EventError::UnknownSweepMode { mode: clip(other) }),
+            "apply" => Mode::Apply,
+            "plan" => Mode::Plan,
+            other => return Err(EventError::UnknownMode { mode: clip(other) }),
         },
         Some(other) => {
             return Err(EventError::WrongType {
@@ -292,7 +289,7 @@ fn classify_envelope(payload: &Value, store: &IdentityStoreId) -> Result<Inbound
         SCHEDULED_DETAIL_TYPE if matches!(event_source, "aws.scheduler" | "aws.events") => {
             scheduled_detail(&detail)?;
             Ok(Inbound::Sweep(SweepRequest {
-                mode: SweepMode::Apply,
+                mode: Mode::Apply,
                 trigger_id: Some(id),
             }))
         }
@@ -381,14 +378,20 @@ fn classify_api_call(
     };
     let reason = match outcome {
         Outcome::Found(found) if !found.subjects.is_empty() => {
-            return Ok(Inbound::Change(Change {
+            let change = Change {
                 event_id,
                 cloudtrail_event_id: cloudtrail_event_id.map(str::to_owned),
                 event_source: event_source.to_owned(),
                 event_name: event_name.to_owned(),
                 event_time: event_time.map(str::to_owned),
                 subjects: found.subjects,
-            }));
+            };
+            // SageMaker and EC2 records name only drift subjects; Identity Center records only
+            // identity subjects (each per-source handler returns its own kind).
+            return Ok(match event_source {
+                source::SAGEMAKER | source::EC2 => Inbound::Drift(change),
+                _ => Inbound::Membership(change),
+            });
         }
         Outcome::Found(found) => SkipReason::NoSubject {
             event_source: clip(event_source),
@@ -936,7 +939,7 @@ mod tests {
 
     fn subjects(payload: &Value) -> Vec<Subject> {
         match run(payload) {
-            Ok(Inbound::Change(change)) => change.subjects,
+            Ok(Inbound::Membership(change) | Inbound::Drift(change)) => change.subjects,
             other => panic!("expected a change, got {other:?}"),
         }
     }
@@ -999,9 +1002,9 @@ mod tests {
                 trigger_id: None,
             }))
         };
-        assert_eq!(run(&json!({})), sweep(SweepMode::Apply));
-        assert_eq!(run(&json!({"mode": "apply"})), sweep(SweepMode::Apply));
-        assert_eq!(run(&json!({"mode": "plan"})), sweep(SweepMode::Plan));
+        assert_eq!(run(&json!({})), sweep(Mode::Apply));
+        assert_eq!(run(&json!({"mode": "apply"})), sweep(Mode::Apply));
+        assert_eq!(run(&json!({"mode": "plan"})), sweep(Mode::Plan));
         assert_eq!(
             err_text(&json!({"mode": "plna"})),
             "unknown sweep mode \"plna\" (expected \"apply\" or \"plan\")"
@@ -1009,7 +1012,7 @@ mod tests {
         for mode in ["Plan", "APPLY", "", " plan", "dry-run"] {
             assert!(matches!(
                 err(&json!({"mode": mode})),
-                EventError::UnknownSweepMode { .. }
+                EventError::UnknownMode { .. }
             ));
         }
         assert!(
@@ -1042,7 +1045,7 @@ mod tests {
             other => panic!("{other:?}"),
         }
         match err(&json!({ "mode": long })) {
-            EventError::UnknownSweepMode { mode } => assert_eq!(mode.len(), 80),
+            EventError::UnknownMode { mode } => assert_eq!(mode.len(), 80),
             other => panic!("{other:?}"),
         }
     }
@@ -1064,7 +1067,7 @@ mod tests {
     #[test]
     fn scheduled_envelopes_are_apply_sweeps_with_their_id() {
         let sweep = Ok(Inbound::Sweep(SweepRequest {
-            mode: SweepMode::Apply,
+            mode: Mode::Apply,
             trigger_id: Some(ENVELOPE_ID.to_owned()),
         }));
         assert_eq!(run(&scheduled("aws.scheduler", json!("{}"))), sweep);
@@ -1192,7 +1195,10 @@ mod tests {
         // A null errorCode is no error.
         let mut ok = membership(json!(U1), json!(G1), json!({"membershipId": M1}));
         ok["detail"]["errorCode"] = Value::Null;
-        assert!(matches!(run(&ok), Ok(Inbound::Change(_))));
+        assert!(matches!(
+            run(&ok),
+            Ok(Inbound::Membership(_) | Inbound::Drift(_))
+        ));
         let mut typed = ok.clone();
         typed["detail"]["errorCode"] = json!(403);
         assert_eq!(
@@ -1209,7 +1215,7 @@ mod tests {
             json!({"membershipId": M1, "identityStoreId": STORE}),
         );
         let change = match run(&payload) {
-            Ok(Inbound::Change(change)) => change,
+            Ok(Inbound::Membership(change) | Inbound::Drift(change)) => change,
             other => panic!("{other:?}"),
         };
         assert_eq!(change.event_id, ENVELOPE_ID);
@@ -1228,9 +1234,9 @@ mod tests {
                 user: UserId::parse(U1).expect("valid"),
             }]
         );
-        let echoed = serde_json::to_value(Inbound::Change(change)).expect("serialises");
+        let echoed = serde_json::to_value(Inbound::Membership(change)).expect("serialises");
         assert_eq!(
-            echoed["change"]["subjects"][0]["new_membership"]["user"],
+            echoed["membership"]["subjects"][0]["new_membership"]["user"],
             json!(U1)
         );
     }
@@ -1667,7 +1673,7 @@ mod tests {
         remove(&mut payload, "/detail/eventTime");
         remove(&mut payload, "/detail/eventID");
         match run(&payload) {
-            Ok(Inbound::Change(change)) => {
+            Ok(Inbound::Membership(change) | Inbound::Drift(change)) => {
                 assert_eq!(change.event_time.as_deref(), Some("2025-11-14T14:07:32Z"));
                 assert_eq!(change.cloudtrail_event_id, None);
             }

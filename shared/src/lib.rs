@@ -5,9 +5,15 @@
 //! - ports: [`ports`] (Directory, Studio, Ledger);
 //! - adapters: [`adapters`], one per port over the real aws-sdk-rust client;
 //! - [`engine`]: subjects -> observe -> plan -> apply -> record;
-//! - [`runtime`]: configuration from the environment, clients built once, the Lambda handler.
+//! - [`service`]: routes each kind of input (membership change, drift change, sweep, plan, skip)
+//!   and answers one typed report;
+//! - [`runtime`]: the Lambda edge: configuration from the environment, clients built once, the
+//!   handler, init errors.
 
 pub mod adapters;
+pub mod catalogue;
+pub mod cidr;
+pub mod clock;
 pub mod desired;
 pub mod drift;
 pub mod engine;
@@ -20,5 +26,7 @@ pub mod planner;
 pub mod policy;
 pub mod ports;
 pub mod runtime;
+pub mod service;
+pub mod template;
 
 pub use error::{Result, WardenError};

@@ -5,23 +5,29 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
+pub use crate::clock::{Epoch, rfc3339};
 use crate::ids::{DomainId, GroupId, ResourceName, UserId};
-use crate::policy::ProfileTemplate;
+use crate::template::ProfileTemplate;
 
-/// Seconds since the Unix epoch. The core takes `now` as an argument, never reads a clock.
-pub type Epoch = i64;
+/// Whether a run acts or only shows what it would do: one type for the sweep request, the
+/// engine and the drift checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    #[default]
+    Apply,
+    /// Compute the plan; write nothing anywhere.
+    Plan,
+}
 
-/// An epoch second as RFC 3339 (`2026-11-26T07:00:00Z`), for reasons people read.
-pub fn rfc3339(at: Epoch) -> String {
-    time::OffsetDateTime::from_unix_timestamp(at)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mode::Apply => "apply",
+            Mode::Plan => "plan",
         })
-        .unwrap_or_else(|| at.to_string())
+    }
 }
 
 /// An Identity Store user as studio-warden needs it.
@@ -47,19 +53,6 @@ pub struct Entitlement {
     /// Fingerprint of `template`, kept in the ledger to notice a changed mapping without
     /// describing the profile.
     pub template_hash: String,
-}
-
-/// A stable fingerprint of a template (hex SHA-256 of its canonical JSON, first 16 digits).
-pub fn template_hash(template: &ProfileTemplate) -> String {
-    // Serialising a struct of strings, vectors and BTreeMaps cannot fail; fall back to Debug
-    // so that the function stays total.
-    let canonical =
-        serde_json::to_vec(template).unwrap_or_else(|_| format!("{template:?}").into_bytes());
-    Sha256::digest(&canonical)
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }
 
 /// A SageMaker user profile status.
@@ -110,6 +103,37 @@ impl fmt::Display for ProfileStatus {
     }
 }
 
+/// What `DescribeDomain` says about a domain: how users sign in (the engine) and its security
+/// posture (the drift rules). A sweep describes each domain once and both use it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DomainDescription {
+    pub id: DomainId,
+    pub name: String,
+    pub status: String,
+    /// `IAM` or `SSO`.
+    pub auth_mode: String,
+    /// The domain's Identity Center application (SSO-mode domains created after September 2023).
+    pub sso_application_arn: Option<String>,
+    /// `PublicInternetOnly` or `VpcOnly`.
+    pub app_network_access_type: String,
+    pub vpc_id: Option<String>,
+    pub subnet_ids: Vec<String>,
+    /// `DomainSettings.SecurityGroupIds` (the domain's own groups).
+    pub security_group_ids: Vec<String>,
+    /// `DefaultUserSettings.SecurityGroups`.
+    pub default_user_security_groups: Vec<String>,
+    /// `DefaultUserSettings.ExecutionRole`.
+    pub default_user_execution_role: Option<String>,
+    /// `DefaultSpaceSettings.SecurityGroups`.
+    pub default_space_security_groups: Vec<String>,
+    /// `KmsKeyId`: the customer-managed key of the domain's EFS volume and EBS volumes.
+    pub kms_key_id: Option<String>,
+    /// `DomainSettings.DockerSettings.EnableDockerAccess` (`ENABLED` / `DISABLED`).
+    pub docker_access: Option<String>,
+    /// `DomainSettings.DockerSettings.VpcOnlyTrustedAccounts`.
+    pub vpc_only_trusted_accounts: Vec<String>,
+}
+
 /// A profile as a listing shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ProfileSummary {
@@ -155,10 +179,8 @@ impl Phase {
 /// The offboarding steps, in the order SageMaker requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum OffboardStep {
-    Started,
     DeletingApps,
     DeletingSpaces,
-    RemovingAssignment,
     DeletingProfile,
 }
 
@@ -198,4 +220,18 @@ impl Scope {
             Scope::Users(users) => users.contains(user),
         }
     }
+}
+
+/// One domain as a sweep's reconcile left it, handed to the drift sweep that follows so that
+/// a compliance sweep lists each domain's profiles, queries its ledger records and describes
+/// it once.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DomainView {
+    /// The profile listing, less the profiles the run found gone, and with no
+    /// `modified_ms` for the profiles the run changed (so that drift describes them afresh).
+    pub profiles: Vec<ProfileSummary>,
+    /// The ledger's records after the run's writes.
+    pub records: Vec<UserRecord>,
+    /// `DescribeDomain`, when the run read it.
+    pub description: Option<DomainDescription>,
 }

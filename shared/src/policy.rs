@@ -12,6 +12,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::ids::{DomainId, GroupId, IdentityStoreId, SecurityGroupId};
+pub use crate::template::{AppDefaults, ProfileTemplate};
 
 /// A policy error, with the field and the line it comes from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -79,33 +80,9 @@ pub struct Mapping {
     /// Higher wins when a user's groups map to the same domain.
     pub priority: i64,
     pub template: ProfileTemplate,
-    /// [`crate::model::template_hash`] of `template`, computed once when the policy is loaded:
+    /// [`crate::template::template_hash`] of `template`, computed once when the policy is loaded:
     /// the ledger keeps it to notice a changed mapping without describing the profile.
     pub template_hash: String,
-}
-
-/// The settings a profile gets from its mapping.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
-pub struct ProfileTemplate {
-    pub execution_role: String,
-    pub security_groups: Vec<SecurityGroupId>,
-    pub tags: BTreeMap<String, String>,
-    pub apps: AppDefaults,
-}
-
-/// Default app settings applied to the profile's UserSettings.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, serde::Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AppDefaults {
-    /// `studio::` (Studio) or `app:JupyterServer:` and the like.
-    pub default_landing_uri: Option<String>,
-    /// Default instance type of the user's JupyterLab apps, e.g. `ml.t3.medium`.
-    pub jupyterlab_instance_type: Option<String>,
-    /// Lifecycle configurations the user's JupyterLab apps may use.
-    #[serde(default)]
-    pub jupyterlab_lifecycle_config_arns: Vec<String>,
-    /// Default instance type of the user's Code Editor apps.
-    pub code_editor_instance_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -448,7 +425,7 @@ impl Validator<'_> {
                 group,
                 domain: domain.clone(),
                 priority,
-                template_hash: crate::model::template_hash(&template),
+                template_hash: crate::template::template_hash(&template),
                 template,
             });
         }

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error::Result;
 use crate::ids::{DomainId, GroupId, MembershipId, ResourceName, UserId};
-use crate::model::{Epoch, ProfileSummary, UserRecord};
+use crate::model::{DomainDescription, Epoch, ProfileSummary, UserRecord};
 use crate::policy::ProfileTemplate;
 
 /// The Identity Store, read-only.
@@ -39,15 +39,6 @@ pub struct ProfileSpec {
     pub tags: BTreeMap<String, String>,
     /// For SSO-mode domains: the Identity Center user name (`SingleSignOnUserValue`).
     pub sso_user_name: Option<String>,
-}
-
-/// What `DescribeDomain` tells the core.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DomainInfo {
-    pub id: DomainId,
-    pub auth_mode: String,
-    /// The domain's Identity Center application (SSO-mode domains created after September 2023).
-    pub sso_application_arn: Option<String>,
 }
 
 /// The outcome of a create.
@@ -87,8 +78,10 @@ pub struct SpaceSummary {
 
 /// SageMaker plus the domain's Identity Center application assignments.
 pub trait Studio: Send + Sync {
-    fn describe_domain(&self, domain: &DomainId)
-    -> impl Future<Output = Result<DomainInfo>> + Send;
+    fn describe_domain(
+        &self,
+        domain: &DomainId,
+    ) -> impl Future<Output = Result<DomainDescription>> + Send;
     /// Every profile of a domain (paginated, 100 a page).
     fn list_profiles(
         &self,

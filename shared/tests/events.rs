@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-use warden::events::{Inbound, SkipReason, Subject, SweepMode, classify, source};
+use warden::events::{Inbound, SkipReason, Subject, classify, source};
 use warden::ids::{
     DomainId, GroupId, IdentityStoreId, MembershipId, ResourceName, SecurityGroupId, UserId,
 };
+use warden::model::Mode;
 
 const STORE: &str = "d-9067c0ffee";
 const U1: &str = "9067c0ffee-1111aaaa-0000-4000-8000-000000000001";
@@ -35,7 +36,7 @@ fn events_dir() -> PathBuf {
 /// file itself rather than repeated here.
 enum Expect {
     /// A sweep; `true` when it came in an envelope (its id is the trigger id).
-    Sweep(SweepMode, bool),
+    Sweep(Mode, bool),
     Change(&'static str, &'static str, Vec<Subject>),
     Skip(SkipReason),
 }
@@ -257,27 +258,15 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
             Change(source::EC2, "ModifySecurityGroupRules", vec![sg(SG)]),
         ),
         // sweeps
-        (
-            "scheduler-detail-string.json",
-            Sweep(SweepMode::Apply, true),
-        ),
+        ("scheduler-detail-string.json", Sweep(Mode::Apply, true)),
         (
             "scheduler-detail-string-newlines.json",
-            Sweep(SweepMode::Apply, true),
+            Sweep(Mode::Apply, true),
         ),
-        ("scheduled-rule.json", Sweep(SweepMode::Apply, true)),
-        (
-            "sweep-custom-input-plan.json",
-            Sweep(SweepMode::Plan, false),
-        ),
-        (
-            "sweep-custom-input-apply.json",
-            Sweep(SweepMode::Apply, false),
-        ),
-        (
-            "sweep-custom-input-empty.json",
-            Sweep(SweepMode::Apply, false),
-        ),
+        ("scheduled-rule.json", Sweep(Mode::Apply, true)),
+        ("sweep-custom-input-plan.json", Sweep(Mode::Plan, false)),
+        ("sweep-custom-input-apply.json", Sweep(Mode::Apply, false)),
+        ("sweep-custom-input-empty.json", Sweep(Mode::Apply, false)),
         // other EventBridge events
         (
             "signin-ConsoleLogin-other-detail-type.json",
@@ -334,7 +323,10 @@ fn every_sample_classifies_as_expected() {
                     "{name}"
                 );
             }
-            (Expect::Change(event_source, event_name, subjects), Inbound::Change(change)) => {
+            (
+                Expect::Change(event_source, event_name, subjects),
+                Inbound::Membership(change) | Inbound::Drift(change),
+            ) => {
                 assert_eq!(Some(change.event_id), envelope_id, "{name}");
                 assert_eq!(
                     change.cloudtrail_event_id.as_deref(),
@@ -568,7 +560,7 @@ fn check(payload: &Value) -> Result<(), TestCaseError> {
     let second = classify(payload, &store());
     prop_assert_eq!(&first, &second);
     match first {
-        Ok(Inbound::Change(change)) => {
+        Ok(Inbound::Membership(change) | Inbound::Drift(change)) => {
             prop_assert!(!change.subjects.is_empty());
             for (i, subject) in change.subjects.iter().enumerate() {
                 prop_assert!(

@@ -347,7 +347,7 @@ impl World {
         self.guard
             .sweep(
                 &format!("sweep-{}", ulid_like()),
-                false,
+                warden::model::Mode::Apply,
                 now(),
                 Some(deadline),
             )
@@ -357,7 +357,12 @@ impl World {
     /// Runs only the drift sweep, as if the clock read `now` (for reminders).
     pub async fn drift_sweep_at(&self, now: i64) -> warden::drift::DriftReport {
         self.guard
-            .sweep(&format!("sweep-{}", ulid_like()), false, now, None)
+            .sweep(
+                &format!("sweep-{}", ulid_like()),
+                warden::model::Mode::Apply,
+                now,
+                None,
+            )
             .await
     }
 

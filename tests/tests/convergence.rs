@@ -244,10 +244,10 @@ async fn run_history(steps: Vec<Step>, grace_zero: bool, seed: u64) {
             .await
             .expect("sweep without faults");
         assert!(report.failures.is_empty(), "{:?}", report.failures);
-        let changing = report
-            .actions
-            .iter()
-            .any(|a| a.action.changes_sagemaker() || a.outcome.starts_with("in progress"));
+        let changing = report.actions.iter().any(|a| {
+            a.action.changes_sagemaker()
+                || matches!(a.outcome, warden::engine::Outcome::InProgress(_))
+        });
         let profiles = world.profiles().await.expect("profiles");
         let steady = profiles.values().all(|s| s == "InService");
         // Safety in the final phase too: entitled users' profiles are never being deleted.

@@ -11,7 +11,7 @@ use aws_sdk_sagemaker::types::{
     UserSettings,
 };
 use serde_json::{Value, json};
-use warden::runtime::Function;
+use warden::service::Function;
 use warden_tests::FaultRule;
 use warden_tests::fixture::*;
 

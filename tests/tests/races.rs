@@ -97,10 +97,10 @@ async fn a_run_overtaken_by_another_re_reads_the_user_and_does_not_fail() {
         "the race happened"
     );
     assert!(report.failures.is_empty(), "{report:?}");
-    let outcomes: Vec<(&str, &str)> = report
+    let outcomes: Vec<(&str, String)> = report
         .actions
         .iter()
-        .map(|a| (a.action.kind(), a.outcome.as_str()))
+        .map(|a| (a.action.kind(), a.outcome.to_string()))
         .collect();
     assert!(
         outcomes

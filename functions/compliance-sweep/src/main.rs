@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    warden::runtime::run_lambda(warden::runtime::Function::ComplianceSweep).await
+    warden::runtime::run_lambda(warden::service::Function::ComplianceSweep).await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    warden::runtime::run_lambda(warden::runtime::Function::MembershipSync).await
+    warden::runtime::run_lambda(warden::service::Function::MembershipSync).await
 }

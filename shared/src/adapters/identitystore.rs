@@ -71,8 +71,7 @@ impl Directory for IdentityStoreDirectory {
             .send();
         let mut out = Vec::new();
         loop {
-            self.rate.wait().await;
-            let Some(page) = pages.next().await else {
+            let Some(page) = self.rate.page(pages.next()).await else {
                 break;
             };
             let page = page.map_err(|e| aws_error(SERVICE, "ListUsers", e))?;
@@ -94,8 +93,7 @@ impl Directory for IdentityStoreDirectory {
             .send();
         let mut out = Vec::new();
         loop {
-            self.rate.wait().await;
-            match pages.next().await {
+            match self.rate.page(pages.next()).await {
                 None => break,
                 Some(Ok(page)) => {
                     for m in page.group_memberships() {
@@ -123,8 +121,7 @@ impl Directory for IdentityStoreDirectory {
             .send();
         let mut out = Vec::new();
         loop {
-            self.rate.wait().await;
-            match pages.next().await {
+            match self.rate.page(pages.next()).await {
                 None => break,
                 Some(Ok(page)) => {
                     for m in page.group_memberships() {

@@ -50,6 +50,14 @@ impl CallRate {
             limiter.until_ready().await;
         }
     }
+
+    /// The next page of a paginated call, fetched only once a token is had: every adapter
+    /// pages through this, so that no page can skip the limiter. (`next` is the paginator's
+    /// `next()`; a future does nothing until it is polled, after the wait.)
+    pub async fn page<T>(&self, next: impl std::future::Future<Output = Option<T>>) -> Option<T> {
+        self.wait().await;
+        next.await
+    }
 }
 
 impl std::fmt::Debug for CallRate {

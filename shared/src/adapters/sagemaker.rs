@@ -12,10 +12,8 @@ use aws_sdk_ssoadmin::types::PrincipalType;
 use super::{CallRate, aws_error, code_of, epoch_ms};
 use crate::error::Result;
 use crate::ids::{DomainId, ResourceName, UserId};
-use crate::model::{ProfileStatus, ProfileSummary};
-use crate::ports::{
-    AppSummary, CreateOutcome, DomainInfo, ProfileSpec, SpaceSummary, Studio, UpdateOutcome,
-};
+use crate::model::{DomainDescription, ProfileStatus, ProfileSummary};
+use crate::ports::{AppSummary, CreateOutcome, ProfileSpec, SpaceSummary, Studio, UpdateOutcome};
 
 const SERVICE: &str = "sagemaker";
 
@@ -94,8 +92,7 @@ impl SageMakerStudio {
             .send();
         let mut out = Vec::new();
         loop {
-            self.rate.wait().await;
-            let Some(page) = pages.next().await else {
+            let Some(page) = self.rate.page(pages.next()).await else {
                 break;
             };
             let page = page.map_err(|e| aws_error(SERVICE, "ListApps", e))?;
@@ -194,7 +191,7 @@ fn summary(name: &str, status: Option<&str>, modified_ms: Option<i64>) -> Result
 }
 
 impl Studio for SageMakerStudio {
-    async fn describe_domain(&self, domain: &DomainId) -> Result<DomainInfo> {
+    async fn describe_domain(&self, domain: &DomainId) -> Result<DomainDescription> {
         self.rate.wait().await;
         let out = self
             .sagemaker
@@ -203,13 +200,49 @@ impl Studio for SageMakerStudio {
             .send()
             .await
             .map_err(|e| aws_error(SERVICE, "DescribeDomain", e))?;
-        Ok(DomainInfo {
+        let settings = out.domain_settings();
+        let docker = settings.and_then(|s| s.docker_settings());
+        let user = out.default_user_settings();
+        Ok(DomainDescription {
             id: domain.clone(),
+            name: out.domain_name().unwrap_or_default().to_owned(),
+            status: out
+                .status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
             auth_mode: out
                 .auth_mode()
                 .map(|m| m.as_str().to_owned())
-                .unwrap_or_else(|| "IAM".into()),
+                .unwrap_or_default(),
             sso_application_arn: out.single_sign_on_application_arn().map(str::to_owned),
+            // The API's default when the field is absent.
+            app_network_access_type: out.app_network_access_type().map_or_else(
+                || "PublicInternetOnly".to_owned(),
+                |t| t.as_str().to_owned(),
+            ),
+            vpc_id: out.vpc_id().map(str::to_owned),
+            subnet_ids: out.subnet_ids().to_vec(),
+            security_group_ids: settings
+                .map(|s| s.security_group_ids().to_vec())
+                .unwrap_or_default(),
+            default_user_security_groups: user
+                .map(|u| u.security_groups().to_vec())
+                .unwrap_or_default(),
+            default_user_execution_role: user.and_then(|u| u.execution_role()).map(str::to_owned),
+            default_space_security_groups: out
+                .default_space_settings()
+                .map(|s| s.security_groups().to_vec())
+                .unwrap_or_default(),
+            kms_key_id: out
+                .kms_key_id()
+                .filter(|k| !k.is_empty())
+                .map(str::to_owned),
+            docker_access: docker
+                .and_then(|d| d.enable_docker_access())
+                .map(|f| f.as_str().to_owned()),
+            vpc_only_trusted_accounts: docker
+                .map(|d| d.vpc_only_trusted_accounts().to_vec())
+                .unwrap_or_default(),
         })
     }
 
@@ -223,8 +256,7 @@ impl Studio for SageMakerStudio {
             .send();
         let mut out = Vec::new();
         loop {
-            self.rate.wait().await;
-            let Some(page) = pages.next().await else {
+            let Some(page) = self.rate.page(pages.next()).await else {
                 break;
             };
             let page = page.map_err(|e| aws_error(SERVICE, "ListUserProfiles", e))?;
@@ -354,8 +386,7 @@ impl Studio for SageMakerStudio {
             .send();
         let mut out = BTreeMap::new();
         loop {
-            self.rate.wait().await;
-            match pages.next().await {
+            match self.rate.page(pages.next()).await {
                 None => break,
                 Some(Ok(page)) => {
                     for tag in page.tags() {
@@ -416,8 +447,7 @@ impl Studio for SageMakerStudio {
             .send();
         let mut out = Vec::new();
         loop {
-            self.rate.wait().await;
-            let Some(page) = pages.next().await else {
+            let Some(page) = self.rate.page(pages.next()).await else {
                 break;
             };
             let page = page.map_err(|e| aws_error(SERVICE, "ListSpaces", e))?;

@@ -26,7 +26,7 @@ use serde::Serialize;
 use crate::error::{Result, WardenError};
 use crate::events::{Change, Subject};
 use crate::ids::{DomainId, ResourceName, SecurityGroupId};
-use crate::model::{Epoch, Phase, ProfileSummary};
+use crate::model::{DomainView, Epoch, Mode, Phase, ProfileSummary, UserRecord};
 use crate::policy::{Baseline, Domain, Policy};
 use crate::ports::{HistoryEntry, Ledger, ProfileSpec, Studio, UpdateOutcome};
 
@@ -49,20 +49,22 @@ pub struct Guard<I, N, A, F> {
     pub region: String,
     /// Profiles described at once.
     pub concurrency: usize,
+    /// No domain is started with less than this left before the Lambda deadline (the
+    /// engine's `deadline_margin`: one setting for the whole run).
+    pub deadline_margin: std::time::Duration,
 }
 
 /// Profile observations to save and names to forget.
 type ObservationUpdate = (Vec<Observation>, Vec<ResourceName>);
 
-/// How much time a drift sweep keeps in hand before the Lambda deadline when it starts a domain.
-const DEADLINE_MARGIN: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// What a drift run found and did.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DriftReport {
     pub trigger: String,
-    /// `apply` or `plan`.
-    pub mode: String,
+    pub mode: Mode,
+    /// True when no drift checks are configured ([`crate::service::NoDrift`]).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
     /// The domains checked.
     pub domains: Vec<String>,
     /// Findings open after this run, as `rule#resource` (in the part of the domain checked).
@@ -89,10 +91,10 @@ pub struct DriftReport {
 }
 
 impl DriftReport {
-    fn new(trigger: &str, plan: bool) -> Self {
+    fn new(trigger: &str, mode: Mode) -> Self {
         Self {
             trigger: trigger.to_owned(),
-            mode: if plan { "plan" } else { "apply" }.into(),
+            mode,
             ..Self::default()
         }
     }
@@ -104,11 +106,11 @@ impl DriftReport {
     }
 }
 
-/// Which part of a domain one run looks at.
+/// Which part of a domain one check looks at.
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Scope {
-    /// Everything (a sweep).
-    Full,
+enum Coverage<'a> {
+    /// Everything (a sweep), reading what the reconcile observed of the domain if it ran.
+    Full(Option<&'a DomainView>),
     /// The domain's settings and network (UpdateDomain).
     Domain,
     /// Some profiles (Create/UpdateUserProfile), and their security groups.
@@ -142,24 +144,47 @@ where
     pub async fn sweep(
         &self,
         trigger: &str,
-        plan: bool,
+        mode: Mode,
         now: Epoch,
         deadline: Option<tokio::time::Instant>,
     ) -> DriftReport {
-        let mut report = DriftReport::new(trigger, plan);
+        self.sweep_observed(trigger, mode, now, deadline, &BTreeMap::new())
+            .await
+    }
+
+    /// As [`Guard::sweep`], reading each domain's profile listing, ledger records and
+    /// description from `observed` (the reconcile that ran just before) where it has them.
+    pub async fn sweep_observed(
+        &self,
+        trigger: &str,
+        mode: Mode,
+        now: Epoch,
+        deadline: Option<tokio::time::Instant>,
+        observed: &BTreeMap<DomainId, DomainView>,
+    ) -> DriftReport {
+        let plan = mode == Mode::Plan;
+        let mut report = DriftReport::new(trigger, mode);
         for domain in &self.policy.domains {
             let Some(baseline) = &domain.baseline else {
                 continue;
             };
             // Stop starting domains when less than the margin is left (the outbox is still
             // flushed below); a domain checked in part would resolve findings it never saw.
-            if deadline.is_some_and(|d| tokio::time::Instant::now() + DEADLINE_MARGIN >= d) {
+            if deadline.is_some_and(|d| tokio::time::Instant::now() + self.deadline_margin >= d) {
                 tracing::warn!(domain = %domain.id, "drift: deadline near, domain left to the next sweep");
                 report.incomplete = true;
                 continue;
             }
+            let view = observed.get(&domain.id);
             if let Err(e) = self
-                .run(&mut report, domain, baseline, Scope::Full, plan, now)
+                .run(
+                    &mut report,
+                    domain,
+                    baseline,
+                    Coverage::Full(view),
+                    mode,
+                    now,
+                )
                 .await
             {
                 report.fail(&format!("domain {}", domain.name), &e);
@@ -174,8 +199,8 @@ where
 
     /// Checks just the resources a CloudTrail event names.
     pub async fn check(&self, change: &Change, now: Epoch) -> DriftReport {
-        let mut report = DriftReport::new(&change.event_id, false);
-        let mut work: Vec<(&Domain, &Baseline, Scope)> = Vec::new();
+        let mut report = DriftReport::new(&change.event_id, Mode::Apply);
+        let mut work: Vec<(&Domain, &Baseline, Coverage)> = Vec::new();
         let with_baseline = |id| {
             self.policy
                 .domain_by_id(id)
@@ -184,14 +209,14 @@ where
         for subject in &change.subjects {
             match subject {
                 Subject::Domain(id) => match with_baseline(id) {
-                    Some((d, b)) => work.push((d, b, Scope::Domain)),
+                    Some((d, b)) => work.push((d, b, Coverage::Domain)),
                     None => {
                         tracing::info!(domain = %id, "drift: domain not managed or without baseline: ignored")
                     }
                 },
                 Subject::Profile { domain, name } => match with_baseline(domain) {
                     Some((d, b)) => {
-                        work.push((d, b, Scope::Profiles(BTreeSet::from([name.clone()]))));
+                        work.push((d, b, Coverage::Profiles(BTreeSet::from([name.clone()]))));
                     }
                     None => {
                         tracing::info!(domain = %domain, "drift: domain not managed or without baseline: ignored")
@@ -201,7 +226,7 @@ where
                     for d in &self.policy.domains {
                         if let Some(b) = &d.baseline {
                             let ids = BTreeSet::from([sg.to_string()]);
-                            work.push((d, b, Scope::SecurityGroups(ids)));
+                            work.push((d, b, Coverage::SecurityGroups(ids)));
                         }
                     }
                 }
@@ -210,7 +235,7 @@ where
         }
         for (domain, baseline, scope) in work {
             if let Err(e) = self
-                .run(&mut report, domain, baseline, scope, false, now)
+                .run(&mut report, domain, baseline, scope, Mode::Apply, now)
                 .await
             {
                 report.fail(&format!("domain {}", domain.name), &e);
@@ -241,10 +266,11 @@ where
         report: &mut DriftReport,
         domain: &Domain,
         baseline: &Baseline,
-        scope: Scope,
-        plan: bool,
+        scope: Coverage<'_>,
+        mode: Mode,
         now: Epoch,
     ) -> Result<()> {
+        let plan = mode == Mode::Plan;
         let previous = self.store.findings(&domain.id).await?;
         let (snap, seen) = self
             .observe(domain, baseline, &scope, &previous, now)
@@ -324,29 +350,36 @@ where
         &self,
         domain: &Domain,
         baseline: &Baseline,
-        scope: &Scope,
+        scope: &Coverage<'_>,
         previous: &[FindingState],
         now: Epoch,
     ) -> Result<(Snapshot, Option<ObservationUpdate>)> {
         let approved = approved_security_groups(&self.policy, domain, baseline);
         let mut snap = Snapshot {
             region: self.region.clone(),
-            full: *scope == Scope::Full,
-            managed: self.managed(domain).await?,
+            full: matches!(scope, Coverage::Full(_)),
+            managed: self.managed(domain, scope).await?,
             approved_security_groups: approved.clone(),
             ..Snapshot::default()
         };
         let mut seen = None;
         let mut groups: BTreeSet<String> = BTreeSet::new();
         match scope {
-            Scope::Full | Scope::Domain => {
-                let d = self.inspector.inspect_domain(&domain.id).await?;
+            Coverage::Full(_) | Coverage::Domain => {
+                let described = match scope {
+                    Coverage::Full(Some(view)) => view.description.clone(),
+                    _ => None,
+                };
+                let d = match described {
+                    Some(d) => d,
+                    None => self.inspector.describe_domain(&domain.id).await?,
+                };
                 groups.extend(d.security_group_ids.iter().cloned());
                 groups.extend(d.default_user_security_groups.iter().cloned());
                 groups.extend(d.default_space_security_groups.iter().cloned());
                 groups.extend(approved.iter().map(|s| s.to_string()));
-                if *scope == Scope::Full {
-                    let (profiles, update) = self.profiles(&domain.id, now).await?;
+                if let Coverage::Full(view) = scope {
+                    let (profiles, update) = self.profiles(&domain.id, *view, now).await?;
                     for (name, detail) in profiles {
                         if let Some(p) = &detail {
                             groups.extend(p.security_groups.iter().cloned());
@@ -366,7 +399,7 @@ where
                 }
                 snap.domain = Some(d);
             }
-            Scope::Profiles(names) => {
+            Coverage::Profiles(names) => {
                 for name in names {
                     let detail = self.inspector.profile_detail(&domain.id, name).await?;
                     if let Some(p) = &detail {
@@ -375,9 +408,9 @@ where
                     snap.profiles.insert(name.clone(), detail);
                 }
             }
-            Scope::SecurityGroups(ids) => {
+            Coverage::SecurityGroups(ids) => {
                 // Only groups this domain uses, approves, or has findings about.
-                let d = self.inspector.inspect_domain(&domain.id).await?;
+                let d = self.inspector.describe_domain(&domain.id).await?;
                 let mut known: BTreeSet<String> = approved.iter().map(|s| s.to_string()).collect();
                 known.extend(d.security_group_ids.iter().cloned());
                 known.extend(d.default_user_security_groups.iter().cloned());
@@ -410,12 +443,16 @@ where
     async fn profiles(
         &self,
         domain: &DomainId,
+        view: Option<&DomainView>,
         now: Epoch,
     ) -> Result<(
         Vec<(ResourceName, Option<model::ProfileDetail>)>,
         ObservationUpdate,
     )> {
-        let listed = self.inspector.list_profiles(domain).await?;
+        let listed = match view {
+            Some(v) => v.profiles.clone(),
+            None => self.inspector.list_profiles(domain).await?,
+        };
         let cache: BTreeMap<ResourceName, Observation> = self
             .store
             .observations(domain)
@@ -452,7 +489,11 @@ where
     }
 
     /// The ledger's managed profiles of a domain, with the template each should have.
-    async fn managed(&self, domain: &Domain) -> Result<BTreeMap<ResourceName, ManagedProfile>> {
+    async fn managed(
+        &self,
+        domain: &Domain,
+        scope: &Coverage<'_>,
+    ) -> Result<BTreeMap<ResourceName, ManagedProfile>> {
         // The domain's mappings with their fingerprints.
         let mappings: Vec<(&str, ExpectedTemplate)> = self
             .policy
@@ -475,7 +516,11 @@ where
             })
             .collect();
         let mut out = BTreeMap::new();
-        for r in self.store.records(&domain.id).await? {
+        let records: Vec<UserRecord> = match scope {
+            Coverage::Full(Some(view)) => view.records.clone(),
+            _ => self.store.records(&domain.id).await?,
+        };
+        for r in records {
             if matches!(r.phase, Phase::Offboarded { .. }) {
                 continue;
             }

@@ -7,77 +7,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{DomainId, ResourceName, SecurityGroupId, UserId};
-use crate::model::{Epoch, ProfileStatus};
+use crate::model::{DomainDescription, Epoch, ProfileStatus};
 
-/// How bad a finding is. Ordered: `Info < Low < Medium < High < Critical`.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Info,
-    Low,
-    #[default]
-    Medium,
-    High,
-    Critical,
-}
-
-impl Severity {
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "info" => Some(Self::Info),
-            "low" => Some(Self::Low),
-            "medium" => Some(Self::Medium),
-            "high" => Some(Self::High),
-            "critical" => Some(Self::Critical),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Info => "info",
-            Self::Low => "low",
-            Self::Medium => "medium",
-            Self::High => "high",
-            Self::Critical => "critical",
-        }
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// What `DescribeDomain` says about a domain's security posture.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct DomainSnapshot {
-    pub id: DomainId,
-    pub name: String,
-    pub status: String,
-    pub auth_mode: String,
-    /// `PublicInternetOnly` or `VpcOnly`.
-    pub app_network_access_type: String,
-    pub vpc_id: Option<String>,
-    pub subnet_ids: Vec<String>,
-    /// `DomainSettings.SecurityGroupIds` (the domain's own groups).
-    pub security_group_ids: Vec<String>,
-    /// `DefaultUserSettings.SecurityGroups`.
-    pub default_user_security_groups: Vec<String>,
-    /// `DefaultUserSettings.ExecutionRole`.
-    pub default_user_execution_role: Option<String>,
-    /// `DefaultSpaceSettings.SecurityGroups`.
-    pub default_space_security_groups: Vec<String>,
-    /// `KmsKeyId`: the customer-managed key of the domain's EFS volume and EBS volumes.
-    pub kms_key_id: Option<String>,
-    /// `DomainSettings.DockerSettings.EnableDockerAccess` (`ENABLED` / `DISABLED`).
-    pub docker_access: Option<String>,
-    /// `DomainSettings.DockerSettings.VpcOnlyTrustedAccounts`.
-    pub vpc_only_trusted_accounts: Vec<String>,
-}
+pub use crate::catalogue::Severity;
 
 /// What `DescribeUserProfile` says about a profile's security settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -152,7 +84,7 @@ pub struct EndpointInfo {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Snapshot {
     /// `None` when only profiles or security groups are checked (an event).
-    pub domain: Option<DomainSnapshot>,
+    pub domain: Option<DomainDescription>,
     /// The profiles checked, by name; a name mapped to `None` was looked for and is gone.
     pub profiles: BTreeMap<ResourceName, Option<ProfileDetail>>,
     /// Security groups in use, keyed by id; `None` when EC2 does not know the group.

@@ -4,20 +4,14 @@
 use std::future::Future;
 
 use super::model::{
-    AlertMessage, DomainSnapshot, EndpointInfo, FindingState, ProfileDetail, SecurityGroupInfo,
-    SubnetInfo,
+    AlertMessage, EndpointInfo, FindingState, ProfileDetail, SecurityGroupInfo, SubnetInfo,
 };
 use super::observed::Observation;
 use crate::error::Result;
 use crate::ids::{DomainId, ResourceName};
 
-/// SageMaker's security-relevant settings of domains and profiles.
+/// SageMaker's security-relevant settings of profiles (domains: [`crate::ports::Studio::describe_domain`]).
 pub trait DomainInspector: Send + Sync {
-    /// `DescribeDomain`'s network, encryption and default settings.
-    fn inspect_domain(
-        &self,
-        domain: &DomainId,
-    ) -> impl Future<Output = Result<DomainSnapshot>> + Send;
     /// `DescribeUserProfile`'s status, role and security groups; `None` if there is no such
     /// profile.
     fn profile_detail(

@@ -3,92 +3,13 @@
 //! event about one security group) resolves only the findings it could see.
 
 use std::collections::BTreeSet;
-use std::net::IpAddr;
 
-use super::model::{Finding, Severity, Snapshot, finding_key};
+use super::model::{Finding, Snapshot, finding_key};
 use crate::model::ProfileStatus;
 use crate::policy::Baseline;
 
-/// A rule's id, default severity, what it checks and why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RuleInfo {
-    pub id: &'static str,
-    pub severity: Severity,
-    pub checks: &'static str,
-    pub why: &'static str,
-}
-
-macro_rules! rules {
-    ($($konst:ident = $id:literal, $sev:ident, $checks:literal, $why:literal;)*) => {
-        $(pub const $konst: &str = $id;)*
-        /// Every rule, in the order the README lists them.
-        pub const RULES: &[RuleInfo] = &[
-            $(RuleInfo { id: $id, severity: Severity::$sev, checks: $checks, why: $why },)*
-        ];
-    };
-}
-
-rules! {
-    DOMAIN_NETWORK_ACCESS = "domain.network-access", Critical,
-        "AppNetworkAccessType is the baseline's (VpcOnly by default)",
-        "PublicInternetOnly sends every app's traffic through a SageMaker-managed internet path that bypasses the VPC's controls";
-    DOMAIN_VPC = "domain.vpc", High,
-        "the domain is in the baseline's vpc_id",
-        "a domain in another VPC escapes the routing, endpoints and flow logs the platform set up";
-    DOMAIN_SUBNETS = "domain.subnets", High,
-        "every SubnetIds entry is one of the baseline's subnets",
-        "an unapproved subnet may be public or lack the VPC endpoints";
-    DOMAIN_SECURITY_GROUPS = "domain.security-groups", High,
-        "the domain's, default user's and default space's security groups are approved (baseline security_groups plus the mappings')",
-        "these groups apply to every app and space that does not set its own";
-    DOMAIN_KMS_KEY = "domain.kms-key", High,
-        "KmsKeyId is set (and is the baseline's kms_key_id when given)",
-        "without a customer-managed key, EFS home directories and EBS volumes use an AWS-owned key you cannot audit or revoke";
-    DOMAIN_AUTH_MODE = "domain.auth-mode", Medium,
-        "AuthMode is the baseline's auth_mode",
-        "IAM mode lets anyone with sagemaker:CreatePresignedDomainUrl open any profile; SSO ties sign-in to Identity Center";
-    DOMAIN_DOCKER = "domain.docker", High,
-        "DockerSettings.EnableDockerAccess is not ENABLED (unless docker_access = true)",
-        "Docker access lets users build and run arbitrary images from inside Studio";
-    DOMAIN_TRUSTED_ACCOUNTS = "domain.trusted-accounts", High,
-        "DockerSettings.VpcOnlyTrustedAccounts names only accounts in vpc_only_trusted_accounts",
-        "a trusted account's ECR images can be pulled into the VPC";
-    DOMAIN_EXECUTION_ROLE = "domain.execution-role", Medium,
-        "DefaultUserSettings.ExecutionRole is the baseline's execution_role",
-        "profiles created outside studio-warden (and SSO first sign-ins) get this role";
-    NET_SG_OPEN_INGRESS = "net.sg.open-ingress", Critical,
-        "no security group in use (domain, defaults, profiles, approved) allows ingress from 0.0.0.0/0 or ::/0",
-        "Studio apps hold credentials and data; nothing on the internet should reach them";
-    NET_SG_EGRESS = "net.sg.egress", Medium,
-        "every egress rule of a security group in use reaches only allowed_egress (CIDRs, prefix lists) or another security group",
-        "open egress is the exfiltration path";
-    NET_SUBNET_PUBLIC = "net.subnet.public", Critical,
-        "the domain's subnets have no route to an internet gateway",
-        "VpcOnly is only private if the subnets are";
-    NET_ENDPOINTS = "net.endpoints", High,
-        "an available interface endpoint with private DNS exists in the domain's VPC for sagemaker.api, sagemaker.runtime, sts and the baseline's endpoints",
-        "without them a VpcOnly domain cannot reach SageMaker or STS privately, and calls fail or leave the VPC";
-    PROFILE_TEMPLATE = "profile.template", High,
-        "a managed profile's execution role and security groups are its mapping's",
-        "a hand-edited role or group silently changes what a user can reach";
-    PROFILE_SECURITY_GROUPS = "profile.security-groups", High,
-        "every profile's security groups are approved",
-        "a profile-level group overrides the domain's for that user's apps";
-    PROFILE_STATUS = "profile.status", Medium,
-        "no profile is Failed, Update_Failed or Delete_Failed",
-        "a failed profile is stuck: its user cannot work, or it cannot be cleaned up";
-    PROFILE_UNMANAGED = "profile.unmanaged", Low,
-        "every profile is in studio-warden's ledger",
-        "a profile made by hand is outside the group-based lifecycle and is never offboarded";
-    PROFILE_ORPHAN = "profile.orphan", Low,
-        "no managed profile belongs to a user who lost every entitlement (grace, offboarding, suspended)",
-        "the profile outlives its user's access; it should be offboarded or the user re-entitled";
-}
-
-/// A rule's description.
-pub fn info(id: &str) -> Option<&'static RuleInfo> {
-    RULES.iter().find(|r| r.id == id)
-}
+pub use crate::catalogue::*;
+pub use crate::cidr::{cidr_within, parse_cidr};
 
 /// What one evaluation found, and which (rule, resource) pairs it looked at.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -397,32 +318,6 @@ fn net_sg_open_ingress(ctx: &mut Ctx<'_>, snap: &Snapshot) {
         });
         ctx.check(NET_SG_OPEN_INGRESS, id, broken);
     }
-}
-
-/// `10.0.0.0/16` or `::/0` as an address and a prefix length.
-pub fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
-    let (addr, len) = s.split_once('/')?;
-    let ip: IpAddr = addr.parse().ok()?;
-    let len: u8 = len.parse().ok()?;
-    let max = if ip.is_ipv4() { 32 } else { 128 };
-    (len <= max).then_some((ip, len))
-}
-
-/// Whether CIDR `inner` lies within CIDR `outer` (same family).
-pub fn cidr_within(inner: (IpAddr, u8), outer: (IpAddr, u8)) -> bool {
-    fn bits(ip: IpAddr) -> (u128, u8) {
-        match ip {
-            IpAddr::V4(v) => (u128::from(u32::from(v)), 32),
-            IpAddr::V6(v) => (u128::from(v), 128),
-        }
-    }
-    let ((a, wa), (b, wb)) = (bits(inner.0), bits(outer.0));
-    if wa != wb || inner.1 < outer.1 {
-        return false;
-    }
-    let shift = u32::from(wa - outer.1);
-    let mask = |x: u128| x.checked_shr(shift).unwrap_or(0);
-    mask(a) == mask(b)
 }
 
 fn net_sg_egress(ctx: &mut Ctx<'_>, snap: &Snapshot) {

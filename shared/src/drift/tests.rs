@@ -7,6 +7,7 @@ use super::findings::{AlertKind, SUBJECT_MAX, alert_message, transitions};
 use super::model::*;
 use super::rules::{self, Evaluation, cidr_within, evaluate, parse_cidr};
 use crate::ids::{DomainId, ResourceName, SecurityGroupId, UserId};
+use crate::model::DomainDescription;
 use crate::model::ProfileStatus;
 use crate::policy::{Baseline, Exemption, RuleSetting};
 
@@ -22,11 +23,12 @@ const SG_OK: &str = "sg-0a1b2c3d4e5f60001";
 const SG_BAD: &str = "sg-0a1b2c3d4e5f60009";
 
 fn compliant() -> Snapshot {
-    let d = DomainSnapshot {
+    let d = DomainDescription {
         id: domain_id(),
         name: "research".into(),
         status: "InService".into(),
         auth_mode: "IAM".into(),
+        sso_application_arn: None,
         app_network_access_type: "VpcOnly".into(),
         vpc_id: Some("vpc-0a1b2c3d".into()),
         subnet_ids: vec!["subnet-0a1b2c3d".into()],

@@ -5,8 +5,9 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::ids::GroupId;
-use crate::model::{OffboardStep, template_hash};
+use crate::model::OffboardStep;
 use crate::policy::{AppDefaults, ProfileTemplate};
+use crate::template::template_hash;
 
 const GRACE: Duration = Duration::from_secs(3600);
 

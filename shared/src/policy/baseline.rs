@@ -35,10 +35,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{PolicyError, Validator, is_role_arn};
-use crate::drift::model::Severity;
-use crate::drift::rules::{self, parse_cidr};
+use crate::catalogue::{self as rules, Severity};
+use crate::cidr::parse_cidr;
+use crate::clock::Epoch;
 use crate::ids::SecurityGroupId;
-use crate::model::Epoch;
 
 /// The interface endpoints every VpcOnly domain needs (SageMaker API and runtime, STS).
 pub const REQUIRED_ENDPOINTS: &[&str] = &["sagemaker.api", "sagemaker.runtime", "sts"];

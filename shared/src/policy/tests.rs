@@ -254,7 +254,7 @@ fn an_empty_baseline_gets_the_defaults() {
     assert!(!b.docker_access && !b.remediate);
     assert_eq!(
         b.severity("net.sg.open-ingress"),
-        crate::drift::model::Severity::Critical
+        crate::catalogue::Severity::Critical
     );
 }
 

@@ -274,7 +274,7 @@ async fn main() -> Result<()> {
         let created = report
             .actions
             .iter()
-            .filter(|a| a.action.kind() == "Create" && a.outcome.starts_with("ok"))
+            .filter(|a| a.action.kind() == "Create" && a.outcome.is_ok())
             .count();
         let mut per_domain: BTreeMap<String, usize> = BTreeMap::new();
         for a in report

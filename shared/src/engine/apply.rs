@@ -1,0 +1,341 @@
+//! Apply: plan one domain from what was observed, carry the plan out, and record every
+//! decision. Each record transition (the next version plus the history row that explains it)
+//! goes through [`Engine::transition`].
+
+use std::collections::BTreeMap;
+
+use futures::stream::{self, StreamExt};
+
+use super::observe::DomainObservation;
+use super::run::InDomain;
+use super::{ActionReport, Engine, Outcome, Report, Run, TAG_MANAGED, TAG_USER_ID};
+use crate::error::{Result, WardenError};
+use crate::ids::{DomainId, UserId};
+use crate::model::{DomainDescription, Entitlement, Mode, Phase, ProfileStatus, UserRecord};
+use crate::planner::{self, Action, DomainState};
+use crate::ports::{Directory, HistoryEntry, Ledger, ProfileSpec, Studio, UpdateOutcome};
+
+impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
+    /// Plans one domain from what was observed, then applies the plan.
+    pub(super) async fn plan_and_apply(
+        &self,
+        run: &Run,
+        report: &mut Report,
+        domain: &DomainId,
+        observed: &DomainObservation,
+    ) -> Result<()> {
+        let state = DomainState {
+            domain,
+            desired: &observed.desired,
+            profiles: &observed.profiles,
+            records: &observed.records,
+            scope: &observed.scope,
+            grace_period: self.policy.offboarding.grace_period,
+            now: run.now,
+        };
+        let actions = planner::plan(&state);
+        if actions.is_empty() {
+            return Ok(());
+        }
+        let dry_run = run.mode == Mode::Plan || self.policy.offboarding.dry_run;
+        let info = match &observed.description {
+            Some(d) => Some(d.clone()),
+            None if dry_run || !actions.iter().any(Action::changes_sagemaker) => None,
+            None => Some(self.studio.describe_domain(domain).await?),
+        };
+        let records = &observed.records;
+        let results: Vec<(Action, Result<Outcome>)> = stream::iter(actions)
+            .map(|action| {
+                let info = info.as_ref();
+                async move {
+                    if dry_run {
+                        return (action, Ok(Outcome::Planned));
+                    }
+                    if run.past_deadline() {
+                        return (action, Ok(Outcome::NotStarted));
+                    }
+                    let record = action.user().and_then(|u| records.get(u));
+                    let at = InDomain { run, domain, info };
+                    let outcome = self.execute(at, &action, record).await;
+                    (action, outcome)
+                }
+            })
+            .buffer_unordered(self.options.concurrency)
+            .collect()
+            .await;
+        for (action, outcome) in results {
+            let outcome = match outcome {
+                Ok(o) => {
+                    if o == Outcome::NotStarted {
+                        report.complete = false;
+                    }
+                    o
+                }
+                Err(WardenError::LedgerConflict { key }) if action.user().is_some() => {
+                    // Not a failure: another invocation got there first. This run's view of
+                    // the user is stale, so it is read again (see `settle_conflicts`).
+                    tracing::info!(domain = %domain, action = action.kind(), key = %key, "ledger record changed by another invocation: re-reading the user");
+                    report.conflicted.extend(action.user().into_iter().cloned());
+                    Outcome::LedgerConflict
+                }
+                Err(e) => {
+                    tracing::warn!(domain = %domain, action = action.kind(), user = ?action.user(), error = %e, retryable = e.is_retryable(), "action failed");
+                    report.retryable_failure |= e.is_retryable();
+                    report.failures.push(format!(
+                        "{domain} {} {:?}: {e}",
+                        action.kind(),
+                        action.user().map(UserId::as_str)
+                    ));
+                    let outcome = Outcome::Failed(e.to_string());
+                    if run.mode == Mode::Apply && !self.policy.offboarding.dry_run {
+                        if let Err(e2) = self.note(run, domain, &action, &outcome).await {
+                            tracing::error!(error = %e2, "could not record a failure in the ledger");
+                        }
+                    }
+                    outcome
+                }
+            };
+            if dry_run && self.policy.offboarding.dry_run && run.mode == Mode::Apply {
+                self.note(run, domain, &action, &Outcome::PlannedByPolicy)
+                    .await?;
+            }
+            if let Action::ReportUnmanaged { profile, status } = &action {
+                tracing::warn!(domain = %domain, profile = %profile, status = %status, "unmanaged profile: left alone");
+            } else {
+                tracing::info!(domain = %domain, action = action.kind(), user = ?action.user().map(UserId::as_str), outcome = %outcome, "decision");
+            }
+            report.actions.push(ActionReport {
+                domain: domain.clone(),
+                action,
+                outcome,
+            });
+        }
+        report.actions.sort_by(|a, b| {
+            (
+                a.domain.as_str(),
+                a.action.user().map(UserId::as_str),
+                a.action.kind(),
+            )
+                .cmp(&(
+                    b.domain.as_str(),
+                    b.action.user().map(UserId::as_str),
+                    b.action.kind(),
+                ))
+        });
+        Ok(())
+    }
+
+    /// Carries out one action.
+    async fn execute(
+        &self,
+        at: InDomain<'_>,
+        action: &Action,
+        record: Option<&UserRecord>,
+    ) -> Result<Outcome> {
+        let InDomain { run, domain, info } = at;
+        if let Action::ReportUnmanaged { .. } = action {
+            return Ok(Outcome::Reported);
+        }
+        if let Action::Create {
+            user,
+            profile,
+            entitlement,
+            ..
+        } = action
+        {
+            return self
+                .create(at, action, user, profile, entitlement, record)
+                .await;
+        }
+        // Every other action continues a record.
+        let Some(r) = record else {
+            return Ok(Outcome::NoRecord);
+        };
+        match action {
+            // Answered above, before a record was required.
+            Action::Create { .. } | Action::ReportUnmanaged { .. } => Ok(Outcome::Reported),
+            Action::Update {
+                user,
+                profile,
+                entitlement,
+                ..
+            } => {
+                let spec = self.spec(user, entitlement, info);
+                match self.studio.update_profile(domain, profile, &spec).await? {
+                    UpdateOutcome::Updated => {
+                        run.touched(domain, profile);
+                        let next = UserRecord {
+                            template_hash: Some(entitlement.template_hash.clone()),
+                            group: Some(entitlement.group.clone()),
+                            profile_status: Some(ProfileStatus::Updating),
+                            user_name: entitlement.user_name.clone(),
+                            ..next(r, run)
+                        };
+                        self.transition(run, next, action, Outcome::Ok).await
+                    }
+                    UpdateOutcome::Deferred(why) => {
+                        let outcome = Outcome::Deferred(why);
+                        self.note(run, domain, action, &outcome).await?;
+                        Ok(outcome)
+                    }
+                }
+            }
+            Action::Record {
+                status, user_name, ..
+            } => {
+                let next = UserRecord {
+                    profile_status: status.clone().or_else(|| r.profile_status.clone()),
+                    user_name: user_name.clone().unwrap_or_else(|| r.user_name.clone()),
+                    ..next(r, run)
+                };
+                // A status change is bookkeeping, not a decision: no history row.
+                self.put(run, &next).await?;
+                Ok(Outcome::Ok)
+            }
+            Action::StartGrace { .. } => {
+                let next = UserRecord {
+                    phase: Phase::Grace { since: run.now },
+                    ..next(r, run)
+                };
+                self.transition(run, next, action, Outcome::Ok).await
+            }
+            Action::Restore {
+                user, entitlement, ..
+            } => {
+                // Offboarding may have removed the SSO assignment already (or a suspension
+                // did): give it back. Assigning is idempotent.
+                if let Some(app) = info.and_then(|i| i.sso_application_arn.as_deref()) {
+                    self.studio.assign(app, user).await?;
+                }
+                let next = UserRecord {
+                    phase: Phase::Active,
+                    user_name: entitlement.user_name.clone(),
+                    ..next(r, run)
+                };
+                self.transition(run, next, action, Outcome::Ok).await
+            }
+            Action::Forget { .. } => {
+                let next = UserRecord {
+                    phase: Phase::Offboarded { at: run.now },
+                    profile_status: None,
+                    ..next(r, run)
+                };
+                self.transition(run, next, action, Outcome::Ok).await
+            }
+            Action::Offboard { user, profile, .. } => {
+                self.offboard(at, action, user, profile, r).await
+            }
+        }
+    }
+
+    /// Writes the next version of a record and the history row that explains it, atomically,
+    /// and answers the outcome it recorded.
+    pub(super) async fn transition(
+        &self,
+        run: &Run,
+        next: UserRecord,
+        action: &Action,
+        outcome: Outcome,
+    ) -> Result<Outcome> {
+        let entry = self.history(run, &next.domain, &next.user, action, &outcome);
+        self.ledger.commit(&next, &entry).await?;
+        run.wrote(&next);
+        Ok(outcome)
+    }
+
+    /// Writes a record with no history row (a claim, or bookkeeping).
+    pub(super) async fn put(&self, run: &Run, record: &UserRecord) -> Result<()> {
+        self.ledger.put_record(record).await?;
+        run.wrote(record);
+        Ok(())
+    }
+
+    /// Appends a history row for an outcome that changes no record (a deferral, a refusal, a
+    /// failure).
+    pub(super) async fn note(
+        &self,
+        run: &Run,
+        domain: &DomainId,
+        action: &Action,
+        outcome: &Outcome,
+    ) -> Result<()> {
+        let Some(user) = action.user() else {
+            return Ok(());
+        };
+        self.ledger
+            .append(&self.history(run, domain, user, action, outcome))
+            .await
+    }
+
+    fn history(
+        &self,
+        run: &Run,
+        domain: &DomainId,
+        user: &UserId,
+        action: &Action,
+        outcome: &Outcome,
+    ) -> HistoryEntry {
+        let (profile, reason) = match action {
+            Action::Create {
+                profile, reason, ..
+            }
+            | Action::Update {
+                profile, reason, ..
+            }
+            | Action::Record {
+                profile, reason, ..
+            }
+            | Action::StartGrace {
+                profile, reason, ..
+            }
+            | Action::Restore {
+                profile, reason, ..
+            }
+            | Action::Offboard {
+                profile, reason, ..
+            }
+            | Action::Forget {
+                profile, reason, ..
+            } => (Some(profile.clone()), reason.clone()),
+            Action::ReportUnmanaged { profile, .. } => (Some(profile.clone()), "unmanaged".into()),
+        };
+        HistoryEntry {
+            user: user.clone(),
+            domain: domain.clone(),
+            profile,
+            action: action.kind().to_owned(),
+            reason,
+            trigger: run.trigger.clone(),
+            outcome: outcome.to_string(),
+            at: run.now,
+        }
+    }
+
+    /// What SageMaker is asked for: the mapping's settings and tags, the ownership tags, and
+    /// for SSO-mode domains the Identity Center user name.
+    pub(super) fn spec(
+        &self,
+        user: &UserId,
+        e: &Entitlement,
+        info: Option<&DomainDescription>,
+    ) -> ProfileSpec {
+        let mut tags: BTreeMap<String, String> = e.template.tags.clone();
+        tags.insert(TAG_MANAGED.into(), "true".into());
+        tags.insert(TAG_USER_ID.into(), user.as_str().to_owned());
+        let sso = info.is_some_and(|i| i.auth_mode == "SSO");
+        ProfileSpec {
+            template: e.template.clone(),
+            tags,
+            sso_user_name: sso.then(|| e.user_name.clone()),
+        }
+    }
+}
+
+/// The next version of a record, stamped with the run's clock.
+pub(super) fn next(r: &UserRecord, run: &Run) -> UserRecord {
+    UserRecord {
+        version: r.version + 1,
+        updated_at: run.now,
+        ..r.clone()
+    }
+}

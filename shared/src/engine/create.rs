@@ -1,0 +1,94 @@
+//! Create: claim the name in the ledger, assign the user to the domain's Identity Center
+//! application (SSO-mode domains), create the profile, record it.
+
+use super::apply::next;
+use super::run::InDomain;
+use super::{Engine, Outcome, TAG_USER_ID};
+use crate::error::{Result, WardenError};
+use crate::ids::{ResourceName, UserId};
+use crate::model::{Entitlement, Phase, ProfileStatus, UserRecord};
+use crate::planner::Action;
+use crate::ports::{CreateOutcome, Directory, Ledger, Studio};
+
+impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
+    pub(super) async fn create(
+        &self,
+        at: InDomain<'_>,
+        action: &Action,
+        user: &UserId,
+        profile: &ResourceName,
+        e: &Entitlement,
+        record: Option<&UserRecord>,
+    ) -> Result<Outcome> {
+        let InDomain { run, domain, info } = at;
+        // 1. Claim the name in the ledger, so that two invocations never create two profiles
+        //    for one user (for example across a rename).
+        let claimed = match record {
+            Some(r) if r.phase == Phase::Creating => r.clone(),
+            Some(r) => {
+                let rec = UserRecord {
+                    phase: Phase::Creating,
+                    ..next(r, run)
+                };
+                self.put(run, &rec).await?;
+                rec
+            }
+            None => {
+                let rec = UserRecord {
+                    domain: domain.clone(),
+                    user: user.clone(),
+                    user_name: e.user_name.clone(),
+                    profile: profile.clone(),
+                    phase: Phase::Creating,
+                    group: Some(e.group.clone()),
+                    template_hash: None,
+                    profile_status: None,
+                    version: 1,
+                    updated_at: run.now,
+                };
+                match self.put(run, &rec).await {
+                    Ok(()) => rec,
+                    Err(WardenError::LedgerConflict { .. }) => {
+                        return Ok(Outcome::ClaimedElsewhere);
+                    }
+                    Err(err) => return Err(err),
+                }
+            }
+        };
+        // 2. SSO-mode domains: the assignment comes before the profile (AWS's documented order).
+        if let Some(app) = info.and_then(|i| i.sso_application_arn.as_deref()) {
+            self.studio.assign(app, user).await?;
+        }
+        // 3. The profile. A name already taken is fine only if the profile is ours.
+        let spec = self.spec(user, e, info);
+        let outcome = match self.studio.create_profile(domain, profile, &spec).await? {
+            CreateOutcome::Created => Outcome::Ok,
+            CreateOutcome::AlreadyExists => {
+                let tags = self
+                    .studio
+                    .profile_tags(domain, profile)
+                    .await?
+                    .unwrap_or_default();
+                if tags.get(TAG_USER_ID).map(String::as_str) != Some(user.as_str()) {
+                    let outcome = Outcome::NameTaken {
+                        profile: profile.clone(),
+                    };
+                    self.note(run, domain, action, &outcome).await?;
+                    return Ok(outcome);
+                }
+                Outcome::Adopted
+            }
+        };
+        run.touched(domain, profile);
+        // 4. Record it. The profile is Pending; the sweep confirms InService later.
+        let rec = UserRecord {
+            phase: Phase::Active,
+            user_name: e.user_name.clone(),
+            group: Some(e.group.clone()),
+            template_hash: Some(e.template_hash.clone()),
+            profile_status: Some(ProfileStatus::Pending),
+            ..next(&claimed, run)
+        };
+        self.transition(run, rec, action, outcome).await
+    }
+}

@@ -1,0 +1,258 @@
+//! The engine: subjects -> observe -> plan -> apply -> record.
+//!
+//! Level-triggered: an event only names the subjects to look at. The engine re-reads the
+//! Identity Store, SageMaker and the ledger, asks the pure planner what to do, and does it.
+//! The event handler, the sweep and the dry-run plan share this one code path, phase by phase:
+//!
+//! - [`observe`](self::observe): resolve the mappings, read the directory, the profiles and the
+//!   ledger for the subjects;
+//! - [`apply`](self::apply): plan each domain and carry the plan out, recording each outcome;
+//! - [`create`](self::create) and [`offboard`](self::offboard): the two multi-step actions;
+//! - [`outcome`]: what became of each action and of the run.
+
+mod apply;
+mod create;
+mod observe;
+mod offboard;
+mod outcome;
+mod run;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+pub use outcome::{ActionReport, Outcome, Progress, Report};
+pub(crate) use run::Run;
+
+use crate::error::Result;
+use crate::events::{Change, Inbound, Subject};
+use crate::model::{Epoch, Mode};
+use crate::policy::Policy;
+use crate::ports::{Directory, Ledger, Studio, SweepSummary};
+
+/// The tag that marks a profile as studio-warden's.
+pub const TAG_MANAGED: &str = "studio-warden:managed";
+/// The tag that names the Identity Store user a managed profile belongs to.
+pub const TAG_USER_ID: &str = "studio-warden:user-id";
+
+/// How long a handled event id is remembered.
+pub const EVENT_TTL_SECS: i64 = 7 * 24 * 3600;
+
+/// The default time a run keeps in hand before the Lambda deadline: no new user (reconcile)
+/// or domain (drift) is started with less left.
+pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_secs(20);
+
+/// Tunables of a run.
+#[derive(Debug, Clone)]
+pub struct EngineOptions {
+    /// Users worked on at once. SageMaker's and Identity Center's rate limits are low; the SDK's
+    /// adaptive retry backs off on throttling, this bounds the burst.
+    pub concurrency: usize,
+    /// Stop starting new work when less than this is left before the deadline.
+    pub deadline_margin: Duration,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            concurrency: 4,
+            deadline_margin: DEFAULT_DEADLINE_MARGIN,
+        }
+    }
+}
+
+/// Everything a run needs: the policy and one adapter per port.
+pub struct Engine<D, S, L> {
+    pub policy: Arc<Policy>,
+    pub directory: D,
+    pub studio: S,
+    pub ledger: L,
+    pub options: EngineOptions,
+}
+
+impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
+    /// Reconciles what one classified input names: a sweep request or a membership change.
+    /// Drift changes belong to the drift checks and skips to nobody: both answer a skipped
+    /// report here (the service routes them before they reach the engine).
+    pub async fn handle(
+        &self,
+        inbound: Inbound,
+        now: Epoch,
+        deadline: Option<Instant>,
+    ) -> Result<Report> {
+        match inbound {
+            Inbound::Skip(skip) => {
+                let trigger = skip.event_id.clone().unwrap_or_else(|| "-".into());
+                tracing::info!(reason = ?skip.reason, "event skipped");
+                Ok(Report::skipped(&trigger, format!("{:?}", skip.reason)))
+            }
+            Inbound::Drift(change) => Ok(Report::skipped(
+                &change.event_id,
+                "drift change: not a membership change".into(),
+            )),
+            Inbound::Sweep(req) => {
+                let trigger = req
+                    .trigger_id
+                    .unwrap_or_else(|| format!("sweep-{}", ulid::Ulid::generate()));
+                self.sweep(&trigger, req.mode, now, deadline).await
+            }
+            Inbound::Membership(change) => self.membership(change, now, deadline).await,
+        }
+    }
+
+    async fn start(
+        &self,
+        trigger: &str,
+        mode: Mode,
+        now: Epoch,
+        deadline: Option<Instant>,
+    ) -> Result<Run> {
+        let resolved = self.resolve_mappings().await?;
+        Ok(Run::new(
+            trigger,
+            mode,
+            now,
+            deadline,
+            self.options.deadline_margin,
+            resolved,
+        ))
+    }
+
+    /// An Identity Center change: reconcile the users and groups it names.
+    pub async fn membership(
+        &self,
+        change: Change,
+        now: Epoch,
+        deadline: Option<Instant>,
+    ) -> Result<Report> {
+        let trigger = change.event_id.clone();
+        if self.ledger.event_seen(&trigger).await? {
+            tracing::info!(event_id = %trigger, "event already handled: redelivery ignored");
+            return Ok(Report::skipped(
+                &trigger,
+                "already handled (redelivery)".into(),
+            ));
+        }
+        let mut users = BTreeSet::new();
+        let mut groups = BTreeSet::new();
+        let mut unresolved = false;
+        for subject in &change.subjects {
+            match subject {
+                Subject::User(u) => {
+                    users.insert(u.clone());
+                }
+                Subject::Group(g) => {
+                    groups.insert(g.clone());
+                }
+                Subject::NewMembership {
+                    membership,
+                    group,
+                    user,
+                } => {
+                    self.ledger
+                        .remember_membership(membership, group, user)
+                        .await?;
+                    users.insert(user.clone());
+                }
+                Subject::Membership(m) => match self.ledger.membership(m).await? {
+                    Some((_, user)) => {
+                        users.insert(user);
+                    }
+                    None => {
+                        tracing::info!(membership = %m, "membership id unknown to the ledger: re-reading every mapped group");
+                        unresolved = true;
+                    }
+                },
+                Subject::Domain(_) | Subject::Profile { .. } | Subject::SecurityGroup(_) => {
+                    tracing::info!(?subject, "drift subject: not a membership change");
+                }
+            }
+        }
+        let report = if !unresolved && groups.is_empty() && users.is_empty() {
+            Report::skipped(&trigger, "no identity subject in the event".into())
+        } else {
+            let run = self.start(&trigger, Mode::Apply, now, deadline).await?;
+            let report = if unresolved {
+                self.reconcile_all(&run, None).await?
+            } else if !groups.is_empty() {
+                self.reconcile_all(&run, Some((groups, users))).await?
+            } else {
+                self.reconcile_users(&run, &users).await?
+            };
+            self.settle_conflicts(&run, report).await?
+        };
+        if report.complete && report.failures.is_empty() {
+            self.ledger
+                .mark_event(&trigger, now, EVENT_TTL_SECS)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    /// The sweep: every mapped group, every domain.
+    pub async fn sweep(
+        &self,
+        trigger: &str,
+        mode: Mode,
+        now: Epoch,
+        deadline: Option<Instant>,
+    ) -> Result<Report> {
+        let mut run = self.start(trigger, mode, now, deadline).await?;
+        run.hand_on = true;
+        let report = self.reconcile_all(&run, None).await?;
+        let report = self.settle_conflicts(&run, report).await?;
+        let counts = report.counts();
+        tracing::info!(
+            sweep_id = trigger,
+            mode = ?mode,
+            complete = report.complete,
+            failures = report.failures.len(),
+            actions = ?counts,
+            "sweep finished"
+        );
+        if mode == Mode::Apply {
+            let summary = SweepSummary {
+                sweep_id: trigger.to_owned(),
+                mode: "apply".into(),
+                started_at: now,
+                finished_at: time::OffsetDateTime::now_utc().unix_timestamp(),
+                complete: report.complete,
+                unmanaged: counts.get("ReportUnmanaged").copied().unwrap_or(0),
+                actions: counts,
+                failures: report.failures.len() as u64,
+            };
+            self.ledger.record_sweep(&summary).await?;
+        }
+        Ok(report)
+    }
+
+    /// Optimistic concurrency's second half: the users whose record another invocation
+    /// changed under this run are re-read (directory, profile, record) and reconciled once
+    /// more, from the truth as it is now. If one conflicts again, that is a (retryable)
+    /// failure of this run; the next run or the redelivered event settles it.
+    async fn settle_conflicts(&self, run: &Run, mut report: Report) -> Result<Report> {
+        let users = std::mem::take(&mut report.conflicted);
+        if users.is_empty() {
+            return Ok(report);
+        }
+        tracing::info!(
+            users = users.len(),
+            "re-reading users another invocation changed under this run"
+        );
+        let mut again = self.reconcile_users(run, &users).await?;
+        for user in std::mem::take(&mut again.conflicted) {
+            report.retryable_failure = true;
+            report.failures.push(format!(
+                "{}: the ledger record changed twice under this run; left to the next run",
+                user.as_str()
+            ));
+        }
+        report.complete &= again.complete;
+        report.retryable_failure |= again.retryable_failure;
+        report.failures.extend(again.failures);
+        report.actions.extend(again.actions);
+        Ok(report)
+    }
+}

@@ -1,0 +1,246 @@
+//! Observe: resolve the policy's groups, then read what the planner needs about the users a
+//! run looks at: their groups and status in the Identity Store, their profiles in SageMaker
+//! and their records in the ledger.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::stream::{self, StreamExt, TryStreamExt};
+
+use super::{Engine, Report, Run};
+use crate::desired::{ResolvedMappings, entitlements};
+use crate::error::Result;
+use crate::ids::{DomainId, GroupId, ResourceName, UserId};
+use crate::model::{DomainDescription, Entitlement, ProfileSummary, Scope, User, UserRecord};
+use crate::policy::GroupRef;
+use crate::ports::{Directory, Ledger, Studio};
+
+/// What one domain looks like to the planner.
+pub(super) struct DomainObservation {
+    pub desired: BTreeMap<UserId, Entitlement>,
+    pub profiles: BTreeMap<ResourceName, ProfileSummary>,
+    pub records: BTreeMap<UserId, UserRecord>,
+    pub scope: Scope,
+    /// `DescribeDomain`, when it was read before planning (a sweep of a domain with a
+    /// baseline: the drift sweep needs it anyway).
+    pub description: Option<DomainDescription>,
+}
+
+impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
+    /// Resolves the policy's group references (display names cost one call each).
+    pub(super) async fn resolve_mappings(&self) -> Result<ResolvedMappings> {
+        let mut ids: BTreeMap<GroupRef, Option<GroupId>> = BTreeMap::new();
+        for m in &self.policy.mappings {
+            if ids.contains_key(&m.group) {
+                continue;
+            }
+            let id = match &m.group {
+                GroupRef::Id(id) => Some(id.clone()),
+                GroupRef::DisplayName(name) => self.directory.group_id(name).await?,
+            };
+            if id.is_none() {
+                tracing::warn!(group = %m.group, "mapped group does not exist in the Identity Store");
+            }
+            ids.insert(m.group.clone(), id);
+        }
+        Ok(ResolvedMappings::new(&self.policy, |g| {
+            ids.get(g).cloned().flatten()
+        }))
+    }
+
+    /// What one user is entitled to, per domain, as the Identity Store says now.
+    pub(super) async fn entitlements_of(
+        &self,
+        run: &Run,
+        user: &UserId,
+    ) -> Result<BTreeMap<DomainId, Entitlement>> {
+        let found = self.directory.user(user).await?;
+        let groups: BTreeSet<GroupId> = match &found {
+            Some(u) if u.enabled => self.directory.groups_of(user).await?.into_iter().collect(),
+            _ => BTreeSet::new(),
+        };
+        let u = found.unwrap_or_else(|| User {
+            id: user.clone(),
+            user_name: String::new(),
+            enabled: false,
+        });
+        Ok(entitlements(&self.policy, &run.resolved, &u, &groups))
+    }
+
+    /// Reconciles some users, each observed on its own: the event path.
+    pub(crate) async fn reconcile_users(
+        &self,
+        run: &Run,
+        users: &BTreeSet<UserId>,
+    ) -> Result<Report> {
+        let mut desired: BTreeMap<DomainId, BTreeMap<UserId, Entitlement>> = BTreeMap::new();
+        for user in users {
+            for (domain, e) in self.entitlements_of(run, user).await? {
+                desired.entry(domain).or_default().insert(user.clone(), e);
+            }
+        }
+        let mut report = Report::new(&run.trigger, run.mode);
+        for domain in &self.policy.domains {
+            let desired = desired.remove(&domain.id).unwrap_or_default();
+            let mut records = BTreeMap::new();
+            let mut profiles = BTreeMap::new();
+            for user in users {
+                let record = self.ledger.record(&domain.id, user).await?;
+                let name = match (&record, desired.get(user)) {
+                    (Some(r), _) => Some(r.profile.clone()),
+                    (None, Some(e)) => Some(crate::naming::profile_name(&e.user_name, user)),
+                    (None, None) => None,
+                };
+                if let Some(name) = name
+                    && let Some(p) = self.studio.describe_profile(&domain.id, &name).await?
+                {
+                    profiles.insert(name, p);
+                }
+                if let Some(r) = record {
+                    records.insert(user.clone(), r);
+                }
+            }
+            let observed = DomainObservation {
+                desired,
+                profiles,
+                records,
+                scope: Scope::Users(users.clone()),
+                description: None,
+            };
+            self.plan_and_apply(run, &mut report, &domain.id, &observed)
+                .await?;
+        }
+        Ok(report)
+    }
+
+    /// Reconciles from complete listings: the sweep, and events that name groups.
+    /// `only` restricts the users acted on to the members of these groups (plus these users and
+    /// whoever the ledger says got a profile through one of the groups).
+    pub(super) async fn reconcile_all(
+        &self,
+        run: &Run,
+        only: Option<(BTreeSet<GroupId>, BTreeSet<UserId>)>,
+    ) -> Result<Report> {
+        let resolved = &run.resolved;
+        let mut report = Report::new(&run.trigger, run.mode);
+
+        // Identity side: one pass over the users, one per mapped group.
+        let mut groups_of: BTreeMap<UserId, BTreeSet<GroupId>> = BTreeMap::new();
+        let mut members_of_named: BTreeSet<UserId> = BTreeSet::new();
+        let mut wanted_groups: Vec<GroupId> = resolved.groups().cloned().collect();
+        if let Some((named, _)) = &only {
+            wanted_groups.extend(named.iter().filter(|g| !resolved.is_mapped(g)).cloned());
+        }
+        let member_lists: Vec<(GroupId, Vec<_>)> = stream::iter(wanted_groups)
+            .map(|g| async move { self.directory.members_of(&g).await.map(|m| (g, m)) })
+            .buffer_unordered(self.options.concurrency)
+            .try_collect()
+            .await?;
+        for (group, members) in member_lists {
+            let named = only.as_ref().is_some_and(|(gs, _)| gs.contains(&group));
+            for (_, user) in members {
+                if named {
+                    members_of_named.insert(user.clone());
+                }
+                groups_of.entry(user).or_default().insert(group.clone());
+            }
+        }
+        // The ledger, domain by domain: a group-scoped run needs it to find who got a profile
+        // through one of the named groups (SCIM hides the members an event removed).
+        let mut records_by_domain: BTreeMap<DomainId, BTreeMap<UserId, UserRecord>> =
+            BTreeMap::new();
+        for domain in &self.policy.domains {
+            let records = self.ledger.records(&domain.id).await?;
+            records_by_domain.insert(
+                domain.id.clone(),
+                records.into_iter().map(|r| (r.user.clone(), r)).collect(),
+            );
+        }
+        let scope_users: Option<BTreeSet<UserId>> = only.as_ref().map(|(groups, extra)| {
+            let mut users = members_of_named.clone();
+            users.extend(extra.iter().cloned());
+            users.extend(
+                records_by_domain
+                    .values()
+                    .flat_map(|records| records.values())
+                    .filter(|r| r.group.as_ref().is_some_and(|g| groups.contains(g)))
+                    .map(|r| r.user.clone()),
+            );
+            users
+        });
+        // Users: the sweep lists them all (one paginated pass, no per-user calls); a group event
+        // describes only the users it concerns, so that one event never pays for the whole store.
+        let mut users: BTreeMap<UserId, User> = match &scope_users {
+            None => self
+                .directory
+                .users()
+                .await?
+                .into_iter()
+                .map(|u| (u.id.clone(), u))
+                .collect(),
+            Some(_) => BTreeMap::new(),
+        };
+        let to_describe: Vec<UserId> = match &scope_users {
+            None => groups_of
+                .keys()
+                .filter(|u| !users.contains_key(*u))
+                .cloned()
+                .collect(),
+            Some(scope) => scope.iter().cloned().collect(),
+        };
+        let described: Vec<Option<User>> = stream::iter(to_describe)
+            .map(|u| async move { self.directory.user(&u).await })
+            .buffer_unordered(self.options.concurrency)
+            .try_collect()
+            .await?;
+        users.extend(described.into_iter().flatten().map(|u| (u.id.clone(), u)));
+        let mut desired: BTreeMap<DomainId, BTreeMap<UserId, Entitlement>> = BTreeMap::new();
+        for (user_id, groups) in &groups_of {
+            let Some(user) = users.get(user_id) else {
+                continue;
+            };
+            for (domain, e) in entitlements(&self.policy, resolved, user, groups) {
+                desired
+                    .entry(domain)
+                    .or_default()
+                    .insert(user_id.clone(), e);
+            }
+        }
+
+        for domain in &self.policy.domains {
+            if run.past_deadline() {
+                report.complete = false;
+                break;
+            }
+            let listed = self.studio.list_profiles(&domain.id).await?;
+            let description = if run.hand_on && domain.baseline.is_some() {
+                Some(self.studio.describe_domain(&domain.id).await?)
+            } else {
+                None
+            };
+            let profiles: BTreeMap<ResourceName, ProfileSummary> =
+                listed.iter().map(|p| (p.name.clone(), p.clone())).collect();
+            let records = records_by_domain.remove(&domain.id).unwrap_or_default();
+            let desired = desired.remove(&domain.id).unwrap_or_default();
+            let scope = match &scope_users {
+                None => Scope::All,
+                Some(users) => Scope::Users(users.clone()),
+            };
+            let observed = DomainObservation {
+                desired,
+                profiles,
+                records,
+                scope,
+                description,
+            };
+            self.plan_and_apply(run, &mut report, &domain.id, &observed)
+                .await?;
+            if run.hand_on {
+                report.observed.insert(
+                    domain.id.clone(),
+                    run.view(&domain.id, listed, &observed.records, observed.description),
+                );
+            }
+        }
+        Ok(report)
+    }
+}

@@ -1,0 +1,228 @@
+//! What became of each planned action, and what a run did: typed, displayed once for the
+//! ledger's history and the JSON response.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::ids::{DomainId, ResourceName, UserId};
+use crate::model::{DomainView, Mode};
+use crate::planner::Action;
+
+/// The outcome of one action. `Display` gives the words the ledger's history keeps (their
+/// schema is the text); the engine decides only from the variant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done.
+    Ok,
+    /// Created earlier by this user's own interrupted run: the profile carries our tags.
+    Adopted,
+    /// Plan mode: nothing done.
+    Planned,
+    /// The policy's `dry_run`: recorded in the history, nothing done.
+    PlannedByPolicy,
+    /// Too close to the deadline to start; the next run does it.
+    NotStarted,
+    /// An unmanaged profile, reported and left alone.
+    Reported,
+    /// The action needs a ledger record and there was none.
+    NoRecord,
+    /// Another invocation claimed the user first (it creates the profile).
+    ClaimedElsewhere,
+    /// Another invocation changed the record between this run's read and its write: the user
+    /// is re-read and reconciled once more.
+    LedgerConflict,
+    /// The profile name is held by a profile that is not studio-warden's for this user.
+    NameTaken { profile: ResourceName },
+    /// SageMaker refused for now; a later run tries again.
+    Deferred(String),
+    /// The action failed (the error, as text).
+    Failed(String),
+    /// Offboarding advanced and waits for SageMaker.
+    InProgress(Progress),
+    /// SageMaker still sees apps or spaces of the profile (`ResourceInUse` on delete).
+    Waiting,
+    /// Offboarding stopped: the user is entitled again.
+    Halted,
+    /// Offboarding refused: the profile lacks the ownership tag for this user.
+    Refused,
+    /// `remove = "apps"`: apps and access removed, the profile kept.
+    Suspended,
+    /// The profile is gone and the record closed.
+    Offboarded,
+}
+
+/// What an offboarding pass is waiting for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    AppsDeleting(usize),
+    SpacesDeleting(usize),
+    SpaceAppsDeleting(usize),
+    ProfileDeleting,
+}
+
+impl Outcome {
+    /// Whether the action did what it set out to do (`ok`, or adopted).
+    pub fn is_ok(&self) -> bool {
+        matches!(self, Outcome::Ok | Outcome::Adopted)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Outcome::Ok => f.write_str("ok"),
+            Outcome::Adopted => f.write_str("ok (already existed: adopted)"),
+            Outcome::Planned => f.write_str("planned"),
+            Outcome::PlannedByPolicy => f.write_str("planned (policy dry_run)"),
+            Outcome::NotStarted => f.write_str("not started: deadline"),
+            Outcome::Reported => f.write_str("reported"),
+            Outcome::NoRecord => f.write_str("skipped: no ledger record"),
+            Outcome::ClaimedElsewhere => {
+                f.write_str("skipped: another invocation claimed this user first")
+            }
+            Outcome::LedgerConflict => {
+                f.write_str("conflict: another invocation changed the record first; re-read")
+            }
+            Outcome::NameTaken { profile } => write!(
+                f,
+                "conflict: profile {profile} exists and is not studio-warden's profile for this user; left alone"
+            ),
+            Outcome::Deferred(why) => write!(f, "deferred: {why}"),
+            Outcome::Failed(e) => write!(f, "failed: {e}"),
+            Outcome::InProgress(p) => match p {
+                Progress::AppsDeleting(n) => write!(f, "in progress: {n} app(s) deleting"),
+                Progress::SpacesDeleting(n) => {
+                    write!(f, "in progress: {n} private space(s) deleting")
+                }
+                Progress::SpaceAppsDeleting(n) => {
+                    write!(f, "in progress: apps of {n} private space(s) deleting")
+                }
+                Progress::ProfileDeleting => f.write_str("in progress: profile deleting"),
+            },
+            Outcome::Waiting => f.write_str("waiting: SageMaker still sees apps or spaces"),
+            Outcome::Halted => f.write_str("halted: the user is entitled again"),
+            Outcome::Refused => f.write_str(
+                "refused: the profile lacks studio-warden's ownership tag for this user",
+            ),
+            Outcome::Suspended => f.write_str(
+                "suspended: apps and access removed; profile, spaces and home kept by policy",
+            ),
+            Outcome::Offboarded => f.write_str("offboarded"),
+        }
+    }
+}
+
+impl Serialize for Outcome {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// One planned action and what became of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ActionReport {
+    pub domain: DomainId,
+    #[serde(flatten)]
+    pub action: Action,
+    pub outcome: Outcome,
+}
+
+/// What a run did (or, in plan mode, would do).
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub trigger: String,
+    pub mode: Mode,
+    /// False when the run stopped before the deadline with work left for the next run.
+    pub complete: bool,
+    pub actions: Vec<ActionReport>,
+    /// Why nothing was done, for skipped and duplicate events.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+    /// Failures, one line each; the run went on past them.
+    pub failures: Vec<String>,
+    /// Whether some failure may go away if the same input is tried again.
+    #[serde(skip)]
+    pub retryable_failure: bool,
+    /// A sweep's observation of each domain it reconciled, as the run left it: the drift
+    /// sweep that follows reads these instead of listing and querying again.
+    #[serde(skip)]
+    pub observed: BTreeMap<DomainId, DomainView>,
+    /// Users whose record another invocation changed between this run's read and its write:
+    /// re-read and reconciled once more before the run ends.
+    #[serde(skip)]
+    pub(super) conflicted: BTreeSet<UserId>,
+}
+
+impl Report {
+    pub(super) fn new(trigger: &str, mode: Mode) -> Self {
+        Self {
+            trigger: trigger.to_owned(),
+            mode,
+            complete: true,
+            actions: Vec::new(),
+            skipped: None,
+            failures: Vec::new(),
+            retryable_failure: false,
+            observed: BTreeMap::new(),
+            conflicted: BTreeSet::new(),
+        }
+    }
+
+    pub(super) fn skipped(trigger: &str, why: String) -> Self {
+        let mut r = Self::new(trigger, Mode::Apply);
+        r.skipped = Some(why);
+        r
+    }
+
+    /// The reconcile part of a drift event's answer: nothing reconciled, the drift checks'
+    /// failures.
+    pub fn drift_only(drift: &crate::drift::DriftReport) -> Self {
+        let mut r = Self::new(&drift.trigger, Mode::Apply);
+        r.failures = drift.failures.clone();
+        r
+    }
+
+    /// Counts of actions by kind.
+    pub fn counts(&self) -> BTreeMap<String, u64> {
+        let mut out = BTreeMap::new();
+        for a in &self.actions {
+            *out.entry(a.action.kind().to_owned()).or_insert(0) += 1;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outcomes_read_as_the_ledger_has_always_kept_them() {
+        let name = ResourceName::parse("jdoe-0a1b2c3d").expect("valid");
+        let cases = [
+            (Outcome::Ok, "ok"),
+            (Outcome::Adopted, "ok (already existed: adopted)"),
+            (Outcome::NotStarted, "not started: deadline"),
+            (
+                Outcome::InProgress(Progress::AppsDeleting(2)),
+                "in progress: 2 app(s) deleting",
+            ),
+            (
+                Outcome::NameTaken { profile: name },
+                "conflict: profile jdoe-0a1b2c3d exists and is not studio-warden's profile for this user; left alone",
+            ),
+            (Outcome::Offboarded, "offboarded"),
+        ];
+        for (outcome, text) in cases {
+            assert_eq!(outcome.to_string(), text);
+            assert_eq!(
+                serde_json::to_value(&outcome).expect("serialises"),
+                serde_json::json!(text)
+            );
+        }
+        assert!(Outcome::Adopted.is_ok());
+        assert!(!Outcome::Deferred("x".into()).is_ok());
+    }
+}
