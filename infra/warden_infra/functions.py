@@ -102,6 +102,7 @@ def create_function(
                     alerts_key_arn=v["alerts_key_arn"],
                     log_group_arn=ctx.log_group(log_group_name),
                     failure_queue_arn=v["failure_queue_arn"],
+                    shared_spaces=config.policy.shared_spaces,
                 )
             )
         )
@@ -127,6 +128,8 @@ def create_function(
                 "WARDEN_TOPIC_ARN": shared.topic.arn,
                 "WARDEN_DOMAIN_IDS": shared.domain_ids_env,
                 "RUST_LOG": config.log_level.lower(),
+                # Identity Center and Identity Store calls per second of one invocation.
+                "WARDEN_IDENTITY_TPS": str(config.identity_tps_per_invocation),
             }
         ),
         # Lambda's advanced logging: JSON lines, and Lambda itself sets AWS_LAMBDA_LOG_FORMAT=JSON

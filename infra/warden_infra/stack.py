@@ -7,7 +7,7 @@ import pulumi
 from .alarms import function_alarms, queue_depth_alarm
 from .alerts import create_alert_topic
 from .aws_context import AwsContext
-from .config import load_config
+from .config import load_config, sso_applications
 from .domain import adopt_domain, create_domain
 from .functions import SharedResources, create_function
 from .keys import create_key
@@ -34,9 +34,7 @@ def build() -> dict[str, pulumi.Input]:
     # The domains the functions manage: the policy's, with the stack's own domain's id filled in.
     other_domain_ids = [d.id for d in config.policy.domains if d.name != config.stack_domain_name]
     domain_ids = [*other_domain_ids, domain.id]
-    sso_application_arns = [domain.sso_application_arn, *config.sso_application_arns]
-    if config.identity_center_instance_id:
-        sso_application_arns.append(ctx.sso_instance_applications(config.identity_center_instance_id))
+    sso_application_arns = sso_applications(config, ctx, domain)
 
     shared = SharedResources(
         domain_ids=domain_ids,
