@@ -44,6 +44,7 @@ class WardenFunction:
     role: aws.iam.Role
     delivery_dlq: aws.sqs.Queue  # rules and schedules that could not reach the function
     failure_dlq: aws.sqs.Queue  # invocations that failed after Lambda's retries
+    log_group: aws.cloudwatch.LogGroup
 
 
 def artifact(config: StackConfig, name: str) -> pulumi.FileArchive:
@@ -154,4 +155,6 @@ def create_function(
         ),
         opts=pulumi.ResourceOptions(parent=function),
     )
-    return WardenFunction(name=name, function=function, role=role, delivery_dlq=delivery_dlq, failure_dlq=failure_dlq)
+    return WardenFunction(
+        name=name, function=function, role=role, delivery_dlq=delivery_dlq, failure_dlq=failure_dlq, log_group=log_group
+    )
