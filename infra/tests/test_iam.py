@@ -176,11 +176,18 @@ def test_wildcard_resources_only_for_actions_without_resource_level_permissions(
 
 
 def test_resource_policies_name_their_principals(stack):
-    """Queue, topic and trust policies: no Allow to a bare "*" principal."""
+    """Queue, topic and trust policies: no Allow to a bare "*" principal. VPC endpoint policies,
+    which cannot name every caller, narrow "*" by the caller's or the bucket's account, or to
+    the one AWS-owned bucket ECR serves image layers from."""
     for where, doc in stack.policy_documents():
+        endpoint = where.startswith("aws:ec2/vpcEndpoint:VpcEndpoint")
         for stmt in statements(doc):
-            if stmt.get("Effect") == "Allow":
-                assert stmt.get("Principal", {}) not in ("*", {"AWS": "*"}), f"{where} allows anyone"
+            if stmt.get("Effect") != "Allow" or stmt.get("Principal", {}) not in ("*", {"AWS": "*"}):
+                continue
+            assert endpoint, f"{where} allows anyone"
+            narrowed = set(stmt.get("Condition", {}).get("StringEquals", {})) & {"aws:PrincipalAccount", "aws:ResourceAccount", "aws:ResourceOrgID"}
+            ecr_layers = stmt["Action"] == "s3:GetObject" and stmt["Resource"] == f"arn:aws:s3:::prod-{REGION}-starport-layer-bucket/*"
+            assert narrowed or ecr_layers, f"{where}: {stmt}"
 
 
 # --- 1. The ownership guard, as IAM evaluates it ---------------------------------------------
