@@ -364,7 +364,10 @@ fn every_sample_is_routed_where_the_classifier_sends_it() {
     let samples = samples();
     let names: Vec<&str> = samples.iter().map(|(n, _)| n.as_str()).collect();
     let listed: Vec<&str> = routes.keys().map(String::as_str).collect();
-    assert_eq!(listed, names, "{ROUTES} must list every sample, and only samples");
+    assert_eq!(
+        listed, names,
+        "{ROUTES} must list every sample, and only samples"
+    );
     for (name, payload) in &samples {
         let got = classify(payload, &store()).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(
