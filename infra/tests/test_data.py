@@ -48,14 +48,16 @@ def test_keys_rotate_and_have_a_deletion_window(stack):
         assert key.inputs["deletionWindowInDays"] >= 7
 
 
-def test_alerts_key_admits_only_cloudwatch_and_eventbridge_to_use_it(stack):
-    """Besides the account (administering through IAM), only the two publishing services, only
-    to encrypt and decrypt, only for this account. The data key admits no service at all."""
+def test_alerts_key_admits_only_cloudwatch_alarms_to_use_it(stack):
+    """Besides the account (administering through IAM), only CloudWatch (alarms publishing to the
+    topic), only to encrypt and decrypt, only for this account. No EventBridge grant: no rule
+    publishes to the topic, and EventBridge's KMS requests carry no aws:SourceAccount, so such a
+    grant's condition would never match. The data key admits no service at all."""
     alerts = json.loads(stack.named("alerts-key").inputs["policy"])
     services = [s for s in statements(alerts) if "Service" in s.get("Principal", {})]
     assert len(services) == 1
     stmt = services[0]
-    assert sorted(as_list(stmt["Principal"]["Service"])) == ["cloudwatch.amazonaws.com", "events.amazonaws.com"]
+    assert as_list(stmt["Principal"]["Service"]) == ["cloudwatch.amazonaws.com"]
     assert sorted(as_list(stmt["Action"])) == ["kms:Decrypt", "kms:GenerateDataKey*"]
     assert stmt["Condition"] == {"StringEquals": {"aws:SourceAccount": "111122223333"}}
     data = json.loads(stack.named("data-key").inputs["policy"])

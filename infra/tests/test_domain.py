@@ -75,3 +75,87 @@ def test_adopted_domain_creates_no_domain_or_network(synth):
     assert not adopted.of_type("aws:ec2/vpc:Vpc")
     assert adopted.outputs["domainId"] == "d-adopted00001"
     assert adopted.outputs["studioUrl"] == "https://d-adopted00001.studio.us-east-1.sagemaker.aws"
+
+
+# --- Per-user isolation of the default execution role ------------------------------------------
+
+REGION, ACCOUNT = "us-east-1", "111122223333"
+
+
+def sm(kind, domain_id, *rest):
+    return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/{domain_id}" + "".join(f"/{r}" for r in rest)
+
+
+def test_the_domain_tells_the_execution_role_who_the_user_is(stack):
+    """Isolation keys on the session's source identity: the domain sets it to the profile name,
+    and the created role's trust lets SageMaker set it."""
+    assert domain(stack)["domainSettings"]["executionRoleIdentityConfig"] == "USER_PROFILE_NAME"
+    trust = json.loads(stack.named("studio-execution-role").inputs["assumeRolePolicy"])
+    (stmt,) = statements(trust)
+    assert stmt["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert sorted(as_list(stmt["Action"])) == ["sts:AssumeRole", "sts:SetSourceIdentity"]
+
+
+def test_a_studio_user_cannot_touch_another_users_apps_or_spaces(stack):
+    from support import allowed
+
+    doc = stack.role_policy("studio-execution-role")
+    d = stack.one(DOMAIN).outputs["id"]
+    jdoe = {"aws:SourceIdentity": "jdoe"}
+    own = {**jdoe, "sagemaker:OwnerUserProfileArn": sm("user-profile", d, "jdoe")}
+    other = {**jdoe, "sagemaker:OwnerUserProfileArn": sm("user-profile", d, "asmith")}
+    for sharing in ("Private", "Shared"):
+        for action in ("sagemaker:CreateSpace", "sagemaker:UpdateSpace", "sagemaker:DeleteSpace"):
+            assert allowed(doc, action, sm("space", d, "s1"), {**own, "sagemaker:SpaceSharingType": sharing}), (action, sharing)
+            assert not allowed(doc, action, sm("space", d, "s1"), {**other, "sagemaker:SpaceSharingType": sharing}), (action, sharing)
+            assert not allowed(doc, action, sm("space", d, "s1"), {**jdoe, "sagemaker:SpaceSharingType": sharing}), "owner-less"
+            assert not allowed(doc, action, sm("space", d, "s1"), {"sagemaker:OwnerUserProfileArn": sm("user-profile", d, "jdoe"), "sagemaker:SpaceSharingType": sharing}), "no identity"
+    for action in ("sagemaker:CreateApp", "sagemaker:DeleteApp"):
+        # Apps of the user's own profile, and of the user's own private spaces ...
+        assert allowed(doc, action, sm("app", d, "jdoe", "JupyterServer", "default"), jdoe)
+        assert allowed(doc, action, sm("app", d, "s1", "JupyterLab", "default"), {**own, "sagemaker:SpaceSharingType": "Private"})
+        # ... never another user's profile apps or private-space apps ...
+        assert not allowed(doc, action, sm("app", d, "asmith", "JupyterServer", "default"), jdoe)
+        assert not allowed(doc, action, sm("app", d, "s2", "JupyterLab", "default"), {**other, "sagemaker:SpaceSharingType": "Private"})
+        # ... a space app dressed up as a profile app (a space named after the user) ...
+        assert not allowed(doc, action, sm("app", d, "jdoe", "JupyterLab", "default"), {**other, "sagemaker:SpaceSharingType": "Private"})
+        # ... nor anything in another domain.
+        assert not allowed(doc, action, sm("app", "d-other0000001", "jdoe", "JupyterServer", "default"), jdoe)
+    # Studio tags what it creates, and nothing else can be tagged.
+    assert allowed(doc, "sagemaker:AddTags", sm("space", d, "s1"), {**jdoe, "sagemaker:TaggingAction": "CreateSpace"})
+    assert not allowed(doc, "sagemaker:AddTags", sm("space", d, "s1"), jdoe)
+    assert not allowed(doc, "sagemaker:AddTags", sm("user-profile", d, "asmith"), {**jdoe, "sagemaker:TaggingAction": "CreateSpace"})
+    for action in ("sagemaker:UpdateUserProfile", "sagemaker:DeleteUserProfile", "sagemaker:CreatePresignedDomainUrl", "sagemaker:UpdateDomain"):
+        assert not allowed(doc, action, sm("user-profile", d, "asmith"), jdoe), action
+
+
+def test_every_app_and_space_write_of_the_execution_role_names_its_owner(stack):
+    """The generic form: a statement that writes apps or spaces is tied to the user (source
+    identity) or, for apps only, to shared spaces; never unconditional."""
+    doc = stack.role_policy("studio-execution-role")
+    writes = {"sagemaker:CreateApp", "sagemaker:DeleteApp", "sagemaker:CreateSpace", "sagemaker:UpdateSpace", "sagemaker:DeleteSpace"}
+    for stmt in statements(doc):
+        hit = writes & set(as_list(stmt["Action"]))
+        if not hit:
+            continue
+        text = json.dumps(stmt)
+        tied = "${aws:SourceIdentity}" in text
+        shared_apps = stmt["Condition"].get("StringEquals", {}).get("sagemaker:SpaceSharingType") == "Shared" and not hit & {
+            "sagemaker:CreateSpace", "sagemaker:UpdateSpace", "sagemaker:DeleteSpace"
+        }
+        assert tied or shared_apps, stmt
+
+
+def test_the_execution_role_can_use_the_domain_key_for_space_volumes(stack):
+    from support import allowed
+
+    doc = stack.role_policy("studio-execution-role")
+    key = stack.named("data-key").outputs["arn"]
+    for service in ("sagemaker", "ec2"):
+        via = {"kms:ViaService": f"{service}.{REGION}.amazonaws.com"}
+        for action in ("kms:Decrypt", "kms:GenerateDataKeyWithoutPlaintext", "kms:DescribeKey"):
+            assert allowed(doc, action, key, via), (action, service)
+        assert allowed(doc, "kms:CreateGrant", key, {**via, "kms:GrantIsForAWSResource": "true"})
+        assert not allowed(doc, "kms:CreateGrant", key, via)
+    assert not allowed(doc, "kms:Decrypt", key, {"kms:ViaService": f"s3.{REGION}.amazonaws.com"})
+    assert not allowed(doc, "kms:Decrypt", stack.named("alerts-key").outputs["arn"], {"kms:ViaService": f"sagemaker.{REGION}.amazonaws.com"})

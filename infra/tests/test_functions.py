@@ -43,8 +43,32 @@ def test_memory_and_timeout_follow_the_benchmarked_defaults(stack, synth):
 
 def test_compliance_sweep_concurrency_is_reserved_and_configurable(stack, synth):
     assert fn(stack, "compliance-sweep")["reservedConcurrentExecutions"] == 2
-    assert "reservedConcurrentExecutions" not in fn(stack, "membership-sync")
     assert fn(synth(complianceSweepReservedConcurrency=3), "compliance-sweep")["reservedConcurrentExecutions"] == 3
+
+
+def identity_rate_account_wide(stack) -> int:
+    """The most Identity Center calls per second the warden can make at once, account-wide."""
+    return sum(
+        fn(stack, name)["reservedConcurrentExecutions"] * int(fn(stack, name)["environment"]["variables"]["WARDEN_IDENTITY_TPS"])
+        for name in NAMES
+    )
+
+
+@pytest.mark.parametrize("overrides", [{}, {"membershipSyncReservedConcurrency": 4}, {"identityCenterTps": 10, "complianceSweepReservedConcurrency": 1}])
+def test_membership_sync_concurrency_is_reserved_so_the_identity_center_rate_holds_account_wide(synth, overrides):
+    """Each invocation paces itself (WARDEN_IDENTITY_TPS); only a bounded number of
+    invocations keeps the sum under Identity Center's ~20 TPS, whatever burst of events."""
+    stack = synth(**overrides)
+    assert fn(stack, "membership-sync")["reservedConcurrentExecutions"] == overrides.get("membershipSyncReservedConcurrency", 2)
+    budget = overrides.get("identityCenterTps", 16)
+    assert 0 < identity_rate_account_wide(stack) <= budget <= 20
+    for name in NAMES:
+        assert int(fn(stack, name)["environment"]["variables"]["WARDEN_IDENTITY_TPS"]) >= 1
+
+
+def test_a_budget_too_small_for_the_concurrency_is_refused(synth):
+    with pytest.raises(Exception, match="identityCenterTps"):
+        synth(identityCenterTps=3)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -3,8 +3,9 @@
 import json
 
 import pytest
+from conftest import INFRA_DIR
 
-from support import actions_on, as_list, grants, is_read_only, resources_granted, statements
+from support import actions_on, allowed, as_list, grants, is_read_only, resources_granted, statements
 
 ACCOUNT = "111122223333"
 REGION = "us-east-1"
@@ -17,20 +18,45 @@ POLICY_ROLES = {
 PLATFORM_DOMAIN = "d-7kq2xw9rtl3m"
 
 # Actions the Service Authorization Reference lists with no resource type ("*" required).
-# list_amazonsagemaker: ListDomains, ListUserProfiles, ListApps, ListSpaces; list_amazonec2: Describe*.
+# list_amazonsagemaker: ListUserProfiles, ListApps, ListSpaces; list_amazonec2: Describe*.
 WILDCARD_ALLOWED = {
-    "sagemaker:ListDomains",
     "sagemaker:ListUserProfiles",
     "sagemaker:ListApps",
     "sagemaker:ListSpaces",
     "ec2:DescribeSecurityGroups",
-    "ec2:DescribeSecurityGroupRules",
     "ec2:DescribeSubnets",
     "ec2:DescribeRouteTables",
     "ec2:DescribeVpcEndpoints",
-    "ec2:DescribeVpcs",
-    "ec2:DescribeNetworkInterfaces",
 }
+# Exactly what shared/src/adapters/*.rs calls (plus AddTags/DeleteTags for tag-on-create and the
+# mapping-tag reconcile): a new action must be added here on purpose.
+SAGEMAKER_ACTIONS = {
+    "sagemaker:DescribeDomain",
+    "sagemaker:ListUserProfiles",
+    "sagemaker:ListApps",
+    "sagemaker:ListSpaces",
+    "sagemaker:DescribeUserProfile",
+    "sagemaker:ListTags",
+    "sagemaker:CreateUserProfile",
+    "sagemaker:UpdateUserProfile",
+    "sagemaker:DeleteUserProfile",
+    "sagemaker:AddTags",
+    "sagemaker:DeleteTags",
+    "sagemaker:DeleteApp",
+    "sagemaker:DeleteSpace",
+}
+IDENTITY_STORE_ACTIONS = {
+    "identitystore:DescribeUser",
+    "identitystore:GetGroupId",
+    "identitystore:ListUsers",
+    "identitystore:ListGroupMemberships",
+    "identitystore:ListGroupMembershipsForMember",
+}
+EC2_ACTIONS = {"ec2:DescribeSecurityGroups", "ec2:DescribeSubnets", "ec2:DescribeRouteTables", "ec2:DescribeVpcEndpoints"}
+
+
+def arn(kind: str, domain: str, *rest: str) -> str:
+    return f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:{kind}/{domain}" + "".join(f"/{r}" for r in rest)
 
 
 def managed_domains(stack):
@@ -66,21 +92,6 @@ def test_pass_role_only_for_the_policy_execution_roles_and_only_to_sagemaker(sta
 
 
 @pytest.mark.parametrize("role", FUNCTION_ROLES)
-def test_profiles_are_created_only_tagged_and_changed_only_when_owned(stack, role):
-    """IAM backs the functions' first safety rule: an unmanaged profile cannot be updated or
-    deleted, and no profile can be created without the ownership tag."""
-    doc = stack.role_policy(role)
-    for action in ("sagemaker:UpdateUserProfile", "sagemaker:DeleteUserProfile"):
-        for stmt in grants(doc, action):
-            assert stmt.get("Condition") == {"StringEquals": {"aws:ResourceTag/studio-warden:managed": "true"}}, (action, stmt)
-        assert grants(doc, action), action
-    creates = grants(doc, "sagemaker:CreateUserProfile")
-    assert creates
-    for stmt in creates:
-        assert stmt.get("Condition") == {"StringEquals": {"aws:RequestTag/studio-warden:managed": "true"}}, stmt
-
-
-@pytest.mark.parametrize("role", FUNCTION_ROLES)
 def test_the_functions_cannot_create_apps_or_spaces(stack, role):
     doc = stack.role_policy(role)
     for action in ("sagemaker:CreateApp", "sagemaker:CreateSpace", "sagemaker:UpdateSpace"):
@@ -106,63 +117,10 @@ def test_sagemaker_actions_are_scoped_to_the_managed_domains(stack, role):
 
 
 @pytest.mark.parametrize("role", FUNCTION_ROLES)
-def test_identity_store_is_read_only_and_limited_to_the_store(stack, role):
-    doc = stack.role_policy(role)
-    actions = actions_on(doc, "identitystore:")
-    assert actions and all(is_read_only(a) or a == "identitystore:IsMemberInGroups" for a in actions)
-    for action in actions:
-        resources = resources_granted(doc, action)
-        assert f"arn:aws:identitystore::{ACCOUNT}:identitystore/d-9067c2a1b3" in resources
-        assert resources <= {
-            f"arn:aws:identitystore::{ACCOUNT}:identitystore/d-9067c2a1b3",
-            "arn:aws:identitystore:::user/*",
-            "arn:aws:identitystore:::group/*",
-            "arn:aws:identitystore:::membership/*",
-        }
-
-
-def test_sso_assignments_only_on_the_domain_application(stack, sso_stack, synth):
-    assert not actions_on(stack.role_policy("membership-sync-role"), "sso:"), "an IAM-mode domain needs no SSO assignment"
-    doc = sso_stack.role_policy("membership-sync-role")
-    app = sso_stack.one("aws:sagemaker/domain:Domain").outputs["singleSignOnApplicationArn"]
-    assert actions_on(doc, "sso:") == {"sso:CreateApplicationAssignment", "sso:DeleteApplicationAssignment", "sso:ListApplicationAssignments"}
-    for action in actions_on(doc, "sso:"):
-        assert resources_granted(doc, action) == {app}
-    fallback = synth(domainId="d-adopted00001", identityCenterInstanceId="ssoins-7223c3a1b2c3d4e5").role_policy("membership-sync-role")
-    assert resources_granted(fallback, "sso:CreateApplicationAssignment") == {
-        f"arn:aws:sso::{ACCOUNT}:application/ssoins-7223c3a1b2c3d4e5/*"
-    }
-
-
-@pytest.mark.parametrize("role", FUNCTION_ROLES)
-def test_dynamodb_access_is_item_level_on_the_ledger_only(stack, role):
-    doc = stack.role_policy(role)
-    table = stack.one("aws:dynamodb/table:Table").outputs["arn"]
-    actions = actions_on(doc, "dynamodb:")
-    assert actions == {
-        "dynamodb:GetItem",
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-        "dynamodb:Query",
-        "dynamodb:BatchWriteItem",
-        "dynamodb:ConditionCheckItem",
-    }
-    for action in actions:
-        assert resources_granted(doc, action) == {table, f"{table}/index/*"}
-
-
-@pytest.mark.parametrize("role", FUNCTION_ROLES)
 def test_sns_publish_only_to_the_alert_topic(stack, role):
     doc = stack.role_policy(role)
     assert actions_on(doc, "sns:") == {"sns:Publish"}
     assert resources_granted(doc, "sns:Publish") == {stack.outputs["alertTopicArn"]}
-
-
-@pytest.mark.parametrize("role", FUNCTION_ROLES)
-def test_ec2_access_is_describe_only(stack, role):
-    actions = actions_on(stack.role_policy(role), "ec2:")
-    assert actions and all(a.startswith("ec2:Describe") for a in actions)
 
 
 @pytest.mark.parametrize("role", FUNCTION_ROLES)
@@ -195,7 +153,7 @@ def test_no_mutating_action_is_granted_on_every_resource(synth, scenario):
         "default": lambda: synth(),
         "sso": lambda: synth(domainAuthMode="SSO"),
         "cross-region": lambda: synth(region="eu-west-1"),
-        "adopted": lambda: synth(domainId="d-adopted00001", identityCenterInstanceId="ssoins-7223c3a1b2c3d4e5"),
+        "adopted": lambda: synth(domainId="d-adopted00001", identityCenterInstanceId="ssoins-7223c3a1b2c3d4e5", identityCenterAccountId="999988887777"),
     }[scenario]()
     documents = identity_policies(stack)
     assert len(documents) >= 3  # two functions and the scheduler, plus any created roles
@@ -218,8 +176,212 @@ def test_wildcard_resources_only_for_actions_without_resource_level_permissions(
 
 
 def test_resource_policies_name_their_principals(stack):
-    """Queue, topic and trust policies: no Allow to a bare "*" principal."""
+    """Queue, topic and trust policies: no Allow to a bare "*" principal. VPC endpoint policies,
+    which cannot name every caller, narrow "*" by the caller's or the bucket's account, or to
+    the one AWS-owned bucket ECR serves image layers from."""
     for where, doc in stack.policy_documents():
+        endpoint = where.startswith("aws:ec2/vpcEndpoint:VpcEndpoint")
         for stmt in statements(doc):
-            if stmt.get("Effect") == "Allow":
-                assert stmt.get("Principal", {}) not in ("*", {"AWS": "*"}), f"{where} allows anyone"
+            if stmt.get("Effect") != "Allow" or stmt.get("Principal", {}) not in ("*", {"AWS": "*"}):
+                continue
+            assert endpoint, f"{where} allows anyone"
+            narrowed = set(stmt.get("Condition", {}).get("StringEquals", {})) & {"aws:PrincipalAccount", "aws:ResourceAccount", "aws:ResourceOrgID"}
+            ecr_layers = stmt["Action"] == "s3:GetObject" and stmt["Resource"] == f"arn:aws:s3:::prod-{REGION}-starport-layer-bucket/*"
+            assert narrowed or ecr_layers, f"{where}: {stmt}"
+
+
+# --- 1. The ownership guard, as IAM evaluates it ---------------------------------------------
+
+MANAGED = {"aws:ResourceTag/studio-warden:managed": "true"}
+
+
+@pytest.mark.parametrize("role", FUNCTION_ROLES)
+def test_profiles_are_created_only_tagged_and_changed_only_when_owned(stack, role):
+    """IAM backs the functions' first safety rule: an unmanaged profile cannot be updated or
+    deleted, and no profile can be created without the ownership tag."""
+    doc = stack.role_policy(role)
+    profile = arn("user-profile", PLATFORM_DOMAIN, "jdoe")
+    for action in ("sagemaker:UpdateUserProfile", "sagemaker:DeleteUserProfile"):
+        assert allowed(doc, action, profile, MANAGED), action
+        assert not allowed(doc, action, profile, {}), f"{action} on a hand-made profile"
+        assert not allowed(doc, action, profile, {"aws:ResourceTag/studio-warden:managed": "false"}), action
+    create = {"aws:RequestTag/studio-warden:managed": "true", "aws:TagKeys": ["studio-warden:managed", "team"]}
+    assert allowed(doc, "sagemaker:CreateUserProfile", profile, create)
+    assert not allowed(doc, "sagemaker:CreateUserProfile", profile, {"aws:TagKeys": ["team"]})
+
+
+@pytest.mark.parametrize("role", FUNCTION_ROLES)
+def test_tagging_cannot_make_a_hand_made_profile_managed(stack, role):
+    """AddTags only as part of creating a managed profile, or on a profile that is already
+    managed and never on the reserved keys; nothing on apps, spaces or domains."""
+    doc = stack.role_policy(role)
+    profile = arn("user-profile", PLATFORM_DOMAIN, "handmade")
+    claim = {"aws:RequestTag/studio-warden:managed": "true", "aws:TagKeys": ["studio-warden:managed"]}
+    assert not allowed(doc, "sagemaker:AddTags", profile, claim), "AddTags claims a hand-made profile"
+    assert not allowed(doc, "sagemaker:AddTags", profile, {**claim, **MANAGED}), "reserved key rewritten"
+    assert not allowed(doc, "sagemaker:AddTags", profile, {**claim, "sagemaker:TaggingAction": "UpdateUserProfile"})
+    # Tag-on-create: SageMaker authorizes CreateUserProfile's tags as AddTags with TaggingAction.
+    assert allowed(doc, "sagemaker:AddTags", profile, {**claim, "sagemaker:TaggingAction": "CreateUserProfile"})
+    assert not allowed(doc, "sagemaker:AddTags", profile, {"sagemaker:TaggingAction": "CreateUserProfile", "aws:TagKeys": ["team"]})
+    # The mapping-tag reconcile: non-reserved keys on managed profiles only.
+    team = {"aws:RequestTag/team": "research", "aws:TagKeys": ["team"]}
+    assert allowed(doc, "sagemaker:AddTags", profile, {**team, **MANAGED})
+    assert allowed(doc, "sagemaker:DeleteTags", profile, {"aws:TagKeys": ["team"], **MANAGED})
+    assert not allowed(doc, "sagemaker:AddTags", profile, team), "tags on a hand-made profile"
+    assert not allowed(doc, "sagemaker:DeleteTags", profile, {"aws:TagKeys": ["team"]})
+    for keys in (["studio-warden:managed"], ["team", "studio-warden:user-id"]):
+        assert not allowed(doc, "sagemaker:DeleteTags", profile, {"aws:TagKeys": keys, **MANAGED}), keys
+    assert not allowed(doc, "sagemaker:DeleteTags", profile, MANAGED), "DeleteTags with no key list"
+    for resource in (arn("app", PLATFORM_DOMAIN, "jdoe", "JupyterLab", "default"), arn("space", PLATFORM_DOMAIN, "s1"), arn("domain", PLATFORM_DOMAIN)):
+        for action in ("sagemaker:AddTags", "sagemaker:DeleteTags"):
+            for ctx in ({**team, **MANAGED}, {**claim, "sagemaker:TaggingAction": "CreateUserProfile"}):
+                assert not allowed(doc, action, resource, ctx), (action, resource)
+    assert resources_granted(doc, "sagemaker:AddTags") <= {arn("user-profile", d, "*") for d in managed_domains(stack)}
+    assert resources_granted(doc, "sagemaker:DeleteTags") <= {arn("user-profile", d, "*") for d in managed_domains(stack)}
+
+
+# --- 2. The exact action sets ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role", FUNCTION_ROLES)
+def test_the_functions_get_exactly_the_actions_the_code_calls(stack, role):
+    """Pinned like DynamoDB and SNS: adding e.g. sagemaker:CreatePresignedDomainUrl, or an
+    unused read, fails here."""
+    doc = stack.role_policy(role)
+    assert actions_on(doc, "sagemaker:") == SAGEMAKER_ACTIONS
+    assert actions_on(doc, "identitystore:") == IDENTITY_STORE_ACTIONS
+    assert actions_on(doc, "ec2:") == EC2_ACTIONS
+    assert actions_on(doc, "iam:") == {"iam:PassRole"}
+    assert actions_on(doc, "logs:") == {"logs:CreateLogStream", "logs:PutLogEvents"}
+    assert actions_on(doc, "sqs:") == {"sqs:SendMessage"}
+    every = {a for st in statements(doc) for a in as_list(st["Action"])}
+    assert all("*" not in a.split(":")[1] or a.startswith("kms:") for a in every), "no action wildcards"
+    assert not {a.split(":")[0] for a in every} - {"sagemaker", "identitystore", "ec2", "iam", "logs", "sqs", "sns", "dynamodb", "kms", "sso"}
+
+
+@pytest.mark.parametrize("role", FUNCTION_ROLES)
+def test_domain_tags_are_out_of_reach(stack, role):
+    doc = stack.role_policy(role)
+    for d in managed_domains(stack):
+        for action in ("sagemaker:ListTags", "sagemaker:AddTags", "sagemaker:DeleteTags"):
+            assert not allowed(doc, action, arn("domain", d), {**MANAGED, "aws:TagKeys": ["team"]}), action
+
+
+@pytest.mark.parametrize("role", FUNCTION_ROLES)
+def test_identity_store_is_read_only_and_limited_to_the_store(stack, role):
+    doc = stack.role_policy(role)
+    assert actions_on(doc, "identitystore:") == IDENTITY_STORE_ACTIONS
+    for action in IDENTITY_STORE_ACTIONS:
+        resources = resources_granted(doc, action)
+        assert f"arn:aws:identitystore::{ACCOUNT}:identitystore/d-9067c2a1b3" in resources
+        assert resources <= {
+            f"arn:aws:identitystore::{ACCOUNT}:identitystore/d-9067c2a1b3",
+            "arn:aws:identitystore:::user/*",
+            "arn:aws:identitystore:::group/*",
+            "arn:aws:identitystore:::membership/*",
+        }
+
+
+@pytest.mark.parametrize("role", FUNCTION_ROLES)
+def test_dynamodb_access_is_item_level_on_the_ledger_only(stack, role):
+    """No UpdateItem or ConditionCheckItem: the ledger writes with PutItem (alone or inside
+    TransactWriteItems, which IAM authorizes per element) and the table has no index."""
+    doc = stack.role_policy(role)
+    table = stack.one("aws:dynamodb/table:Table").outputs["arn"]
+    actions = actions_on(doc, "dynamodb:")
+    assert actions == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:BatchWriteItem"}
+    for action in actions:
+        assert resources_granted(doc, action) == {table}
+
+
+# --- 3. Deletion scoped to what offboarding deletes ------------------------------------------
+
+
+def offboarding_cases(doc, shared_spaces_deleted: bool):
+    owner = {"sagemaker:OwnerUserProfileArn": arn("user-profile", PLATFORM_DOMAIN, "jdoe")}
+    private = {**owner, "sagemaker:SpaceSharingType": "Private"}
+    shared = {**owner, "sagemaker:SpaceSharingType": "Shared"}
+    space, space_app = arn("space", PLATFORM_DOMAIN, "s1"), arn("app", PLATFORM_DOMAIN, "s1", "JupyterLab", "default")
+    assert allowed(doc, "sagemaker:DeleteApp", arn("app", PLATFORM_DOMAIN, "jdoe", "JupyterServer", "default"))
+    assert allowed(doc, "sagemaker:DeleteSpace", space, private)
+    assert allowed(doc, "sagemaker:DeleteApp", space_app, private)
+    assert allowed(doc, "sagemaker:DeleteSpace", space, shared) is shared_spaces_deleted
+    assert allowed(doc, "sagemaker:DeleteApp", space_app, shared) is shared_spaces_deleted
+    # Never an owner-less space, nor a space or app of another domain.
+    assert not allowed(doc, "sagemaker:DeleteSpace", space, {"sagemaker:SpaceSharingType": "Shared"})
+    assert not allowed(doc, "sagemaker:DeleteSpace", arn("space", "d-unmanaged0001", "s1"), private)
+    assert not allowed(doc, "sagemaker:DeleteApp", arn("app", "d-unmanaged0001", "jdoe", "JupyterServer", "default"))
+    assert not allowed(doc, "sagemaker:DeleteSpace", space, {**private, "sagemaker:OwnerUserProfileArn": arn("user-profile", "d-unmanaged0001", "jdoe")})
+
+
+@pytest.mark.parametrize("role", FUNCTION_ROLES)
+def test_offboarding_deletes_private_spaces_and_keeps_shared_ones_by_default(stack, role):
+    offboarding_cases(stack.role_policy(role), shared_spaces_deleted=False)
+
+
+def test_offboarding_may_delete_owned_shared_spaces_when_the_policy_says_so(synth, tmp_path):
+    from conftest import POLICY
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text(POLICY.read_text().replace('[offboarding]\n', '[offboarding]\nshared_spaces = "delete"\n'))
+    offboarding_cases(synth(policyFile=str(policy)).role_policy("membership-sync-role"), shared_spaces_deleted=True)
+
+
+def test_policy_refuses_an_unknown_shared_spaces_option():
+    from warden_infra.policy import PolicyError, parse_policy
+
+    with pytest.raises(PolicyError, match="shared_spaces"):
+        parse_policy({"identity_store": {"id": "d-9067c2a1b3"}, "domains": [{"name": "r"}], "offboarding": {"shared_spaces": "all"}})
+
+
+# --- 5. SSO assignments that work at the first onboarding -------------------------------------
+
+
+def test_sso_assignments_only_on_the_domain_application(stack, sso_stack, synth):
+    assert not actions_on(stack.role_policy("membership-sync-role"), "sso:"), "an IAM-mode domain needs no SSO assignment"
+    doc = sso_stack.role_policy("membership-sync-role")
+    app = sso_stack.one("aws:sagemaker/domain:Domain").outputs["singleSignOnApplicationArn"]
+    assert actions_on(doc, "sso:") == {"sso:CreateApplicationAssignment", "sso:DeleteApplicationAssignment"}
+    for action in actions_on(doc, "sso:"):
+        assert resources_granted(doc, action) == {app}
+
+
+def test_instance_fallback_names_the_account_that_owns_identity_center(synth):
+    fallback = synth(
+        domainId="d-adopted00001", identityCenterInstanceId="ssoins-7223c3a1b2c3d4e5", identityCenterAccountId="999988887777"
+    ).role_policy("membership-sync-role")
+    assert resources_granted(fallback, "sso:CreateApplicationAssignment") == {
+        "arn:aws:sso::999988887777:application/ssoins-7223c3a1b2c3d4e5/*"
+    }
+    with pytest.raises(Exception, match="identityCenterAccountId"):
+        synth(domainId="d-adopted00001", identityCenterInstanceId="ssoins-7223c3a1b2c3d4e5")
+
+
+EXAMPLE_POLICY = INFRA_DIR.parent / "examples" / "policy.toml"
+EXAMPLE_APP = f"arn:aws:sso::{ACCOUNT}:application/ssoins-7223c3a1b2c3d4e5/apl-0123456789abcdef"
+
+
+def test_an_sso_domain_the_stack_did_not_create_needs_its_application(synth):
+    """The shipped example policy adopts an SSO-mode domain: without its application ARN the
+    first onboarding would be AccessDenied, so the stack refuses before deploy."""
+    with pytest.raises(Exception, match="ssoApplicationArns.research"):
+        synth(policyFile=str(EXAMPLE_POLICY), domainId="d-research00001")
+    doc = synth(policyFile=str(EXAMPLE_POLICY), domainId="d-research00001", ssoApplicationArns={"research": EXAMPLE_APP}).role_policy(
+        "membership-sync-role"
+    )
+    assert resources_granted(doc, "sso:CreateApplicationAssignment") == {EXAMPLE_APP}
+    with pytest.raises(Exception, match="not a list"):
+        synth(policyFile=str(EXAMPLE_POLICY), domainId="d-research00001", ssoApplicationArns=[EXAMPLE_APP])
+    with pytest.raises(Exception, match="elsewhere"):
+        synth(policyFile=str(EXAMPLE_POLICY), domainId="d-research00001", ssoApplicationArns={"research": EXAMPLE_APP, "elsewhere": EXAMPLE_APP})
+
+
+def test_a_created_domain_must_have_the_auth_mode_the_policy_requires(synth, tmp_path):
+    policy = tmp_path / "policy.toml"
+    policy.write_text(
+        '[identity_store]\nid = "d-9067c2a1b3"\n[[domains]]\nname = "research"\n[domains.baseline]\nauth_mode = "SSO"\n'
+    )
+    with pytest.raises(Exception, match="auth mode SSO"):
+        synth(policyFile=str(policy))
+    doc = synth(policyFile=str(policy), domainAuthMode="SSO").role_policy("membership-sync-role")
+    assert actions_on(doc, "sso:")

@@ -1,6 +1,7 @@
 """The created network is VPC-only and closed to the internet; an adopted one is left alone."""
 
 import ipaddress
+import json
 
 SG = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -81,17 +82,82 @@ def test_endpoints_accept_only_https_from_studio(stack):
     assert not [r for r in stack.of_type(EGRESS) if r.inputs["securityGroupId"] == endpoints], "endpoints need no egress"
 
 
-def test_studio_members_reach_each_other_including_nfs(stack):
-    studio = sg_id(stack, "studio-sg")
+def rules_of(stack, typ, group):
+    return {
+        (r.inputs["ipProtocol"], r.inputs.get("fromPort"), r.inputs.get("toPort"), r.inputs.get("referencedSecurityGroupId") or r.inputs.get("prefixListId"))
+        for r in stack.of_type(typ)
+        if r.inputs["securityGroupId"] == group
+    }
 
-    def covers_nfs(rule):
-        i = rule.inputs
-        same_group = i["securityGroupId"] == studio and i.get("referencedSecurityGroupId") == studio
-        all_traffic = i["ipProtocol"] == "-1"
-        return same_group and (all_traffic or (i["ipProtocol"] == "tcp" and i["fromPort"] <= NFS <= i["toPort"]))
 
-    assert any(covers_nfs(r) for r in stack.of_type(INGRESS)), "Studio members must accept each other (NFS 2049)"
-    assert any(covers_nfs(r) for r in stack.of_type(EGRESS)), "Studio members must reach each other (NFS 2049)"
+def test_studio_rules_are_the_ports_aws_documents_for_studio(stack):
+    """NFS 2049 to EFS and TCP 8192-65535 between apps, among members only; out, HTTPS to the
+    endpoints and S3 only. No all-traffic rule."""
+    studio, endpoints = sg_id(stack, "studio-sg"), sg_id(stack, "endpoints-sg")
+    members = {("tcp", NFS, NFS, studio), ("tcp", 8192, 65535, studio)}
+    assert rules_of(stack, INGRESS, studio) == members
+    assert rules_of(stack, EGRESS, studio) == members | {("tcp", 443, 443, endpoints), ("tcp", 443, 443, "pl-63a5400a")}
+    for typ in (INGRESS, EGRESS):
+        assert all(r.inputs["ipProtocol"] != "-1" for r in stack.of_type(typ)), "no all-traffic rule"
+
+
+def test_the_default_security_group_has_no_rules(stack):
+    default = stack.one("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup").inputs
+    assert default["vpcId"] == stack.named("vpc").outputs["id"]
+    assert default.get("ingress") == [] and default.get("egress") == []
+
+
+def test_the_vpc_has_flow_logs_of_all_traffic(stack):
+    flow = stack.one("aws:ec2/flowLog:FlowLog").inputs
+    assert flow["vpcId"] == stack.named("vpc").outputs["id"]
+    assert flow["trafficType"] == "ALL"
+    group = stack.named("vpc-flow-logs")
+    assert flow["logDestination"] == group.outputs["arn"]
+    assert group.inputs["retentionInDays"] > 0
+    role = stack.named("vpc-flow-logs-role")
+    assert flow["iamRoleArn"] == role.outputs["arn"]
+    trust = json.loads(role.inputs["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
+    assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": "111122223333"}}
+    doc = stack.role_policy("vpc-flow-logs-role")
+    assert {r for s in doc["Statement"] for r in s["Resource"]} == {group.outputs["arn"], group.outputs["arn"] + ":*"}
+
+
+def test_the_s3_endpoint_reaches_only_the_accounts_or_organisations_buckets(stack, synth):
+    from support import allowed
+
+    def policy(s):
+        (gw,) = [e for e in s.of_type(ENDPOINT) if e.inputs.get("vpcEndpointType") == "Gateway"]
+        doc = json.loads(gw.inputs["policy"])
+        for st in doc["Statement"]:
+            st.pop("Principal")
+        return doc
+
+    doc = policy(stack)
+    assert allowed(doc, "s3:GetObject", "arn:aws:s3:::ours/key", {"aws:ResourceAccount": "111122223333"})
+    assert not allowed(doc, "s3:GetObject", "arn:aws:s3:::theirs/key", {"aws:ResourceAccount": "444455556666"})
+    assert not allowed(doc, "s3:PutObject", "arn:aws:s3:::prod-us-east-1-starport-layer-bucket/x", {"aws:ResourceAccount": "444455556666"})
+    assert allowed(doc, "s3:GetObject", "arn:aws:s3:::prod-us-east-1-starport-layer-bucket/x", {"aws:ResourceAccount": "444455556666"})
+    org = policy(synth(s3EndpointOrganizationId="o-a1b2c3d4e5"))
+    assert allowed(org, "s3:GetObject", "arn:aws:s3:::sibling/key", {"aws:ResourceOrgID": "o-a1b2c3d4e5", "aws:ResourceAccount": "444455556666"})
+    assert not allowed(org, "s3:GetObject", "arn:aws:s3:::other/key", {"aws:ResourceOrgID": "o-zzzzzzzzzz", "aws:ResourceAccount": "444455556666"})
+
+
+def test_interface_endpoints_serve_this_accounts_principals_only(stack):
+    from support import allowed
+
+    interface = [e for e in stack.of_type(ENDPOINT) if e.inputs.get("vpcEndpointType") == "Interface"]
+    for endpoint in interface:
+        doc = json.loads(endpoint.inputs["policy"])
+        for st in doc["Statement"]:
+            st.pop("Principal")
+        assert allowed(doc, "sagemaker:CreateApp", "*", {"aws:PrincipalAccount": "111122223333"}), endpoint.name
+        assert not allowed(doc, "sagemaker:CreateApp", "*", {"aws:PrincipalAccount": "444455556666"}), endpoint.name
+
+
+def test_ecr_endpoints_are_there_by_default_for_custom_images(stack):
+    services = {e.inputs["serviceName"].removeprefix("com.amazonaws.us-east-1.") for e in stack.of_type(ENDPOINT)}
+    assert {"ecr.api", "ecr.dkr", "s3"} <= services
 
 
 def test_adopted_network_is_used_as_given_and_nothing_is_created(synth):

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from support import pattern, statements
 
 RULE = "aws:cloudwatch/eventRule:EventRule"
@@ -10,7 +11,7 @@ STORE_ID = "d-9067c2a1b3"
 STORE_ARN = f"arn:aws:identitystore::111122223333:identitystore/{STORE_ID}"
 
 MEMBERSHIP = {
-    "identitystore.amazonaws.com": {"CreateGroupMembership", "DeleteGroupMembership", "DeleteUser", "DeleteGroup", "UpdateUser"},
+    "identitystore.amazonaws.com": {"CreateGroupMembership", "DeleteGroupMembership", "DeleteUser", "DeleteGroup", "UpdateUser", "UpdateGroup"},
     "sso-directory.amazonaws.com": {
         "AddMemberToGroup",
         "RemoveMemberFromGroup",
@@ -19,6 +20,9 @@ MEMBERSHIP = {
         "DisableUser",
         "EnableUser",
         "UpdateUser",
+        "UpdateUserName",
+        "UpdateGroup",
+        "UpdateGroupDisplayName",
     },
     "identitystore-scim.amazonaws.com": {"PatchGroup", "PatchUser", "PutUser", "DeleteUser", "DeleteGroup"},
 }
@@ -38,11 +42,17 @@ def branches(p):
     return {b["eventSource"][0]: b for b in p["detail"]["$or"]}
 
 
+def names_by_source(p):
+    found: dict = {}
+    for b in p["detail"]["$or"]:
+        found.setdefault(b["eventSource"][0], set()).update(b["eventName"])
+    return found
+
+
 def test_membership_rule_matches_all_three_sources_and_only_the_listed_events(stack):
     p = pattern(stack.named("membership-events"))
     assert p["detail-type"] == ["AWS API Call via CloudTrail"]
-    found = {source: set(b["eventName"]) for source, b in branches(p).items()}
-    assert found == MEMBERSHIP
+    assert names_by_source(p) == MEMBERSHIP
     assert all(len(b["eventSource"]) == 1 for b in p["detail"]["$or"]), "one source per branch, so names cannot cross sources"
 
 
@@ -54,10 +64,12 @@ def test_membership_rule_is_scoped_to_the_configured_identity_store(stack, synth
     by_source = branches(pattern(stack.named("membership-events")))
     for source in ("identitystore.amazonaws.com", "sso-directory.amazonaws.com"):
         assert by_source[source]["requestParameters"] == {"identityStoreId": [STORE_ID, STORE_ARN]}
-    # SCIM events carry a tenant id, not the store id: matched by tenant when one is configured.
-    assert "requestParameters" not in by_source["identitystore-scim.amazonaws.com"]
+    # SCIM events carry a tenant id, not the store id: matched by tenant when one is configured,
+    # and never when the resource id is masked.
+    hidden = [{"anything-but": "HIDDEN_DUE_TO_SECURITY_REASONS"}]
+    assert by_source["identitystore-scim.amazonaws.com"]["requestParameters"] == {"id": hidden}
     scoped = branches(pattern(synth(scimTenantId="9067c2a1b3-tenant").named("membership-events")))
-    assert scoped["identitystore-scim.amazonaws.com"]["requestParameters"] == {"tenantId": ["9067c2a1b3-tenant"]}
+    assert scoped["identitystore-scim.amazonaws.com"]["requestParameters"] == {"id": hidden, "tenantId": ["9067c2a1b3-tenant"]}
 
 
 def test_membership_rule_is_on_the_default_bus_of_the_home_region(stack):
@@ -103,8 +115,60 @@ def test_drift_rule_matches_domain_profile_and_security_group_changes(stack):
     p = pattern(stack.named("drift-events"))
     assert p["detail-type"] == ["AWS API Call via CloudTrail"]
     assert p["detail"]["errorCode"] == [{"exists": False}]
-    found = {source: set(b["eventName"]) for source, b in branches(p).items()}
-    assert found == DRIFT
+    assert names_by_source(p) == DRIFT
+
+
+def test_drift_rule_matches_only_the_security_groups_that_matter(stack, synth):
+    """A burst of unrelated security-group changes must not throttle compliance-sweep: every
+    EC2 branch names the policy's groups (mappings and baselines), the stack's Studio group and
+    driftSecurityGroupIds, and no EC2 branch is unscoped."""
+    studio = stack.named("studio-sg").outputs["id"]
+    expected = sorted({"sg-0a1b2c3d4e5f60718", "sg-0f9e8d7c6b5a40312", "sg-0123456789abcdef0", studio})
+
+    def groups_of(branch):
+        params = branch.get("requestParameters", {})
+        if "groupId" in params:
+            return params["groupId"]
+        if "ModifySecurityGroupRulesRequest" in params:
+            return params["ModifySecurityGroupRulesRequest"]["GroupId"]
+        return branch["responseElements"]["securityGroupRuleSet"]["items"]["groupId"]
+
+    ec2 = [b for b in pattern(stack.named("drift-events"))["detail"]["$or"] if b["eventSource"] == ["ec2.amazonaws.com"]]
+    assert len(ec2) == 3
+    for branch in ec2:
+        assert sorted(groups_of(branch)) == expected
+    extra = synth(driftSecurityGroupIds=["sg-0aaaabbbbccccdddd"])
+    for branch in [b for b in pattern(extra.named("drift-events"))["detail"]["$or"] if b["eventSource"] == ["ec2.amazonaws.com"]]:
+        assert "sg-0aaaabbbbccccdddd" in groups_of(branch)
+
+
+def test_every_pattern_fits_eventbridges_default_size(stack, synth):
+    for rule in stack.of_type(RULE):
+        assert len(rule.inputs["eventPattern"]) <= 2048, rule.name
+    many = [f"sg-0{i:016x}" for i in range(60)]
+    with pytest.raises(Exception, match="2048"):
+        synth(driftSecurityGroupIds=many)
+
+
+def test_rules_and_schedule_are_enabled(stack, synth):
+    """A disabled rule or schedule fails silently: pinned ENABLED, in every scenario."""
+    for scenario in (stack, synth(region="eu-west-1")):
+        rules = scenario.of_type(RULE)
+        assert {r.name for r in rules} >= {"membership-events", "drift-events"}
+        for rule in rules:
+            assert rule.inputs.get("state") == "ENABLED", rule.name
+            assert "isEnabled" not in rule.inputs or rule.inputs["isEnabled"] is True
+        schedule = scenario.one("aws:scheduler/schedule:Schedule").inputs
+        assert schedule.get("state") == "ENABLED"
+
+
+def test_the_forwarders_role_trusts_eventbridge_of_this_account_only(synth):
+    stack = synth(region="eu-west-1")
+    trust = json.loads(stack.named("membership-forwarder-role").inputs["assumeRolePolicy"])
+    (stmt,) = statements(trust)
+    assert stmt["Principal"] == {"Service": "events.amazonaws.com"}
+    assert stmt["Action"] == "sts:AssumeRole"
+    assert stmt["Condition"] == {"StringEquals": {"aws:SourceAccount": "111122223333"}}
 
 
 def test_drift_rule_sagemaker_events_are_limited_to_managed_domains(stack):

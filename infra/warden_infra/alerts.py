@@ -14,8 +14,9 @@ from .aws_context import AwsContext
 from .config import StackConfig
 from .keys import create_key
 
-# CloudWatch alarms and EventBridge rules are the AWS services that may publish to the topic.
-PUBLISHING_SERVICES = ("cloudwatch.amazonaws.com", "events.amazonaws.com")
+# CloudWatch alarms are the only AWS service that publishes to the topic (the functions publish
+# with their own roles). No EventBridge rule targets it, so EventBridge gets no key grant.
+PUBLISHING_SERVICES = ("cloudwatch.amazonaws.com",)
 
 
 @dataclass(frozen=True)

@@ -59,8 +59,11 @@ class AwsContext:
         ]
 
     # --- IAM Identity Center (list_awsiamidentitycenter: Application) -------------------------
-    def sso_instance_applications(self, instance_id: str) -> str:
-        return f"arn:{self.partition}:sso::{self.account}:application/{instance_id}/*"
+    def sso_instance_applications(self, instance_id: str, owner_account: str) -> str:
+        """Every application of an Identity Center instance. Application ARNs carry the account
+        that owns the instance (for an organization instance, the management account), not the
+        caller's: `arn:aws:sso::<owner>:application/<instance-id>/apl-...`."""
+        return f"arn:{self.partition}:sso::{owner_account}:application/{instance_id}/*"
 
     # --- Others -------------------------------------------------------------------------------
     def iam_root(self) -> str:

@@ -18,8 +18,9 @@ INFRA_DIR = Path(__file__).resolve().parent.parent
 
 # Interface endpoints a VPC-only Studio domain needs with no NAT gateway: the SageMaker API and
 # runtime (the Studio docs name these two as the minimum), STS (credentials inside apps), CloudWatch
-# Logs and metrics (app logs and metrics) and Service Catalog (Studio's Projects pages). S3 is
-# reached through a gateway endpoint (free). Add ecr.api/ecr.dkr/kms/... with extraInterfaceEndpoints.
+# Logs and metrics (app logs and metrics), Service Catalog (Studio's Projects pages), and ECR's API
+# and Docker registry (custom images and Studio's own image pulls from a private ECR). S3 is
+# reached through a gateway endpoint (free). Add kms/... with extraInterfaceEndpoints.
 DEFAULT_INTERFACE_ENDPOINTS = (
     "sagemaker.api",
     "sagemaker.runtime",
@@ -27,6 +28,8 @@ DEFAULT_INTERFACE_ENDPOINTS = (
     "logs",
     "monitoring",
     "servicecatalog",
+    "ecr.api",
+    "ecr.dkr",
 )
 
 ENDPOINT_SERVICE = re.compile(r"^[a-z0-9][a-z0-9.-]*$")  # the part after com.amazonaws.<region>.
@@ -34,6 +37,10 @@ SCHEDULE_EXPRESSION = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|da
 IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]+$")
 SSO_APPLICATION_ARN = re.compile(r"^arn:aws[a-z-]*:sso::\d{12}:application/(sso)?ins-[a-zA-Z0-9-.]{16}/apl-[a-zA-Z0-9]{16}$")
 SSO_INSTANCE_ID = re.compile(r"^(sso)?ins-[a-zA-Z0-9-.]{16}$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
+RATE_EXPRESSION = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+RATE_UNIT_SECONDS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 
@@ -46,7 +53,7 @@ class ConfigError(ValueError):
 class FunctionSettings:
     memory_mb: int
     timeout_seconds: int
-    reserved_concurrency: int | None
+    reserved_concurrency: int
 
 
 @dataclass(frozen=True)
@@ -70,16 +77,26 @@ class StackConfig:
     stack_domain_name: str  # the policy [[domains]] name of the stack's own domain
     auth_mode: str
     execution_role_arn: str | None
-    sso_application_arns: tuple[str, ...]
+    # Identity Center applications of SSO-mode domains the stack did not create, by policy name.
+    sso_application_arns: dict[str, str]
     identity_center_instance_id: str | None
+    identity_center_account_id: str | None  # the account that owns the instance (fallback ARNs)
 
+    # Network extras of a created network.
+    s3_organization_id: str | None  # S3 endpoint: the organisation's buckets, else the account's
     # Ledger, triggers, functions, alerts.
     table_deletion_protection: bool
     sweep_schedule: str
+    sweep_interval_seconds: int | None  # None: a one-shot at() schedule, no heartbeat
+    heartbeat_missed_sweeps: int
+    drift_security_group_ids: tuple[str, ...]
     scim_tenant_id: str | None
     membership_sync: FunctionSettings
     compliance_sweep: FunctionSettings
     async_retry_attempts: int
+    # Identity Center / Identity Store calls per second, account-wide, that the warden may use
+    # (the organisation shares ~20 TPS). Split evenly over the functions' reserved concurrency.
+    identity_center_tps: int
     event_retry_attempts: int
     event_max_age_seconds: int
     log_retention_days: int
@@ -93,6 +110,19 @@ class StackConfig:
     @property
     def creates_network(self) -> bool:
         return self.creates_domain and self.vpc_id is None
+
+    @property
+    def identity_tps_per_invocation(self) -> int:
+        """WARDEN_IDENTITY_TPS of each function: the account-wide budget over every invocation
+        that can run at once, so that concurrency x per-invocation rate stays within it."""
+        concurrent = self.membership_sync.reserved_concurrency + self.compliance_sweep.reserved_concurrency
+        per_invocation = self.identity_center_tps // concurrent
+        if per_invocation < 1:
+            raise ConfigError(
+                f"identityCenterTps {self.identity_center_tps} cannot be shared by {concurrent} concurrent invocations "
+                "(membershipSyncReservedConcurrency + complianceSweepReservedConcurrency): raise it or lower them"
+            )
+        return per_invocation
 
     @property
     def identity_center_region(self) -> str | None:
@@ -123,7 +153,9 @@ def _function(cfg: pulumi.Config, prefix: str, memory: int, timeout: int, reserv
         raise ConfigError(f"{prefix}MemoryMb must be between 128 and 10240, got {settings.memory_mb}")
     if not 1 <= settings.timeout_seconds <= 900:
         raise ConfigError(f"{prefix}TimeoutSeconds must be between 1 and 900, got {settings.timeout_seconds}")
-    if settings.reserved_concurrency is not None and settings.reserved_concurrency < 1:
+    if settings.reserved_concurrency is None or settings.reserved_concurrency < 1:
+        # Always reserved: the Identity Center rate limit only holds account-wide when the
+        # number of concurrent invocations is bounded.
         raise ConfigError(f"{prefix}ReservedConcurrency must be at least 1 (0 would disable the function)")
     return settings
 
@@ -163,17 +195,49 @@ def load_config() -> StackConfig:
     if execution_role_arn and not IAM_ROLE_ARN.match(execution_role_arn):
         raise ConfigError(f"executionRoleArn {execution_role_arn!r} is not an IAM role ARN")
 
-    sso_application_arns = tuple(cfg.get_object("ssoApplicationArns") or ())
-    for arn in sso_application_arns:
-        if not SSO_APPLICATION_ARN.match(arn):
-            raise ConfigError(f"ssoApplicationArns: {arn!r} is not an Identity Center application ARN")
+    sso_application_arns = cfg.get_object("ssoApplicationArns") or {}
+    if not isinstance(sso_application_arns, dict):
+        raise ConfigError(
+            "ssoApplicationArns maps a policy [[domains]] name to that domain's Identity Center application ARN "
+            '(e.g. {"research": "arn:aws:sso::111122223333:application/ssoins-.../apl-..."}), not a list'
+        )
+    for name, arn in sso_application_arns.items():
+        policy.domain(name)  # a name the policy declares
+        if not isinstance(arn, str) or not SSO_APPLICATION_ARN.match(arn):
+            raise ConfigError(f"ssoApplicationArns.{name}: {arn!r} is not an Identity Center application ARN")
     instance_id = cfg.get("identityCenterInstanceId")
     if instance_id and not SSO_INSTANCE_ID.match(instance_id):
         raise ConfigError(f"identityCenterInstanceId {instance_id!r} is not an instance id (ssoins-...)")
+    instance_account = cfg.get("identityCenterAccountId")
+    if instance_account and not ACCOUNT_ID.match(instance_account):
+        raise ConfigError(f"identityCenterAccountId {instance_account!r} is not a 12-digit account id")
+    if instance_id and not instance_account:
+        # An application ARN names the account that owns the Identity Center instance (the
+        # organisation's management account for an organisation instance), which is not the
+        # deploying account when the stack runs in the delegated administrator account.
+        raise ConfigError(
+            "identityCenterInstanceId needs identityCenterAccountId: the account that owns the Identity Center "
+            "instance (for an organization instance, the management account), whose id is in every application ARN"
+        )
 
     sweep_schedule = cfg.get("sweepSchedule") or "rate(15 minutes)"
     if not SCHEDULE_EXPRESSION.match(sweep_schedule):
         raise ConfigError(f"sweepSchedule {sweep_schedule!r} is not a rate(), cron() or at() expression")
+    sweep_interval = _sweep_interval(sweep_schedule, _int(cfg, "sweepIntervalSeconds", None))
+    missed_sweeps = _bounded(cfg, "heartbeatMissedSweeps", 3, 1, 24)
+    if sweep_interval and sweep_interval * missed_sweeps > 86400:
+        raise ConfigError(
+            f"the sweep heartbeat would look back {sweep_interval * missed_sweeps} s; CloudWatch alarms evaluate at most "
+            "one day: lower heartbeatMissedSweeps or sweep more often"
+        )
+
+    drift_groups = tuple(cfg.get_object("driftSecurityGroupIds") or ())
+    for group in drift_groups:
+        if not isinstance(group, str) or not re.match(r"^sg-[0-9a-f]{4,17}$", group):
+            raise ConfigError(f"driftSecurityGroupIds: {group!r} is not a security group id")
+    s3_org = cfg.get("s3EndpointOrganizationId")
+    if s3_org and not ORGANIZATION_ID.match(s3_org):
+        raise ConfigError(f"s3EndpointOrganizationId {s3_org!r} is not an organization id (o-...)")
 
     zone_count = _bounded(cfg, "availabilityZoneCount", 2, 2, 6)  # Studio subnets in at least two AZs
 
@@ -206,18 +270,27 @@ def load_config() -> StackConfig:
         stack_domain_name=_stack_domain_name(policy, cfg.get("stackDomainName"), domain_id),
         auth_mode=auth_mode,
         execution_role_arn=execution_role_arn,
-        sso_application_arns=sso_application_arns,
+        sso_application_arns=dict(sso_application_arns),
         identity_center_instance_id=instance_id,
+        identity_center_account_id=instance_account,
+        s3_organization_id=s3_org,
         table_deletion_protection=cfg.get_bool("tableDeletionProtection") is not False,
         sweep_schedule=sweep_schedule,
+        sweep_interval_seconds=sweep_interval,
+        heartbeat_missed_sweeps=missed_sweeps,
+        drift_security_group_ids=drift_groups,
         scim_tenant_id=cfg.get("scimTenantId"),
         # Memory and timeouts: BENCHMARKS.md records the measurements behind these defaults.
-        membership_sync=_function(cfg, "membershipSync", memory=256, timeout=60, reserved=None),
+        # Reserved concurrency 2 for membership-sync: each invocation paces its Identity Center
+        # calls (CallRate), so the account-wide rate is at most concurrency x per-invocation rate;
+        # an unbounded burst of events would otherwise multiply it past the shared ~20 TPS.
+        membership_sync=_function(cfg, "membershipSync", memory=256, timeout=60, reserved=2),
         # Reserved concurrency 2 for the sweep: one scheduled sweep plus one drift check at a time.
         # More would only contend for the SageMaker List APIs (a few calls per second) and the
         # Identity Center's shared ~20 TPS; fewer would queue drift checks behind a long sweep.
         compliance_sweep=_function(cfg, "complianceSweep", memory=512, timeout=900, reserved=2),
         async_retry_attempts=_bounded(cfg, "asyncRetryAttempts", 2, 0, 2),  # Lambda's limits
+        identity_center_tps=_bounded(cfg, "identityCenterTps", 16, 1, 20),
         # EventBridge targets and Scheduler accept 0-185 retries and 60-86400 s of age; the age
         # also bounds Lambda's async retries, whose maximum is 21600 s.
         event_retry_attempts=_bounded(cfg, "eventRetryAttempts", 8, 0, 185),
@@ -226,6 +299,27 @@ def load_config() -> StackConfig:
         log_level=log_level,
         alert_emails=tuple(cfg.get_object("alertEmails") or ()),
     )
+
+
+def _sweep_interval(expression: str, configured: int | None) -> int | None:
+    """Seconds between sweeps: from a rate() expression, or sweepIntervalSeconds for cron();
+    None for a one-shot at() schedule."""
+    rate = RATE_EXPRESSION.match(expression)
+    if rate:
+        seconds = int(rate.group(1)) * RATE_UNIT_SECONDS[rate.group(2)]
+        if configured is not None and configured != seconds:
+            raise ConfigError(f"sweepIntervalSeconds {configured} contradicts sweepSchedule {expression}")
+        return seconds
+    if expression.startswith("at("):
+        return None
+    if configured is None:
+        raise ConfigError(
+            f"sweepSchedule {expression} is a cron() expression: set sweepIntervalSeconds to its longest gap "
+            "between runs, which the sweep heartbeat alarm needs"
+        )
+    if configured < 60:
+        raise ConfigError("sweepIntervalSeconds must be at least 60")
+    return configured
 
 
 def _stack_domain_name(policy: WardenPolicy, configured: str | None, domain_id: str | None) -> str:
@@ -258,3 +352,47 @@ def _stack_domain_name(policy: WardenPolicy, configured: str | None, domain_id: 
     if bound.id and domain_id and bound.id != domain_id:
         raise ConfigError(f"domainId {domain_id} differs from policy domain {name!r} id {bound.id}")
     return name
+
+
+def sso_applications(config: StackConfig, ctx, stack_domain) -> list:
+    """The Identity Center applications the functions may assign users to, one per SSO-mode
+    domain, or a refusal before deploy when an SSO-mode domain's application cannot be known.
+
+    - the domain the stack creates: its own SingleSignOnApplicationArn (SSO mode only);
+    - any other domain: `ssoApplicationArns.<policy name>`, else, with identityCenterInstanceId,
+      every application of the instance, in the account that owns it;
+    - a domain the policy's baseline declares SSO with neither: refused (its users' first
+      onboarding would fail with AccessDenied on sso:CreateApplicationAssignment).
+    """
+    arns: list = []
+    fallback = None
+    if config.identity_center_instance_id:
+        fallback = ctx.sso_instance_applications(config.identity_center_instance_id, config.identity_center_account_id)
+        arns.append(fallback)
+    for domain in config.policy.domains:
+        created = config.creates_domain and domain.name == config.stack_domain_name
+        if created:
+            if domain.auth_mode and domain.auth_mode != config.auth_mode:
+                raise ConfigError(
+                    f"policy domain {domain.name!r} requires auth mode {domain.auth_mode} (baseline auth_mode) "
+                    f"but the stack would create it with domainAuthMode {config.auth_mode}"
+                )
+            if config.auth_mode == "SSO":
+                arns.append(stack_domain.sso_application_arn)
+            continue
+        given = config.sso_application_arns.get(domain.name)
+        if given:
+            arns.append(given)
+        elif domain.auth_mode == "SSO" and not fallback:
+            raise ConfigError(
+                f"policy domain {domain.name!r} is an SSO-mode domain the stack did not create: set "
+                f"ssoApplicationArns.{domain.name} to its Identity Center application ARN (aws sagemaker describe-domain "
+                f"--domain-id {domain.id or config.domain_id} --query SingleSignOnApplicationArn), or "
+                "identityCenterInstanceId and identityCenterAccountId; without it, assigning its users fails"
+            )
+        elif domain.auth_mode is None and not fallback:
+            pulumi.log.warn(
+                f"policy domain {domain.name!r} declares no baseline auth_mode and has no ssoApplicationArns entry: "
+                "if it is an SSO-mode domain, onboarding its users will fail with AccessDenied"
+            )
+    return arns

@@ -45,6 +45,10 @@ def create_domain(config: StackConfig, ctx: AwsContext, network: Network, data_k
         domain_settings=aws.sagemaker.DomainDomainSettingsArgs(
             security_group_ids=security_groups,
             docker_settings=aws.sagemaker.DomainDomainSettingsDockerSettingsArgs(enable_docker_access="DISABLED"),
+            # SageMaker assumes execution roles with the user's profile name as the session's
+            # source identity: the default role's per-user isolation keys on it. Every execution
+            # role used in this domain must therefore trust sts:SetSourceIdentity (README).
+            execution_role_identity_config="USER_PROFILE_NAME",
         ),
         default_user_settings=aws.sagemaker.DomainDefaultUserSettingsArgs(
             execution_role=role_arn,
@@ -64,7 +68,9 @@ def create_domain(config: StackConfig, ctx: AwsContext, network: Network, data_k
         aws.iam.RolePolicy(
             "studio-execution-policy",
             role=role.id,
-            policy=domain.id.apply(lambda domain_id: json.dumps(iam.studio_execution_policy(ctx, domain_id))),
+            policy=pulumi.Output.all(domain.id, data_key.arn).apply(
+                lambda v: json.dumps(iam.studio_execution_policy(ctx, v[0], v[1]))
+            ),
             opts=pulumi.ResourceOptions(parent=role),
         )
     return StudioDomain(id=domain.id, url=domain.url, sso_application_arn=domain.single_sign_on_application_arn)
@@ -78,7 +84,7 @@ def _execution_role(config: StackConfig, ctx: AwsContext) -> tuple[pulumi.Input[
         description="Default execution role of the studio-warden domain: runs Studio apps, nothing else",
         # No aws:SourceAccount condition: Studio does not promise to send it when assuming the
         # execution role, and a condition on an absent key would lock every user out.
-        assume_role_policy=json.dumps(iam.assume_role_policy("sagemaker.amazonaws.com")),
+        assume_role_policy=json.dumps(iam.assume_role_policy("sagemaker.amazonaws.com", set_source_identity=True)),
         tags=config.tags(),
     )
     return role.arn, role

@@ -44,6 +44,7 @@ class WardenFunction:
     role: aws.iam.Role
     delivery_dlq: aws.sqs.Queue  # rules and schedules that could not reach the function
     failure_dlq: aws.sqs.Queue  # invocations that failed after Lambda's retries
+    log_group: aws.cloudwatch.LogGroup
 
 
 def artifact(config: StackConfig, name: str) -> pulumi.FileArchive:
@@ -102,6 +103,7 @@ def create_function(
                     alerts_key_arn=v["alerts_key_arn"],
                     log_group_arn=ctx.log_group(log_group_name),
                     failure_queue_arn=v["failure_queue_arn"],
+                    shared_spaces=config.policy.shared_spaces,
                 )
             )
         )
@@ -127,6 +129,8 @@ def create_function(
                 "WARDEN_TOPIC_ARN": shared.topic.arn,
                 "WARDEN_DOMAIN_IDS": shared.domain_ids_env,
                 "RUST_LOG": config.log_level.lower(),
+                # Identity Center and Identity Store calls per second of one invocation.
+                "WARDEN_IDENTITY_TPS": str(config.identity_tps_per_invocation),
             }
         ),
         # Lambda's advanced logging: JSON lines, and Lambda itself sets AWS_LAMBDA_LOG_FORMAT=JSON
@@ -151,4 +155,6 @@ def create_function(
         ),
         opts=pulumi.ResourceOptions(parent=function),
     )
-    return WardenFunction(name=name, function=function, role=role, delivery_dlq=delivery_dlq, failure_dlq=failure_dlq)
+    return WardenFunction(
+        name=name, function=function, role=role, delivery_dlq=delivery_dlq, failure_dlq=failure_dlq, log_group=log_group
+    )

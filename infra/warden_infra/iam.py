@@ -15,79 +15,71 @@ from .aws_context import AwsContext
 
 VERSION = "2012-10-17"
 
-# Service Authorization Reference, Amazon SageMaker (list_amazonsagemaker): every action below
-# takes a user-profile, app or space resource, so each is scoped to the managed domains.
-# Exactly what the functions call: they create, describe, update and delete user profiles, and
-# delete (never create) the apps and private spaces of users they offboard.
-SAGEMAKER_STUDIO_ACTIONS = (
-    "sagemaker:CreateUserProfile",
+# What the Rust code calls (shared/src/adapters/*.rs, every `.client.xxx()`), and nothing else.
+# Service Authorization Reference, Amazon SageMaker (list_amazonsagemaker).
+OWNERSHIP_TAG = "studio-warden:managed"
+RESERVED_TAG_KEYS = "studio-warden:*"  # the warden's own tags: never added or removed after creation
+# The exact SageMaker action set of both functions; test_iam pins it.
+SAGEMAKER_ACTIONS = (
+    "sagemaker:DescribeDomain",
+    "sagemaker:ListUserProfiles",
+    "sagemaker:ListApps",
+    "sagemaker:ListSpaces",
     "sagemaker:DescribeUserProfile",
+    "sagemaker:ListTags",
+    "sagemaker:CreateUserProfile",
     "sagemaker:UpdateUserProfile",
     "sagemaker:DeleteUserProfile",
+    "sagemaker:AddTags",
+    "sagemaker:DeleteTags",
     "sagemaker:DeleteApp",
     "sagemaker:DeleteSpace",
 )
-# studio-warden's ownership tag. IAM enforces the functions' first safety rule too: a profile is
-# created only with the tag (aws:RequestTag), and only a profile that carries it
-# (aws:ResourceTag) can be updated or deleted: an unmanaged profile is out of reach.
-OWNERSHIP_TAG = "studio-warden:managed"
-SAGEMAKER_CREATE_TAGGED = ("sagemaker:CreateUserProfile",)
-SAGEMAKER_CHANGE_TAGGED = ("sagemaker:UpdateUserProfile", "sagemaker:DeleteUserProfile")
-SAGEMAKER_TAG_ACTIONS = ("sagemaker:AddTags", "sagemaker:ListTags", "sagemaker:DeleteTags")
-# list_amazonsagemaker: ListUserProfiles, ListApps, ListSpaces and ListDomains list "Resource
-# types: (none)", so they must be granted on "*". All four are read-only (access level List).
+# list_amazonsagemaker: ListUserProfiles, ListApps and ListSpaces list "Resource types: (none)",
+# so they must be granted on "*". All three are read-only (access level List).
 SAGEMAKER_UNSCOPABLE_READS = (
-    "sagemaker:ListDomains",
     "sagemaker:ListUserProfiles",
     "sagemaker:ListApps",
     "sagemaker:ListSpaces",
 )
 # list_awsidentitystore: each read requires the Identitystore resource plus the User, Group,
-# GroupMembership or All* entity types; none of these writes.
+# GroupMembership or All* entity types; none of these writes. Exactly what identitystore.rs calls.
 IDENTITY_STORE_READS = (
     "identitystore:DescribeUser",
-    "identitystore:DescribeGroup",
-    "identitystore:DescribeGroupMembership",
-    "identitystore:GetUserId",
     "identitystore:GetGroupId",
-    "identitystore:GetGroupMembershipId",
-    "identitystore:IsMemberInGroups",
     "identitystore:ListUsers",
-    "identitystore:ListGroups",
     "identitystore:ListGroupMemberships",
     "identitystore:ListGroupMembershipsForMember",
 )
-# list_awsiamidentitycenter: the three take the Application resource type (required).
+# list_awsiamidentitycenter: both take the Application resource type (required).
 SSO_ASSIGNMENT_ACTIONS = (
     "sso:CreateApplicationAssignment",
     "sso:DeleteApplicationAssignment",
-    "sso:ListApplicationAssignments",
 )
-# list_amazondynamodb: TransactWriteItems is authorized as ConditionCheckItem, PutItem,
-# UpdateItem and DeleteItem on each item, so it needs no action of its own.
+# list_amazondynamodb: TransactWriteItems has no action of its own; it is authorized as the
+# per-item action of each element, and the ledger's transactions hold Put elements only.
 LEDGER_ACTIONS = (
     "dynamodb:GetItem",
     "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
     "dynamodb:Query",
     "dynamodb:BatchWriteItem",
-    "dynamodb:ConditionCheckItem",
 )
 # list_amazonec2: the Describe* actions support no resource-level permission ("*" only).
 NETWORK_UNSCOPABLE_READS = (
     "ec2:DescribeSecurityGroups",
-    "ec2:DescribeSecurityGroupRules",
     "ec2:DescribeSubnets",
     "ec2:DescribeRouteTables",
     "ec2:DescribeVpcEndpoints",
-    "ec2:DescribeVpcs",
-    "ec2:DescribeNetworkInterfaces",
 )
 # What DynamoDB asks KMS for on the caller's behalf when a table uses a customer managed key.
 LEDGER_KEY_ACTIONS = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey*", "kms:ReEncrypt*", "kms:DescribeKey")
 # What SNS asks KMS for when a publisher writes to an encrypted topic.
 TOPIC_KEY_ACTIONS = ("kms:GenerateDataKey*", "kms:Decrypt")
+# What a Studio space's EBS volume and the domain's EFS need from the domain key, asked for by
+# SageMaker and EC2 on the execution role's behalf.
+STUDIO_KEY_ACTIONS = ("kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey*")
+SPACE_SHARING_TYPES = ("Private", "Shared")
 
 
 def statement(sid: str, actions, resources, condition: dict | None = None, effect: str = "Allow") -> dict:
@@ -101,10 +93,13 @@ def document(*statements: dict | None) -> dict:
     return {"Version": VERSION, "Statement": [s for s in statements if s]}
 
 
-def assume_role_policy(service: str, source_account: str | None = None) -> dict:
+def assume_role_policy(service: str, source_account: str | None = None, set_source_identity: bool = False) -> dict:
     """Trust for one AWS service; with `source_account`, only when it acts for this account
-    (confused-deputy guard, for services that set aws:SourceAccount: EventBridge, Scheduler)."""
-    trust = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    (confused-deputy guard, for services that set aws:SourceAccount: EventBridge, Scheduler);
+    with `set_source_identity`, the service may also set the session's source identity
+    (SageMaker Studio's ExecutionRoleIdentityConfig = USER_PROFILE_NAME)."""
+    action = ["sts:AssumeRole", "sts:SetSourceIdentity"] if set_source_identity else "sts:AssumeRole"
+    trust = {"Effect": "Allow", "Principal": {"Service": service}, "Action": action}
     if source_account:
         trust["Condition"] = {"StringEquals": {"aws:SourceAccount": source_account}}
     return document(trust)
@@ -125,6 +120,14 @@ class FunctionScope:
     alerts_key_arn: str
     log_group_arn: str
     failure_queue_arn: str
+    # [offboarding] shared_spaces: "delete" lets offboarding delete the user's shared spaces too.
+    shared_spaces: str = "keep"
+
+
+def deletable_space_types(shared_spaces: str) -> list[str]:
+    """The space sharing types offboarding may delete (with their apps): the user's private
+    spaces always, the user's shared spaces only under `[offboarding] shared_spaces = "delete"`."""
+    return ["Private", "Shared"] if shared_spaces == "delete" else ["Private"]
 
 
 def function_policy(scope: FunctionScope) -> dict:
@@ -132,30 +135,55 @@ def function_policy(scope: FunctionScope) -> dict:
     domains = sorted(set(scope.domain_ids))
     if not domains:
         raise ValueError("a warden function needs at least one managed domain")
-    in_domains = [ctx.sagemaker_in_domain(kind, d) for d in domains for kind in ("user-profile", "app", "space")]
-    domain_arns = [ctx.sagemaker_domain(d) for d in domains]
+    profiles = [ctx.sagemaker_in_domain("user-profile", d) for d in domains]
+    apps = [ctx.sagemaker_in_domain("app", d) for d in domains]
+    spaces = [ctx.sagemaker_in_domain("space", d) for d in domains]
+    owners = profiles  # sagemaker:OwnerUserProfileArn: a profile of a managed domain
+    owned = {"ArnLike": {"sagemaker:OwnerUserProfileArn": owners}}
+    owned_of_type = {**owned, "StringEquals": {"sagemaker:SpaceSharingType": deletable_space_types(scope.shared_spaces)}}
+    managed = {f"aws:ResourceTag/{OWNERSHIP_TAG}": "true"}
 
     return document(
-        statement("DescribeManagedDomains", ["sagemaker:DescribeDomain"], domain_arns),
-        statement(
-            "ManageProfilesAppsSpacesInManagedDomains",
-            [a for a in SAGEMAKER_STUDIO_ACTIONS if a not in SAGEMAKER_CREATE_TAGGED + SAGEMAKER_CHANGE_TAGGED],
-            in_domains,
-        ),
+        statement("DescribeManagedDomains", ["sagemaker:DescribeDomain"], [ctx.sagemaker_domain(d) for d in domains]),
+        statement("ReadProfilesInManagedDomains", ["sagemaker:DescribeUserProfile", "sagemaker:ListTags"], profiles),
+        # The ownership guard, as IAM evaluates it: a profile is created only with the tag ...
         statement(
             "CreateOnlyOwnedProfiles",
-            SAGEMAKER_CREATE_TAGGED,
-            in_domains,
+            ["sagemaker:CreateUserProfile"],
+            profiles,
             {"StringEquals": {f"aws:RequestTag/{OWNERSHIP_TAG}": "true"}},
         ),
+        # ... whose tagging SageMaker authorizes as AddTags with TaggingAction = CreateUserProfile
+        # (tag-on-create), so AddTags itself can never put the tag on an existing profile ...
         statement(
-            "ChangeOnlyOwnedProfiles",
-            SAGEMAKER_CHANGE_TAGGED,
-            in_domains,
-            {"StringEquals": {f"aws:ResourceTag/{OWNERSHIP_TAG}": "true"}},
+            "TagProfilesOnlyWhileCreatingThem",
+            ["sagemaker:AddTags"],
+            profiles,
+            {
+                "StringEquals": {
+                    "sagemaker:TaggingAction": "CreateUserProfile",
+                    f"aws:RequestTag/{OWNERSHIP_TAG}": "true",
+                }
+            },
         ),
-        statement("TagProfilesAppsSpacesInManagedDomains", SAGEMAKER_TAG_ACTIONS, in_domains),
-        statement("ReadManagedDomainTags", ["sagemaker:ListTags"], domain_arns),
+        # ... only a profile that carries it can be changed or deleted ...
+        statement("ChangeOnlyOwnedProfiles", ["sagemaker:UpdateUserProfile", "sagemaker:DeleteUserProfile"], profiles, {"StringEquals": managed}),
+        # ... and a mapping's tags are reconciled on owned profiles only, never the reserved keys.
+        statement(
+            "ReconcileMappingTagsOnOwnedProfiles",
+            ["sagemaker:AddTags", "sagemaker:DeleteTags"],
+            profiles,
+            {
+                "StringEquals": managed,
+                "ForAllValues:StringNotLike": {"aws:TagKeys": RESERVED_TAG_KEYS},
+                "Null": {"aws:TagKeys": "false", "sagemaker:TaggingAction": "true"},
+            },
+        ),
+        # Offboarding deletes the apps of a profile (no space owner) ...
+        statement("DeleteProfileApps", ["sagemaker:DeleteApp"], apps, {"Null": {"sagemaker:OwnerUserProfileArn": "true"}}),
+        # ... and the spaces a profile owns, with their apps, of the sharing types the policy allows.
+        statement("DeleteOwnedSpaceApps", ["sagemaker:DeleteApp"], apps, owned_of_type),
+        statement("DeleteOwnedSpaces", ["sagemaker:DeleteSpace"], spaces, owned_of_type),
         statement("SageMakerListsWithoutResourceLevelPermissions", SAGEMAKER_UNSCOPABLE_READS, "*"),
         statement(
             "PassOnlyPolicyExecutionRolesToSageMaker",
@@ -173,7 +201,7 @@ def function_policy(scope: FunctionScope) -> dict:
         statement("AssignUsersToDomainApplications", SSO_ASSIGNMENT_ACTIONS, sorted(set(scope.sso_application_arns)))
         if scope.sso_application_arns
         else None,
-        statement("LedgerItems", LEDGER_ACTIONS, [scope.table_arn, f"{scope.table_arn}/index/*"]),
+        statement("LedgerItems", LEDGER_ACTIONS, scope.table_arn),
         statement(
             "LedgerKeyThroughDynamoDB",
             LEDGER_KEY_ACTIONS,
@@ -193,38 +221,80 @@ def function_policy(scope: FunctionScope) -> dict:
     )
 
 
-def studio_execution_policy(ctx: AwsContext, domain_id: str) -> dict:
-    """The default execution role of a domain this stack creates.
+def studio_execution_policy(ctx: AwsContext, domain_id: str, key_arn: str) -> dict:
+    """The default execution role of a domain this stack creates: per-user isolation.
 
     AmazonSageMakerFullAccess would let every Studio user act on every SageMaker resource in the
-    account. A domain's default role only has to let Studio run the user's own apps and spaces
-    in this domain and write their logs; team roles (with data access) come from the policy
-    file's mappings.
+    account. This role lets a user run apps and spaces in this domain only, and only their own:
+    the domain sets ExecutionRoleIdentityConfig = USER_PROFILE_NAME, so SageMaker assumes the
+    role with the user's profile name as the session's source identity, and every write below
+    is tied to `${aws:SourceIdentity}` through SageMaker's `OwnerUserProfileArn` condition key
+    (spaces and space apps) or the profile's own ARN path (profile apps). This follows AWS's
+    documented pattern for private spaces (owner = the user's profile), with the user's profile
+    taken from the source identity instead of one role per user.
     """
-    in_domain = [ctx.sagemaker_in_domain(kind, domain_id) for kind in ("app", "space")]
+    me = f"{ctx.sagemaker_in_domain('user-profile', domain_id)[:-1]}${{aws:SourceIdentity}}"
+    apps = ctx.sagemaker_in_domain("app", domain_id)
+    spaces = ctx.sagemaker_in_domain("space", domain_id)
     return document(
         statement("DescribeThisDomain", ["sagemaker:DescribeDomain"], ctx.sagemaker_domain(domain_id)),
         statement(
-            "ReadProfilesInThisDomain",
-            ["sagemaker:DescribeUserProfile", "sagemaker:ListTags"],
-            ctx.sagemaker_in_domain("user-profile", domain_id),
+            "ReadProfilesAppsSpacesInThisDomain",
+            ["sagemaker:DescribeUserProfile", "sagemaker:DescribeApp", "sagemaker:DescribeSpace", "sagemaker:ListTags"],
+            [ctx.sagemaker_in_domain(kind, domain_id) for kind in ("user-profile", "app", "space")],
         ),
+        # Apps of the user's own profile: app/<domain>/<profile>/<type>/<name>, no space owner.
         statement(
-            "RunAppsAndSpacesInThisDomain",
-            [
-                "sagemaker:CreateApp",
-                "sagemaker:DeleteApp",
-                "sagemaker:DescribeApp",
-                "sagemaker:CreateSpace",
-                "sagemaker:UpdateSpace",
-                "sagemaker:DeleteSpace",
-                "sagemaker:DescribeSpace",
-                "sagemaker:AddTags",
-                "sagemaker:ListTags",
-            ],
-            in_domain,
+            "OwnProfileApps",
+            ["sagemaker:CreateApp", "sagemaker:DeleteApp"],
+            f"{apps[:-1]}${{aws:SourceIdentity}}/*",
+            {"Null": {"sagemaker:OwnerUserProfileArn": "true"}},
+        ),
+        # Apps of the user's own private spaces.
+        statement(
+            "OwnPrivateSpaceApps",
+            ["sagemaker:CreateApp", "sagemaker:DeleteApp"],
+            apps,
+            {"ArnEquals": {"sagemaker:OwnerUserProfileArn": me}, "StringEquals": {"sagemaker:SpaceSharingType": "Private"}},
+        ),
+        # Apps of shared spaces: sharing a space means its members run its apps together.
+        statement(
+            "SharedSpaceApps",
+            ["sagemaker:CreateApp", "sagemaker:DeleteApp"],
+            apps,
+            {"StringEquals": {"sagemaker:SpaceSharingType": "Shared"}},
+        ),
+        # Spaces: only the user's own, private or shared; never an owner-less space.
+        statement(
+            "OwnSpaces",
+            ["sagemaker:CreateSpace", "sagemaker:UpdateSpace", "sagemaker:DeleteSpace"],
+            spaces,
+            {"ArnEquals": {"sagemaker:OwnerUserProfileArn": me}, "StringEquals": {"sagemaker:SpaceSharingType": list(SPACE_SHARING_TYPES)}},
+        ),
+        # Studio tags what it creates: AddTags only as part of creating an app or space.
+        statement(
+            "TagAppsAndSpacesOnlyOnCreate",
+            ["sagemaker:AddTags"],
+            [apps, spaces],
+            {"StringEquals": {"sagemaker:TaggingAction": ["CreateApp", "CreateSpace"]}},
         ),
         statement("SageMakerListsWithoutResourceLevelPermissions", SAGEMAKER_UNSCOPABLE_READS, "*"),
+        # The domain's key encrypts the space volumes (EBS) and home directories (EFS).
+        statement(
+            "DomainKeyThroughSageMakerAndEc2",
+            [a for a in STUDIO_KEY_ACTIONS if a != "kms:CreateGrant"],
+            key_arn,
+            {"StringEquals": {"kms:ViaService": [ctx.service_host("sagemaker"), ctx.service_host("ec2")]}},
+        ),
+        statement(
+            "DomainKeyGrantsForAwsResourcesOnly",
+            ["kms:CreateGrant"],
+            key_arn,
+            {
+                "StringEquals": {"kms:ViaService": [ctx.service_host("sagemaker"), ctx.service_host("ec2")]},
+                "Bool": {"kms:GrantIsForAWSResource": "true"},
+            },
+        ),
         statement(
             "WriteStudioLogs",
             ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
@@ -283,7 +353,12 @@ def alert_topic_policy(ctx: AwsContext, topic_arn: str, region: str) -> dict:
 
 def key_policy(ctx: AwsContext, service_principals: tuple[str, ...] = ()) -> dict:
     """A key policy: the account administers the key through IAM (in a key policy, Resource "*"
-    means this key); the given AWS services may only encrypt and decrypt for this account."""
+    means this key); the given AWS services may only encrypt and decrypt for this account.
+
+    Only services whose KMS requests carry aws:SourceAccount belong here (CloudWatch alarms
+    publishing to the encrypted topic). EventBridge's do not (AWS's EventBridge-to-encrypted-topic
+    guidance), so an EventBridge grant with this condition would never apply: the stack has none,
+    and no rule publishes to the topic."""
     return document(
         {
             "Sid": "AccountAdministersTheKeyThroughIam",
@@ -293,7 +368,7 @@ def key_policy(ctx: AwsContext, service_principals: tuple[str, ...] = ()) -> dic
             "Resource": "*",
         },
         {
-            "Sid": "ServicesPublishingToTheEncryptedTopic",
+            "Sid": "AlarmsPublishingToTheEncryptedTopic",
             "Effect": "Allow",
             "Principal": {"Service": sorted(service_principals)},
             "Action": sorted(TOPIC_KEY_ACTIONS),

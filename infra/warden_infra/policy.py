@@ -1,8 +1,9 @@
 """The parts of the studio-warden policy file (TOML) that decide the stack's IAM scope.
 
 The functions own the full schema; this reads only what the infrastructure needs and ignores the
-rest: the identity store (id, home region), the domains (local name, optional id) and, from each
-mapping, the execution role and security groups. Anything that would widen a grant (a wildcard
+rest: the identity store (id, home region), the domains (local name, optional id, and from the
+baseline the auth mode and approved security groups), from each mapping the execution role and
+security groups, and `[offboarding] shared_spaces` (whether offboarding may delete shared spaces). Anything that would widen a grant (a wildcard
 role, a malformed id) is rejected here with a message naming the file and the entry.
 """
 
@@ -26,10 +27,18 @@ class PolicyError(ValueError):
     """The policy file cannot be used to derive the stack's permissions."""
 
 
+SHARED_SPACES = ("keep", "delete")
+AUTH_MODES = ("IAM", "SSO")
+
+
 @dataclass(frozen=True)
 class Domain:
     name: str
     id: str | None
+    # From [domains.baseline]: the auth mode the domain must have (None: not declared), and the
+    # security groups it approves besides the mappings'.
+    auth_mode: str | None = None
+    baseline_security_groups: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,8 @@ class WardenPolicy:
     identity_store_region: str | None
     domains: tuple[Domain, ...]
     mappings: tuple[Mapping, ...]
+    # [offboarding] shared_spaces: "keep" (default) or "delete" the user's owned shared spaces.
+    shared_spaces: str = "keep"
 
     @property
     def execution_roles(self) -> list[str]:
@@ -53,7 +64,10 @@ class WardenPolicy:
 
     @property
     def security_groups(self) -> list[str]:
-        return sorted({sg for m in self.mappings for sg in m.security_groups})
+        """Every security group the policy names: the mappings' and the baselines' approved ones."""
+        groups = {sg for m in self.mappings for sg in m.security_groups}
+        groups |= {sg for d in self.domains for sg in d.baseline_security_groups}
+        return sorted(groups)
 
     def domain(self, name: str) -> Domain:
         for domain in self.domains:
@@ -96,7 +110,16 @@ def parse_policy(raw: dict, source: str = "policy") -> WardenPolicy:
             raise fail(f"[[domains]] {name!r}: id {domain_id!r} is not a SageMaker domain id")
         if any(d.name == name for d in domains):
             raise fail(f"[[domains]] {name!r} is declared twice")
-        domains.append(Domain(name=name, id=domain_id))
+        baseline = entry.get("baseline") or {}
+        if not isinstance(baseline, dict):
+            raise fail(f"[[domains]] {name!r}: baseline is not a table")
+        auth_mode = baseline.get("auth_mode")
+        if auth_mode is not None and auth_mode not in AUTH_MODES:
+            raise fail(f"[[domains]] {name!r}: baseline auth_mode {auth_mode!r} is not IAM or SSO")
+        approved = baseline.get("security_groups") or []
+        if not isinstance(approved, list) or not all(isinstance(g, str) and SECURITY_GROUP_ID.match(g) for g in approved):
+            raise fail(f"[[domains]] {name!r}: baseline security_groups must be a list of sg-... ids")
+        domains.append(Domain(name=name, id=domain_id, auth_mode=auth_mode, baseline_security_groups=tuple(approved)))
     if not domains:
         raise fail("no [[domains]] entry: there is nothing to manage")
 
@@ -116,7 +139,15 @@ def parse_policy(raw: dict, source: str = "policy") -> WardenPolicy:
             raise fail(f"{label}: security_groups must be a list of sg-... ids")
         mappings.append(Mapping(domain=domain, execution_role=role, security_groups=tuple(groups)))
 
+    offboarding = raw.get("offboarding") or {}
+    if not isinstance(offboarding, dict):
+        raise fail("[offboarding] is not a table")
+    shared_spaces = offboarding.get("shared_spaces", "keep")
+    if shared_spaces not in SHARED_SPACES:
+        raise fail(f"[offboarding] shared_spaces {shared_spaces!r} must be \"keep\" or \"delete\"")
+
     return WardenPolicy(
+        shared_spaces=shared_spaces,
         identity_store_id=store_id,
         identity_store_region=store_region,
         domains=tuple(domains),

@@ -15,7 +15,17 @@ Event patterns (see README.md, "Event patterns", for the sources):
   Identity Store API also accepts the store's ARN);
 - identitystore-scim events carry no identityStoreId: their requestParameters hold the SCIM
   `tenantId` and the HTTP body. That branch matches every SCIM call in the account (one Identity
-  Center instance, one store), narrowed to `requestParameters.tenantId` when scimTenantId is set.
+  Center instance, one store), narrowed to `requestParameters.tenantId` when scimTenantId is set,
+  and never a record whose resource id is masked (the classifier skips those: NoSubject);
+- renames (UpdateGroup, console UpdateGroupDisplayName and UpdateUserName) are level-triggered
+  re-reads of that group or user, routed like any other membership event;
+- EC2 security-group events are matched only for the security groups that matter (the policy's
+  mappings and baselines, the stack's Studio group, driftSecurityGroupIds), so that a burst of
+  unrelated security-group changes cannot throttle compliance-sweep.
+
+`events/routes.json` says which function each sample in events/ reaches; infra/tests/test_routes.py
+evaluates these patterns against every sample, and shared/tests/events.rs holds the classifier to
+the same file.
 """
 
 from __future__ import annotations
@@ -34,6 +44,9 @@ from .queues import create_queue
 
 CLOUDTRAIL_API_CALL = "AWS API Call via CloudTrail"
 SWEEP_INPUT = {"mode": "apply"}
+HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
+# EventBridge's default quota on an event pattern's size (adjustable to 4096).
+MAX_PATTERN_CHARS = 2048
 
 MEMBERSHIP_EVENTS = {
     "identitystore.amazonaws.com": (
@@ -42,6 +55,7 @@ MEMBERSHIP_EVENTS = {
         "DeleteUser",
         "DeleteGroup",
         "UpdateUser",
+        "UpdateGroup",
     ),
     "sso-directory.amazonaws.com": (
         "AddMemberToGroup",
@@ -51,6 +65,9 @@ MEMBERSHIP_EVENTS = {
         "DisableUser",
         "EnableUser",
         "UpdateUser",
+        "UpdateUserName",
+        "UpdateGroup",
+        "UpdateGroupDisplayName",
     ),
     "identitystore-scim.amazonaws.com": (
         "PatchGroup",
@@ -80,8 +97,11 @@ def membership_event_pattern(store_id: str, store_arn: str, scim_tenant_id: str 
         branch: dict = {"eventSource": [source], "eventName": list(names)}
         if source in SOURCES_WITH_STORE_ID:
             branch["requestParameters"] = {"identityStoreId": [store_id, store_arn]}
-        elif scim_tenant_id:
-            branch["requestParameters"] = {"tenantId": [scim_tenant_id]}
+        else:
+            # The SCIM id is the subject; a masked one names nothing (the classifier skips it).
+            branch["requestParameters"] = {"id": [{"anything-but": HIDDEN}]}
+            if scim_tenant_id:
+                branch["requestParameters"]["tenantId"] = [scim_tenant_id]
         branches.append(branch)
     return {
         "detail-type": [CLOUDTRAIL_API_CALL],
@@ -89,25 +109,48 @@ def membership_event_pattern(store_id: str, store_arn: str, scim_tenant_id: str 
     }
 
 
-def drift_event_pattern(domain_ids: list[str]) -> dict:
+def drift_event_pattern(domain_ids: list[str], security_group_ids: list[str]) -> dict:
     """SageMaker changes to the managed domains (every one of these calls names its domain in
-    requestParameters.domainId), and any security group rule change in the region: the groups a
-    policy allows are many and their events differ in shape, so the sweep decides relevance."""
+    requestParameters.domainId), and security-group rule changes of the groups that matter.
+
+    A group is named in one of three places, as the classifier reads it: `groupId` (the classic
+    calls), the rules an Authorize* response echoes (a default VPC's group named by
+    `groupName`), or ModifySecurityGroupRules' wrapped request."""
     sagemaker, ec2 = "sagemaker.amazonaws.com", "ec2.amazonaws.com"
+    branches: list[dict] = [
+        {
+            "eventSource": [sagemaker],
+            "eventName": list(DRIFT_EVENTS[sagemaker]),
+            "requestParameters": {"domainId": sorted(set(domain_ids))},
+        }
+    ]
+    groups = sorted(set(security_group_ids))
+    if groups:
+        rule_calls = [n for n in DRIFT_EVENTS[ec2] if n != "ModifySecurityGroupRules"]
+        branches += [
+            {"eventSource": [ec2], "eventName": rule_calls, "requestParameters": {"groupId": groups}},
+            {"eventSource": [ec2], "eventName": rule_calls, "responseElements": {"securityGroupRuleSet": {"items": {"groupId": groups}}}},
+            {
+                "eventSource": [ec2],
+                "eventName": ["ModifySecurityGroupRules"],
+                "requestParameters": {"ModifySecurityGroupRulesRequest": {"GroupId": groups}},
+            },
+        ]
     return {
         "detail-type": [CLOUDTRAIL_API_CALL],
-        "detail": {
-            "errorCode": [{"exists": False}],
-            "$or": [
-                {
-                    "eventSource": [sagemaker],
-                    "eventName": list(DRIFT_EVENTS[sagemaker]),
-                    "requestParameters": {"domainId": sorted(set(domain_ids))},
-                },
-                {"eventSource": [ec2], "eventName": list(DRIFT_EVENTS[ec2])},
-            ],
-        },
+        "detail": {"errorCode": [{"exists": False}], "$or": branches},
     }
+
+
+def pattern_json(pattern: dict, rule: str) -> str:
+    """The pattern as EventBridge stores it, refused before deploy when it exceeds the quota."""
+    text = json.dumps(pattern, separators=(",", ":"))
+    if len(text) > MAX_PATTERN_CHARS:
+        raise ValueError(
+            f"the {rule} rule's event pattern has {len(text)} characters, over EventBridge's default {MAX_PATTERN_CHARS}: "
+            "name fewer security groups (policy mappings and baselines, driftSecurityGroupIds) or domains"
+        )
+    return text
 
 
 @dataclass(frozen=True)
@@ -116,6 +159,7 @@ class ForeignQueue:
 
     queue: aws.sqs.Queue
     region: str
+    rule: aws.cloudwatch.EventRule  # the forwarding rule there
 
 
 def _rule_to_function(name: str, description: str, pattern: pulumi.Input[str], fn: WardenFunction, config: StackConfig) -> aws.cloudwatch.EventRule:
@@ -125,6 +169,7 @@ def _rule_to_function(name: str, description: str, pattern: pulumi.Input[str], f
         description=description,
         event_bus_name="default",
         event_pattern=pattern,
+        state="ENABLED",
         tags=config.tags(),
     )
     aws.cloudwatch.EventTarget(
@@ -161,19 +206,21 @@ def _allow_rules_to_dead_letter(name: str, queue: aws.sqs.Queue, rules: list[aws
     )
 
 
-def create_membership_trigger(config: StackConfig, ctx: AwsContext, fn: WardenFunction) -> ForeignQueue | None:
+def create_membership_trigger(
+    config: StackConfig, ctx: AwsContext, fn: WardenFunction
+) -> tuple[aws.cloudwatch.EventRule, ForeignQueue | None]:
     """The membership rule; when Identity Center lives in another region, also the forwarder
     there, whose dead-letter queue (in that region) is returned for alarming."""
     store_id = config.policy.identity_store_id
-    pattern = json.dumps(membership_event_pattern(store_id, ctx.identity_store(store_id), config.scim_tenant_id))
+    pattern = pattern_json(membership_event_pattern(store_id, ctx.identity_store(store_id), config.scim_tenant_id), "membership")
     description = "Identity Center membership changes (Identity Store API, console, SCIM) -> membership-sync"
     rule = _rule_to_function("membership-events", description, pattern, fn, config)
     _allow_rules_to_dead_letter(f"{fn.name}-delivery-dlq", fn.delivery_dlq, [rule])
 
     home = config.identity_center_region
     if not home or home == ctx.region:
-        return None
-    return _forward_from_home_region(config, ctx, home, pattern)
+        return rule, None
+    return rule, _forward_from_home_region(config, ctx, home, pattern)
 
 
 def _forward_from_home_region(config: StackConfig, ctx: AwsContext, home: str, pattern: str) -> ForeignQueue:
@@ -196,6 +243,7 @@ def _forward_from_home_region(config: StackConfig, ctx: AwsContext, home: str, p
         description=f"Identity Center membership changes in {home} -> {ctx.region} default bus",
         event_bus_name="default",
         event_pattern=pattern,
+        state="ENABLED",
         region=home,
         tags=config.tags(),
     )
@@ -213,20 +261,30 @@ def _forward_from_home_region(config: StackConfig, ctx: AwsContext, home: str, p
         opts=pulumi.ResourceOptions(parent=rule),
     )
     _allow_rules_to_dead_letter("membership-forward-dlq", dlq, [rule], region=home)
-    return ForeignQueue(queue=dlq, region=home)
+    return ForeignQueue(queue=dlq, region=home, rule=rule)
 
 
-def create_drift_trigger(config: StackConfig, fn: WardenFunction, domain_ids: list[pulumi.Input[str]]) -> aws.cloudwatch.EventRule:
-    pattern = pulumi.Output.all(*domain_ids).apply(lambda ids: json.dumps(drift_event_pattern(list(ids))))
+def create_drift_trigger(
+    config: StackConfig,
+    fn: WardenFunction,
+    domain_ids: list[pulumi.Input[str]],
+    security_group_ids: list[pulumi.Input[str]],
+) -> aws.cloudwatch.EventRule:
+    count = len(domain_ids)
+    pattern = pulumi.Output.all(*domain_ids, *security_group_ids).apply(
+        lambda ids: pattern_json(drift_event_pattern(list(ids[:count]), list(ids[count:])), "drift")
+    )
     description = "SageMaker domain/profile and security group changes -> compliance-sweep (drift check)"
     rule = _rule_to_function("drift-events", description, pattern, fn, config)
     _allow_rules_to_dead_letter(f"{fn.name}-delivery-dlq", fn.delivery_dlq, [rule])
     return rule
 
 
-def create_sweep_schedule(config: StackConfig, ctx: AwsContext, fn: WardenFunction) -> aws.scheduler.Schedule:
+def create_sweep_schedule(config: StackConfig, ctx: AwsContext, fn: WardenFunction) -> tuple[aws.scheduler.Schedule, aws.scheduler.ScheduleGroup]:
     """The sweep runs on a schedule with {"mode": "apply"}; the Scheduler's own role may invoke
-    that one function and dead-letter to its queue (the Scheduler uses the role for both)."""
+    that one function and dead-letter to its queue (the Scheduler uses the role for both). The
+    schedule has a group of its own, whose metrics (by ScheduleGroup) are this schedule's."""
+    group = aws.scheduler.ScheduleGroup("sweep-schedule-group", name=f"{config.name_prefix}", tags=config.tags())
     role = aws.iam.Role(
         "sweep-scheduler-role",
         description="EventBridge Scheduler: invokes compliance-sweep, nothing else",
@@ -241,9 +299,11 @@ def create_sweep_schedule(config: StackConfig, ctx: AwsContext, fn: WardenFuncti
         ),
         opts=pulumi.ResourceOptions(parent=role),
     )
-    return aws.scheduler.Schedule(
+    schedule = aws.scheduler.Schedule(
         "sweep-schedule",
         name=f"{config.name_prefix}-sweep",
+        group_name=group.name,
+        state="ENABLED",
         description="Reconcile every mapped group against every managed domain",
         schedule_expression=config.sweep_schedule,
         flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
@@ -259,3 +319,4 @@ def create_sweep_schedule(config: StackConfig, ctx: AwsContext, fn: WardenFuncti
         ),
         opts=pulumi.ResourceOptions(depends_on=[role_policy]),
     )
+    return schedule, group

@@ -587,8 +587,10 @@ fn sso_directory(
             | "DisableUser"
             | "EnableUser"
             | "UpdateUser"
+            | "UpdateUserName"
             | "DeleteGroup"
             | "UpdateGroup"
+            | "UpdateGroupDisplayName"
     ) {
         return Ok(Outcome::NotHandled);
     }
@@ -616,7 +618,7 @@ fn sso_directory(
             }
             Ok(Outcome::Found(found))
         }
-        "DeleteGroup" | "UpdateGroup" => {
+        "DeleteGroup" | "UpdateGroup" | "UpdateGroupDisplayName" => {
             single(&params.req("groupId")?, GroupId::parse, Subject::Group)
         }
         _ => single(&params.req("userId")?, UserId::parse, Subject::User),

@@ -160,6 +160,15 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
             "sso-directory-DeleteGroup.json",
             Change(console, "DeleteGroup", vec![group(G2)]),
         ),
+        // Console renames: a level-triggered re-read of the group or user.
+        (
+            "sso-directory-UpdateGroupDisplayName.json",
+            Change(console, "UpdateGroupDisplayName", vec![group(G1)]),
+        ),
+        (
+            "sso-directory-UpdateUserName.json",
+            Change(console, "UpdateUserName", vec![user(U1)]),
+        ),
         // identitystore-scim.amazonaws.com
         (
             "scim-PatchGroup-hidden-members.json",
@@ -285,7 +294,7 @@ fn samples() -> Vec<(String, Value)> {
             .and_then(|n| n.to_str())
             .expect("utf-8 name")
             .to_owned();
-        if name == "README.md" {
+        if name == "README.md" || name == ROUTES {
             continue;
         }
         assert!(
@@ -298,6 +307,64 @@ fn samples() -> Vec<(String, Value)> {
     }
     samples.sort_by(|a, b| a.0.cmp(&b.0));
     samples
+}
+
+/// `events/routes.json`: which function each sample reaches (or that it reaches none). The
+/// infrastructure tests (`infra/tests/test_routes.py`) hold the deployed EventBridge patterns
+/// to the same file, so the classifier and the rules cannot drift apart.
+const ROUTES: &str = "routes.json";
+
+/// Where the classifier's answer sends a payload: the function the rule must invoke.
+fn route_of(inbound: &Inbound) -> &'static str {
+    match inbound {
+        Inbound::Sweep(_) => "schedule",
+        Inbound::Skip(_) => "skip",
+        Inbound::Change(change) => {
+            let identity = change.subjects.iter().all(|s| {
+                matches!(
+                    s,
+                    Subject::User(_)
+                        | Subject::Group(_)
+                        | Subject::Membership(_)
+                        | Subject::NewMembership { .. }
+                )
+            });
+            let drift = change.subjects.iter().all(|s| {
+                matches!(
+                    s,
+                    Subject::Domain(_) | Subject::Profile { .. } | Subject::SecurityGroup(_)
+                )
+            });
+            match (identity, drift) {
+                (true, false) => "membership-sync",
+                (false, true) => "compliance-sweep",
+                _ => panic!("a change mixes identity and drift subjects: {change:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn every_sample_is_routed_where_the_classifier_sends_it() {
+    let path = events_dir().join(ROUTES);
+    let text = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let routes: BTreeMap<String, String> =
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{ROUTES}: {e}"));
+    let samples = samples();
+    let names: Vec<&str> = samples.iter().map(|(n, _)| n.as_str()).collect();
+    let listed: Vec<&str> = routes.keys().map(String::as_str).collect();
+    assert_eq!(
+        listed, names,
+        "{ROUTES} must list every sample, and only samples"
+    );
+    for (name, payload) in &samples {
+        let got = classify(payload, &store()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            route_of(&got),
+            routes[name.as_str()],
+            "{name}: the classifier says {got:?}"
+        );
+    }
 }
 
 fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
