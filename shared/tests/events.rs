@@ -319,27 +319,28 @@ fn route_of(inbound: &Inbound) -> &'static str {
     match inbound {
         Inbound::Sweep(_) => "schedule",
         Inbound::Skip(_) => "skip",
-        Inbound::Change(change) => {
-            let identity = change.subjects.iter().all(|s| {
-                matches!(
+        Inbound::Membership(change) => {
+            assert!(
+                change.subjects.iter().all(|s| matches!(
                     s,
                     Subject::User(_)
                         | Subject::Group(_)
                         | Subject::Membership(_)
                         | Subject::NewMembership { .. }
-                )
-            });
-            let drift = change.subjects.iter().all(|s| {
-                matches!(
+                )),
+                "a membership change names a drift subject: {change:?}"
+            );
+            "membership-sync"
+        }
+        Inbound::Drift(change) => {
+            assert!(
+                change.subjects.iter().all(|s| matches!(
                     s,
                     Subject::Domain(_) | Subject::Profile { .. } | Subject::SecurityGroup(_)
-                )
-            });
-            match (identity, drift) {
-                (true, false) => "membership-sync",
-                (false, true) => "compliance-sweep",
-                _ => panic!("a change mixes identity and drift subjects: {change:?}"),
-            }
+                )),
+                "a drift change names an identity subject: {change:?}"
+            );
+            "compliance-sweep"
         }
     }
 }

@@ -87,10 +87,11 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                         action.user().map(UserId::as_str)
                     ));
                     let outcome = Outcome::Failed(e.to_string());
-                    if run.mode == Mode::Apply && !self.policy.offboarding.dry_run {
-                        if let Err(e2) = self.note(run, domain, &action, &outcome).await {
-                            tracing::error!(error = %e2, "could not record a failure in the ledger");
-                        }
+                    if run.mode == Mode::Apply
+                        && !self.policy.offboarding.dry_run
+                        && let Err(e2) = self.note(run, domain, &action, &outcome).await
+                    {
+                        tracing::error!(error = %e2, "could not record a failure in the ledger");
                     }
                     outcome
                 }
