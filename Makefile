@@ -15,10 +15,30 @@ CARGO_LAMBDA := $(abspath $(VENV))/bin/cargo-lambda
 # cargo-lambda finds zig (the cross linker, from the ziglang package) through the venv's python.
 VENV_PATH := PATH=$(abspath $(VENV))/bin:$$PATH
 
-.PHONY: help venv rust-targets lint test test-rust test-infra demo emulator check-policy package deploy deploy-fn bench clean-venv
+# One build for lint and tests. `cargo clippy` is `cargo check` with clippy-driver as the
+# workspace's rustc wrapper (RUSTC_WORKSPACE_WRAPPER) and the lint flags in CLIPPY_ARGS; a check
+# build would compile every AWS SDK once more in check mode (metadata only, which `cargo test`
+# cannot reuse). With the same wrapper and flags on `cargo test`, clippy lints the workspace's own
+# crates while they are compiled for the tests, and the dependencies (built by plain rustc, not
+# by the wrapper) are the very artifacts `make demo` and `make check-policy` use. `lint` and
+# `test-rust` use the same environment, so `test-rust` after `lint` compiles nothing.
+CLIPPY_DRIVER = $(shell rustc --print sysroot)/bin/clippy-driver
+LINT_ENV = RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+# The builds whose dependencies must be shared (`make check-build-reuse` proves it).
+TEST_BUILD = $(LINT_ENV) cargo test --workspace --all-targets --locked --no-run
+DEMO_BUILD = cargo build --locked -p warden-tests --bin demo
+POLICY_BUILD = cargo build --locked -p studio-warden --bin check-policy
+
+# A one-line notice before a build that will compile the AWS SDKs from scratch.
+TARGET_DIR = $(or $(CARGO_TARGET_DIR),target)
+define sdk-notice
+@ls $(TARGET_DIR)/debug/deps/libaws_sdk_ec2-*.rlib >/dev/null 2>&1 || echo "First build: compiling the AWS SDKs, tens of minutes on 2 cores (once: make test, make demo and make check-policy share them)."
+endef
+
+.PHONY: help venv rust-targets lint test test-rust test-infra demo emulator check-policy check-build-reuse package deploy deploy-fn bench clean-venv
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 # The virtual environment is rebuilt only when the pinned lock file changes.
 $(VENV)/.installed: requirements.lock
@@ -31,12 +51,15 @@ venv: $(VENV)/.installed ## create .venv with the pinned Python packages (moto, 
 rust-targets: ## add the aarch64 standard library that `cargo lambda build --arm64` needs
 	@rustup target list --installed | grep -qx $(LAMBDA_TARGET) || rustup target add $(LAMBDA_TARGET)
 
-lint: ## rustfmt check and clippy with warnings as errors
+lint: ## rustfmt check, then clippy -D warnings on every target while building them for the tests
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets --locked -- -D warnings
+	@test -x $(CLIPPY_DRIVER) || { echo "clippy-driver not found in $$(rustc --print sysroot)/bin: rustup component add clippy"; exit 1; }
+	$(sdk-notice)
+	$(TEST_BUILD)
 
-test-rust: venv ## Rust unit, property, emulator and scenario tests
-	cargo test --workspace --locked
+test-rust: venv ## Rust unit, property, emulator and scenario tests (lints too: same build as lint)
+	$(sdk-notice)
+	$(LINT_ENV) cargo test --workspace --locked
 
 test-infra: venv ## the Pulumi stack's tests, with Pulumi's mocks
 	$(WARDEN_PYTHON) -m pytest -q infra/tests
@@ -44,16 +67,26 @@ test-infra: venv ## the Pulumi stack's tests, with Pulumi's mocks
 test: lint test-rust test-infra ## everything CI runs
 
 demo: venv ## the story on the local emulator: onboarding, offboarding, drift
-	cargo run --quiet --locked -p warden-tests --bin demo
+	$(sdk-notice)
+	cargo run --locked -p warden-tests --bin demo
 
 emulator: venv ## run the local AWS emulator in the foreground on EMULATOR_PORT
 	$(VENV)/bin/python tests/emulator/emulator.py --port $(EMULATOR_PORT)
 
 check-policy: ## validate a policy file: make check-policy POLICY=path/to/policy.toml
-	cargo run --quiet --locked -p studio-warden --bin check-policy -- $(POLICY)
+	$(sdk-notice)
+	cargo run --locked -p studio-warden --bin check-policy -- $(POLICY)
+
+check-build-reuse: ## prove on the current target dir that test, demo and check-policy builds share every dependency
+	@# Bring the test build up to date (whatever that compiles), then each other build must
+	@# compile nothing but the workspace's own crates, and the test build again nothing at all.
+	$(TEST_BUILD)
+	scripts/expect-fresh-deps "make demo" $(DEMO_BUILD)
+	scripts/expect-fresh-deps "make check-policy" $(POLICY_BUILD)
+	scripts/expect-fresh-deps "make test" $(TEST_BUILD)
 
 package: venv rust-targets ## build both functions for arm64 as zips, each with the policy inside
-	cargo run --quiet --locked -p studio-warden --bin check-policy -- $(POLICY)
+	cargo run --locked -p studio-warden --bin check-policy -- $(POLICY)
 	mkdir -p target/lambda-policy && cp $(POLICY) target/lambda-policy/policy.toml
 	cd target/lambda-policy && $(VENV_PATH) $(CARGO_LAMBDA) lambda build --manifest-path ../../Cargo.toml --release --arm64 --output-format zip --lambda-dir ../lambda $(addprefix --bin ,$(FUNCTIONS)) --include policy.toml
 	@for f in $(FUNCTIONS); do ls -l target/lambda/$$f/bootstrap.zip; done
@@ -75,8 +108,8 @@ bench: venv ## benchmarks (criterion at 50k users; cold start, RSS, zip size; sw
 	@# binaries against the Runtime API harness and the emulator.
 	$(WARDEN_PYTHON) benches/on_emulator.py event --runs $${BENCH_RUNS:-30} --warm 2
 	$(WARDEN_PYTHON) benches/on_emulator.py sweep --users $${BENCH_RSS_USERS:-3000}
-	cargo run --quiet --locked -p warden-tests --bin bench_sweep -- --users $${BENCH_USERS:-1000} --latency-ms 5
-	cargo run --quiet --locked -p warden-tests --bin bench_drift -- --users $${BENCH_USERS:-1000}
+	cargo run --locked -p warden-tests --bin bench_sweep -- --users $${BENCH_USERS:-1000} --latency-ms 5
+	cargo run --locked -p warden-tests --bin bench_drift -- --users $${BENCH_USERS:-1000}
 
 clean-venv: ## remove the virtual environment
 	rm -rf $(VENV)
