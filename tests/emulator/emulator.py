@@ -38,6 +38,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from typing import Any, Callable, Iterable
 
 # Taken before the slow imports below, so a parent that dies during start-up is noticed.
@@ -66,8 +67,13 @@ import faults  # noqa: E402
 import identitystore_ext  # noqa: E402,F401  (installs the Identity Store fixes)
 import sagemaker_ext  # noqa: E402,F401  (installs the SageMaker operations)
 import ssoadmin_ext  # noqa: E402,F401  (installs the sso-admin operations)
+import validate  # noqa: E402
 
 StartResponse = Callable[..., Any]
+
+# JSON-protocol services whose every request is validated against botocore's service model
+# (stats/fault service name -> botocore model name) before moto or an extension sees it.
+MODEL_VALIDATED = {"sagemaker": "sagemaker", "identitystore": "identitystore", "sso-admin": "sso-admin"}
 
 # Calls that may block inside moto (SQS long polling waits up to 20 s for a message) and
 # therefore must not hold the request lock.
@@ -176,6 +182,32 @@ class Emulator:
             except (KeyError, ValueError) as exc:
                 return 404 if isinstance(exc, KeyError) else 400, {"error": str(exc)}
             return 200, {"status": "ok"}
+        if path == "/_emulator/sagemaker/app-status" and method == "POST":
+            if not isinstance(payload, dict):
+                return 400, {"error": "expected {DomainId, UserProfileName|SpaceName, AppType, AppName, Status}"}
+            try:
+                sagemaker_ext.set_app_status(
+                    str(payload.get("Account", "123456789012")),
+                    str(payload.get("Region", "us-east-1")),
+                    payload,
+                    str(payload.get("Status", "")),
+                    payload.get("FailureReason"),
+                )
+            except (KeyError, ValueError) as exc:
+                return 404 if isinstance(exc, KeyError) else 400, {"error": str(exc)}
+            return 200, {"status": "ok"}
+        if path == "/_emulator/sagemaker/legacy-sso-domain" and method == "POST":
+            if not isinstance(payload, dict):
+                return 400, {"error": "expected {DomainId}"}
+            try:
+                sagemaker_ext.set_legacy_sso_domain(
+                    str(payload.get("Account", "123456789012")),
+                    str(payload.get("Region", "us-east-1")),
+                    str(payload.get("DomainId", "")),
+                )
+            except (KeyError, ValueError) as exc:
+                return 404 if isinstance(exc, KeyError) else 400, {"error": str(exc)}
+            return 200, {"status": "ok"}
         if path == "/_emulator/reset" and method == "POST":
             self.engine.reset()
             reset_all_state()
@@ -194,6 +226,7 @@ class Emulator:
                     "status_delay": s.status_delay,
                     "profile_quota": s.profile_quota,
                     "seed": s.seed,
+                    "identity_stores": s.identity_stores,
                     "call_timeline": self.engine.timeline_enabled,
                     "fast_transactions": dynamodb_ext.FAST_TRANSACTIONS["enabled"],
                 }
@@ -237,6 +270,13 @@ class Emulator:
                 headers.append(("Content-Length", str(len(payload))))
                 start_response(f"{status} {'Service Unavailable' if status >= 500 else 'Bad Request'}", headers)
                 return [payload]
+            model_name = MODEL_VALIDATED.get(service)
+            if model_name is not None:
+                refusal = validate.validate_json_body(model_name, operation, body)
+                if refusal is None and service == "sagemaker":
+                    refusal = sagemaker_ext.reserved_tag_keys(body)
+                if refusal is not None:
+                    return _json_error(start_response, "ValidationException", refusal)
             if (service, operation) in UNSERIALISED:
                 return self.moto(environ, start_response)
             if (service, operation) == ("dynamodb", "TransactWriteItems"):
@@ -248,6 +288,22 @@ class Emulator:
         # above, outside the lock.
         with config.LOCK:
             return self.moto(environ, start_response)
+
+
+def _json_error(start_response: StartResponse, code: str, message: str, status: int = 400, **fields: Any) -> list[bytes]:
+    """An error in the AWS JSON protocols' form (``__type`` plus message, and any typed
+    members of the error shape)."""
+    payload = json.dumps({"__type": code, "message": message, "Message": message, **fields}).encode()
+    start_response(
+        f"{status} Bad Request",
+        [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("Content-Length", str(len(payload))),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+            ("x-amzn-ErrorType", code),
+        ],
+    )
+    return [payload]
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
@@ -289,6 +345,11 @@ def apply_config(payload: dict[str, Any], engine: faults.FaultEngine) -> None:
         if not isinstance(payload["fast_transactions"], bool):
             raise ValueError("fast_transactions must be true or false")
         dynamodb_ext.FAST_TRANSACTIONS["enabled"] = payload["fast_transactions"]
+    if payload.get("identity_stores") is not None:
+        stores = payload["identity_stores"]
+        if not isinstance(stores, list) or not stores or not all(isinstance(x, str) for x in stores):
+            raise ValueError("identity_stores must be a non-empty list of identity store ids")
+        s.identity_stores = list(stores)
     if payload.get("call_timeline") is not None:
         if not isinstance(payload["call_timeline"], bool):
             raise ValueError("call_timeline must be true or false")
@@ -315,6 +376,7 @@ def warm_up(dispatcher: DomainDispatcherApplication) -> None:
                     dispatcher.app_instances[backend] = create_backend_app(backend)
         for name in ("sagemaker", "identitystore", "sso-admin"):
             get_service_model(name)
+            validate.service_model(name)
     except Exception:  # pragma: no cover - warm-up is best effort
         pass
 
