@@ -63,9 +63,11 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 
 import config  # noqa: E402
 import dynamodb_ext  # noqa: E402
+import ec2_ext  # noqa: E402,F401  (installs the EC2 fixes)
 import faults  # noqa: E402
 import identitystore_ext  # noqa: E402,F401  (installs the Identity Store fixes)
 import sagemaker_ext  # noqa: E402,F401  (installs the SageMaker operations)
+import sns_ext  # noqa: E402
 import ssoadmin_ext  # noqa: E402,F401  (installs the sso-admin operations)
 import validate  # noqa: E402
 
@@ -88,6 +90,7 @@ def reset_all_state() -> None:
     with config.LOCK:
         moto_api_backend.reset()
         dynamodb_ext.clear()
+        dynamodb_ext.HOLD["ms"] = 0
 
 
 class Emulator:
@@ -208,6 +211,22 @@ class Emulator:
             except (KeyError, ValueError) as exc:
                 return 404 if isinstance(exc, KeyError) else 400, {"error": str(exc)}
             return 200, {"status": "ok"}
+        if path == "/_emulator/dynamodb/pending-item" and method == "POST":
+            if not isinstance(payload, dict):
+                return 400, {"error": "expected {TableName, Key, Seconds}"}
+            try:
+                seconds = float(payload.get("Seconds", 0))
+                if seconds <= 0:
+                    raise ValueError("Seconds must be > 0")
+                dynamodb_ext.mark_pending(
+                    str(payload.get("Region", "us-east-1")),
+                    str(payload.get("TableName", "")),
+                    payload.get("Key") or {},
+                    seconds,
+                )
+            except (KeyError, ValueError, TypeError) as exc:
+                return 404 if isinstance(exc, KeyError) else 400, {"error": str(exc)}
+            return 200, {"status": "ok"}
         if path == "/_emulator/reset" and method == "POST":
             self.engine.reset()
             reset_all_state()
@@ -229,6 +248,7 @@ class Emulator:
                     "identity_stores": s.identity_stores,
                     "call_timeline": self.engine.timeline_enabled,
                     "fast_transactions": dynamodb_ext.FAST_TRANSACTIONS["enabled"],
+                    "transaction_hold_ms": dynamodb_ext.HOLD["ms"],
                 }
         return 404, {"error": f"unknown control endpoint {method} {path}"}
 
@@ -265,6 +285,8 @@ class Emulator:
             kind, latency = self.engine.decide(service, operation)
             environ["emulator.attributed"] = (service, operation, kind)
             faults.sleep_ms(latency)
+            if kind == "throttle" and (service, operation) == ("dynamodb", "TransactWriteItems"):
+                return dynamodb_ext.throttled_transaction(body, start_response)
             if kind is not None:
                 status, headers, payload = faults.error_response(service, kind)
                 headers.append(("Content-Length", str(len(payload))))
@@ -277,11 +299,22 @@ class Emulator:
                     refusal = sagemaker_ext.reserved_tag_keys(body)
                 if refusal is not None:
                     return _json_error(start_response, "ValidationException", refusal)
+            if (service, operation) == ("sns", "Publish"):
+                refusal_sns = sns_ext.publish_refusal(body, environ.get("CONTENT_TYPE", ""))
+                if refusal_sns is not None:
+                    return sns_ext.error(start_response, *refusal_sns)
             if (service, operation) in UNSERIALISED:
                 return self.moto(environ, start_response)
             if (service, operation) == ("dynamodb", "TransactWriteItems"):
+                # Takes the request lock itself, and lets it go while a held transaction's
+                # items are pending.
+                return dynamodb_ext.transact_write_items(self.moto, environ, start_response, body, _region)
+            if service == "dynamodb":
                 with config.LOCK:
-                    return dynamodb_ext.transact_write_items(self.moto, environ, start_response, body, _region)
+                    conflict = dynamodb_ext.single_write_conflict(operation, body, _region, start_response)
+                    if conflict is not None:
+                        return conflict
+                    return self.moto(environ, start_response)
         # moto's backends check-then-write without locks (DynamoDB condition expressions,
         # transactions, Identity Store uniqueness...): one request at a time keeps them
         # atomic, as the real services are. Requests are short; injected latency is spent
@@ -350,6 +383,11 @@ def apply_config(payload: dict[str, Any], engine: faults.FaultEngine) -> None:
         if not isinstance(stores, list) or not stores or not all(isinstance(x, str) for x in stores):
             raise ValueError("identity_stores must be a non-empty list of identity store ids")
         s.identity_stores = list(stores)
+    if payload.get("transaction_hold_ms") is not None:
+        hold = int(payload["transaction_hold_ms"])
+        if not 0 <= hold <= 60_000:
+            raise ValueError("transaction_hold_ms must be within [0, 60000]")
+        dynamodb_ext.HOLD["ms"] = hold
     if payload.get("call_timeline") is not None:
         if not isinstance(payload["call_timeline"], bool):
             raise ValueError("call_timeline must be true or false")

@@ -50,7 +50,7 @@ class Emu:
             aws_access_key_id="test",
             aws_secret_access_key="test",
             config=botocore.config.Config(
-                retries={"max_attempts": retries + 1, "mode": "standard"},
+                retries={"total_max_attempts": retries + 1, "mode": "standard"},
                 # Let the emulator, not the client, judge the requests.
                 parameter_validation=False,
             ),
