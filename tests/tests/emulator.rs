@@ -445,7 +445,7 @@ async fn delete_profile_is_refused_while_it_has_apps() {
 }
 
 #[tokio::test]
-async fn delete_profile_is_refused_while_it_owns_a_private_space() {
+async fn delete_profile_is_refused_while_it_owns_any_space() {
     let emu = emulator().await;
     let sm = sagemaker(&emu);
     let domain = create_domain(&sm, "spaces", AuthMode::Iam).await;
@@ -492,13 +492,16 @@ async fn delete_profile_is_refused_while_it_owns_a_private_space() {
         .expect_err("owns private space");
     assert_eq!(code(&err), "ResourceInUse");
     assert!(message(&err).contains("Space(s)"), "{}", message(&err));
-    // Owning a shared space does not block.
-    sm.delete_user_profile()
+    // Owning a shared space blocks too: "all spaces owned by the user profile must be
+    // deleted to delete the user profile" (SageMaker developer guide).
+    let err = sm
+        .delete_user_profile()
         .domain_id(&domain)
         .user_profile_name("bob")
         .send()
         .await
-        .expect("shared spaces do not block");
+        .expect_err("owns a shared space");
+    assert_eq!(code(&err), "ResourceInUse");
     sm.delete_space()
         .domain_id(&domain)
         .space_name("alice-private")
@@ -880,7 +883,7 @@ async fn profile_quota_gives_resource_limit_exceeded() {
 }
 
 #[tokio::test]
-async fn update_profile_is_refused_while_jupyter_server_runs_and_merges_settings() {
+async fn update_profile_while_jupyter_server_runs_merges_settings() {
     let emu = emulator().await;
     let sm = sagemaker(&emu);
     let domain = create_domain(&sm, "upd", AuthMode::Iam).await;
@@ -912,25 +915,15 @@ async fn update_profile_is_refused_while_jupyter_server_runs_and_merges_settings
         })
         .await
     );
-    let err = sm
-        .update_user_profile()
-        .domain_id(&domain)
-        .user_profile_name("alice")
-        .user_settings(UserSettings::builder().security_groups("sg-0b").build())
-        .send()
-        .await
-        .expect_err("JupyterServer is running");
-    assert_eq!(code(&err), "ValidationException");
-    assert!(message(&err).contains("JupyterServer"), "{}", message(&err));
-
-    delete_jupyter_and_wait(&sm, &domain, "alice").await;
+    // AWS documents that the update *can* fail while the app runs, not when or how: the
+    // emulator invents no refusal (README, "unknown in AWS").
     sm.update_user_profile()
         .domain_id(&domain)
         .user_profile_name("alice")
         .user_settings(UserSettings::builder().security_groups("sg-0b").build())
         .send()
         .await
-        .expect("update once the app is Deleted");
+        .expect("update while JupyterServer runs");
     let out = sm
         .describe_user_profile()
         .domain_id(&domain)
