@@ -9,6 +9,9 @@ on one port.
 Prints exactly one line ``EMULATOR READY http://HOST:PORT`` on stdout once it listens.
 Exits on SIGTERM/SIGINT and by itself when its parent process dies.
 
+SageMaker, Identity Store and sso-admin requests are validated against botocore's service
+models (validate.py) before moto or an extension sees them.
+
 Control endpoint (same port):
     POST /_emulator/faults  JSON list of {service, operation, throttle, error, latency_ms}
                             (replaces the rules; "*" matches any service/operation)
@@ -18,11 +21,15 @@ Control endpoint (same port):
                             (+ "timeline": [[arrival, done, "service:Operation", fault], ...]
                             while the call timeline is on; times are time.monotonic())
     POST /_emulator/config  JSON {status_delay?, profile_quota?, seed?, call_timeline?,
-                            fast_transactions?}
+                            fast_transactions?, transaction_hold_ms?, identity_stores?}
     POST /_emulator/identitystore/user-status  JSON {IdentityStoreId, UserId, UserStatus}
     POST /_emulator/identitystore/seed  JSON {IdentityStoreId, Groups, Users, Prefix} (benchmarks)
     POST /_emulator/sagemaker/profile-status   JSON {DomainId, UserProfileName, Status}
     POST /_emulator/sagemaker/seed-profiles    JSON {DomainId, Profiles: [{Name, Tags, UserSettings}]}
+    POST /_emulator/sagemaker/app-status       JSON {DomainId, UserProfileName|SpaceName, AppType, AppName,
+                                               Status: "Failed", FailureReason?}
+    POST /_emulator/sagemaker/legacy-sso-domain JSON {DomainId} (no SingleSignOnApplicationArn, as before 10/2023)
+    POST /_emulator/dynamodb/pending-item      JSON {TableName, Key, Seconds} (writes to it conflict)
     GET  /_emulator/config  the current settings
 moto's own POST /moto-api/reset clears moto and extension state (not faults or stats).
 """
