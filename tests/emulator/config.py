@@ -15,11 +15,20 @@ LOCK = threading.RLock()
 DEFAULT_PROFILE_QUOTA = 1000
 
 
+# The identity store of the emulator's IAM Identity Center instance (sso-admin ListInstances
+# answers it). AWS has one store per Identity Center instance and answers
+# ResourceNotFoundException (ResourceType IDENTITY_STORE) for any other id; this fixed,
+# well-formed id lets tests name the store without asking. More can be added through
+# /_emulator/config {"identity_stores": [...]}.
+DEFAULT_IDENTITY_STORE_ID = "d-9067c0ffee"
+
+
 class Settings:
     def __init__(self) -> None:
         self.status_delay = 0.2  # seconds a Pending/Updating/Deleting status lasts
         self.profile_quota = DEFAULT_PROFILE_QUOTA
         self.seed = 0
+        self.identity_stores: list[str] = [DEFAULT_IDENTITY_STORE_ID]
 
 
 SETTINGS = Settings()

@@ -1,20 +1,36 @@
-"""DynamoDB TransactWriteItems idempotency, which moto 5.2.5 ignores.
+"""DynamoDB transactions as AWS runs them, which moto 5.2.5 does not.
 
-AWS: a TransactWriteItems call with a ``ClientRequestToken`` is idempotent for 10
-minutes: repeating it with the same token and the same parameters succeeds without
-applying the writes again; the same token with different parameters fails with
-``IdempotentParameterMismatchException``. moto applies every call, so a redelivered
-transaction would double-apply. This module sits in front of moto for that one
-operation (requests are already serialised by the emulator's request lock).
+* Idempotency: a TransactWriteItems call with a ``ClientRequestToken`` is idempotent for
+  10 minutes: repeating it with the same token and the same parameters succeeds without
+  applying the writes again; the same token with different parameters fails with
+  ``IdempotentParameterMismatchException``; the same token while the first call is still
+  running fails with ``TransactionInProgressException``. moto applies every call.
+* Conflicts (developer guide, "Transaction conflict handling"): while a transaction is in
+  progress its items are *pending*. A PutItem, UpdateItem or DeleteItem on a pending item
+  fails with ``TransactionConflictException``; a TransactWriteItems that includes a
+  pending item is cancelled (``TransactionCanceledException``) with the reason
+  ``TransactionConflict`` for that item and ``None`` for the others. moto runs each
+  transaction atomically under the emulator's request lock, so no conflict can ever occur;
+  to make them happen deterministically a transaction can be *held open*
+  (``/_emulator/config {"transaction_hold_ms": N}``: its items stay pending for N ms, the
+  request lock released, before it is applied) and any item can be marked pending for a
+  while (``POST /_emulator/dynamodb/pending-item``).
+* Throttling inside a transaction: a throttle fault on ``dynamodb:TransactWriteItems`` is
+  answered as AWS answers insufficient capacity inside a transaction,
+  ``TransactionCanceledException`` with the reason ``ThrottlingError`` (API reference,
+  TransactWriteItems), not with a request-level ThrottlingException.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 import uuid
 from typing import Any, Callable, Iterable
+
+from config import LOCK
 
 WINDOW_SECONDS = 600.0
 
@@ -22,8 +38,122 @@ WINDOW_SECONDS = 600.0
 _CACHE: dict[tuple[str, str], tuple[str, float, str, list[tuple[str, str]], bytes]] = {}
 
 
+# (region, table, key) -> monotonic time until which the item is pending.
+_PENDING: dict[tuple[str, str, str], float] = {}
+# (region, token) of transactions in progress (held open).
+_IN_PROGRESS: set[tuple[str, str]] = set()
+HOLD = {"ms": 0}
+ACCOUNT = "123456789012"
+
+
 def clear() -> None:
     _CACHE.clear()
+    _PENDING.clear()
+
+
+def _error(start_response: Callable[..., Any], code: str, message: str, **fields: Any) -> list[bytes]:
+    payload = json.dumps(
+        {"__type": f"com.amazonaws.dynamodb.v20120810#{code}", "message": message, "Message": message, **fields}
+    ).encode()
+    start_response(
+        "400 Bad Request",
+        [
+            ("Content-Type", "application/x-amz-json-1.0"),
+            ("Content-Length", str(len(payload))),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+        ],
+    )
+    return [payload]
+
+
+def _table_key(region: str, table_name: Any, attributes: Any) -> tuple[str, str, str] | None:
+    """The identity of the item ``attributes`` (a full item or a key) names, or None when
+    the table is unknown (moto answers that) or the key is incomplete."""
+    if not isinstance(table_name, str) or not isinstance(attributes, dict):
+        return None
+    from moto.dynamodb.models import dynamodb_backends
+
+    try:
+        table = dynamodb_backends[ACCOUNT][region].get_table(table_name)
+    except Exception:
+        return None
+    names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
+    if not all(n in attributes for n in names):
+        return None
+    key = json.dumps({n: attributes[n] for n in names}, sort_keys=True)
+    return (region, table.name, key)
+
+
+def _is_pending(key: tuple[str, str, str] | None) -> bool:
+    if key is None:
+        return False
+    until = _PENDING.get(key)
+    if until is None:
+        return False
+    if time.monotonic() >= until:
+        del _PENDING[key]
+        return False
+    return True
+
+
+def mark_pending(region: str, table_name: str, key: dict[str, Any], seconds: float) -> None:
+    """Control endpoint: the item is part of a pending transaction for ``seconds``."""
+    with LOCK:
+        ident = _table_key(region, table_name, key)
+        if ident is None:
+            raise KeyError(f"no table {table_name} in {region}, or the key lacks a key attribute")
+        _PENDING[ident] = time.monotonic() + seconds
+
+
+_SINGLE_WRITES = {"PutItem": "Item", "UpdateItem": "Key", "DeleteItem": "Key"}
+
+
+def single_write_conflict(operation: str, body: bytes, region: str, start_response: Callable[..., Any]) -> list[bytes] | None:
+    """PutItem/UpdateItem/DeleteItem on an item in a pending transaction: the
+    TransactionConflictException response; None otherwise. Called under the request lock."""
+    member = _SINGLE_WRITES.get(operation)
+    if member is None or not _PENDING:
+        return None
+    try:
+        params = json.loads(body or b"{}")
+    except ValueError:
+        return None
+    if not isinstance(params, dict):
+        return None
+    if _is_pending(_table_key(region, params.get("TableName"), params.get(member))):
+        return _error(start_response, "TransactionConflictException", "Transaction is ongoing for the item")
+    return None
+
+
+def _transaction_keys(region: str, params: dict[str, Any]) -> list[tuple[str, str, str] | None]:
+    keys = []
+    for entry in params.get("TransactItems") or []:
+        kind, op = next(iter(entry.items()), (None, None)) if isinstance(entry, dict) else (None, None)
+        if not isinstance(op, dict):
+            keys.append(None)
+            continue
+        keys.append(_table_key(region, op.get("TableName"), op.get("Item") if kind == "Put" else op.get("Key")))
+    return keys
+
+
+def _cancelled(start_response: Callable[..., Any], reasons: list[dict[str, str]]) -> list[bytes]:
+    codes = ", ".join(r["Code"] for r in reasons)
+    return _error(
+        start_response,
+        "TransactionCanceledException",
+        f"Transaction cancelled, please refer cancellation reasons for specific reasons [{codes}]",
+        CancellationReasons=reasons,
+    )
+
+
+def throttled_transaction(body: bytes, start_response: Callable[..., Any]) -> list[bytes]:
+    """A throttle fault inside a transaction: cancelled, every item's reason ThrottlingError."""
+    try:
+        count = len(json.loads(body or b"{}").get("TransactItems") or [])
+    except (ValueError, AttributeError):
+        count = 1
+    reason = {"Code": "ThrottlingError", "Message": "Throughput exceeds the current capacity of your table or index."}
+    return _cancelled(start_response, [dict(reason) for _ in range(max(count, 1))])
 
 
 def transact_write_items(
@@ -33,40 +163,81 @@ def transact_write_items(
     body: bytes,
     region: str,
 ) -> Iterable[bytes]:
+    """Called WITHOUT the request lock: takes it for the checks and for moto's apply, and
+    releases it while a held transaction keeps its items pending."""
     try:
         params = json.loads(body or b"{}")
     except ValueError:
-        return app(environ, start_response)
-    token = params.pop("ClientRequestToken", None) if isinstance(params, dict) else None
-    if not token:
-        return app(environ, start_response)
+        params = None
+    if not isinstance(params, dict):
+        with LOCK:
+            return list(app(environ, start_response))
+    token = params.pop("ClientRequestToken", None)
     digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()
-    now = time.monotonic()
-    for key in [k for k, v in _CACHE.items() if now - v[1] > WINDOW_SECONDS]:
-        del _CACHE[key]
-    cached = _CACHE.get((region, token))
-    if cached is not None:
-        if cached[0] != digest:
-            payload = json.dumps(
-                {
-                    "__type": "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
-                    "message": "Request parameters do not match the parameters of the previous request "
-                    "with the same ClientRequestToken",
-                }
-            ).encode()
-            start_response(
-                "400 Bad Request",
+    with LOCK:
+        now = time.monotonic()
+        if token:
+            for key in [k for k, v in _CACHE.items() if now - v[1] > WINDOW_SECONDS]:
+                del _CACHE[key]
+            if (region, token) in _IN_PROGRESS:
+                return _error(
+                    start_response,
+                    "TransactionInProgressException",
+                    "The transaction with the given request token is already in progress.",
+                )
+            cached = _CACHE.get((region, token))
+            if cached is not None:
+                if cached[0] != digest:
+                    return _error(
+                        start_response,
+                        "IdempotentParameterMismatchException",
+                        "Request parameters do not match the parameters of the previous request "
+                        "with the same ClientRequestToken",
+                    )
+                _, _, status, headers, payload = cached
+                start_response(status, headers)
+                return [payload]
+        keys = _transaction_keys(region, params)
+        if any(_is_pending(k) for k in keys):
+            return _cancelled(
+                start_response,
                 [
-                    ("Content-Type", "application/x-amz-json-1.0"),
-                    ("Content-Length", str(len(payload))),
-                    ("x-amzn-RequestId", str(uuid.uuid4())),
+                    {"Code": "TransactionConflict", "Message": "Transaction is ongoing for the item"}
+                    if _is_pending(k)
+                    else {"Code": "None"}
+                    for k in keys
                 ],
             )
-            return [payload]
-        _, _, status, headers, payload = cached
-        start_response(status, headers)
-        return [payload]
+        hold = HOLD["ms"] / 1000.0
+        if hold <= 0:
+            return _apply(app, environ, start_response, region, token, digest)
+        held = [k for k in keys if k is not None]
+        until = now + hold + 60.0  # released below; the margin only bounds a crashed request
+        for k in held:
+            _PENDING[k] = until
+        if token:
+            _IN_PROGRESS.add((region, token))
+    try:
+        time.sleep(hold)
+    finally:
+        with LOCK:
+            for k in held:
+                if _PENDING.get(k) == until:
+                    del _PENDING[k]
+            if token:
+                _IN_PROGRESS.discard((region, token))
+    with LOCK:
+        return _apply(app, environ, start_response, region, token, digest)
 
+
+def _apply(
+    app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]],
+    environ: dict[str, Any],
+    start_response: Callable[..., Any],
+    region: str,
+    token: str | None,
+    digest: str,
+) -> list[bytes]:
     captured: dict[str, Any] = {}
 
     def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
@@ -74,10 +245,9 @@ def transact_write_items(
         captured["headers"] = list(headers)
         return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
-    chunks = list(app(environ, capture))
-    payload = b"".join(chunks)
-    if str(captured.get("status", "")).startswith("200"):
-        _CACHE[(region, token)] = (digest, now, captured["status"], captured["headers"], payload)
+    payload = b"".join(app(environ, capture))
+    if token and str(captured.get("status", "")).startswith("200"):
+        _CACHE[(region, token)] = (digest, time.monotonic(), captured["status"], captured["headers"], payload)
     return [payload]
 
 

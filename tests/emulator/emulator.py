@@ -9,6 +9,9 @@ on one port.
 Prints exactly one line ``EMULATOR READY http://HOST:PORT`` on stdout once it listens.
 Exits on SIGTERM/SIGINT and by itself when its parent process dies.
 
+SageMaker, Identity Store and sso-admin requests are validated against botocore's service
+models (validate.py) before moto or an extension sees them.
+
 Control endpoint (same port):
     POST /_emulator/faults  JSON list of {service, operation, throttle, error, latency_ms}
                             (replaces the rules; "*" matches any service/operation)
@@ -18,11 +21,15 @@ Control endpoint (same port):
                             (+ "timeline": [[arrival, done, "service:Operation", fault], ...]
                             while the call timeline is on; times are time.monotonic())
     POST /_emulator/config  JSON {status_delay?, profile_quota?, seed?, call_timeline?,
-                            fast_transactions?}
+                            fast_transactions?, transaction_hold_ms?, identity_stores?}
     POST /_emulator/identitystore/user-status  JSON {IdentityStoreId, UserId, UserStatus}
     POST /_emulator/identitystore/seed  JSON {IdentityStoreId, Groups, Users, Prefix} (benchmarks)
     POST /_emulator/sagemaker/profile-status   JSON {DomainId, UserProfileName, Status}
     POST /_emulator/sagemaker/seed-profiles    JSON {DomainId, Profiles: [{Name, Tags, UserSettings}]}
+    POST /_emulator/sagemaker/app-status       JSON {DomainId, UserProfileName|SpaceName, AppType, AppName,
+                                               Status: "Failed", FailureReason?}
+    POST /_emulator/sagemaker/legacy-sso-domain JSON {DomainId} (no SingleSignOnApplicationArn, as before 10/2023)
+    POST /_emulator/dynamodb/pending-item      JSON {TableName, Key, Seconds} (writes to it conflict)
     GET  /_emulator/config  the current settings
 moto's own POST /moto-api/reset clears moto and extension state (not faults or stats).
 """
@@ -38,6 +45,7 @@ import signal
 import sys
 import threading
 import time
+import uuid
 from typing import Any, Callable, Iterable
 
 # Taken before the slow imports below, so a parent that dies during start-up is noticed.
@@ -62,12 +70,19 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
 
 import config  # noqa: E402
 import dynamodb_ext  # noqa: E402
+import ec2_ext  # noqa: E402,F401  (installs the EC2 fixes)
 import faults  # noqa: E402
 import identitystore_ext  # noqa: E402,F401  (installs the Identity Store fixes)
 import sagemaker_ext  # noqa: E402,F401  (installs the SageMaker operations)
+import sns_ext  # noqa: E402
 import ssoadmin_ext  # noqa: E402,F401  (installs the sso-admin operations)
+import validate  # noqa: E402
 
 StartResponse = Callable[..., Any]
+
+# JSON-protocol services whose every request is validated against botocore's service model
+# (stats/fault service name -> botocore model name) before moto or an extension sees it.
+MODEL_VALIDATED = {"sagemaker": "sagemaker", "identitystore": "identitystore", "sso-admin": "sso-admin"}
 
 # Calls that may block inside moto (SQS long polling waits up to 20 s for a message) and
 # therefore must not hold the request lock.
@@ -82,6 +97,7 @@ def reset_all_state() -> None:
     with config.LOCK:
         moto_api_backend.reset()
         dynamodb_ext.clear()
+        dynamodb_ext.HOLD["ms"] = 0
 
 
 class Emulator:
@@ -176,6 +192,48 @@ class Emulator:
             except (KeyError, ValueError) as exc:
                 return 404 if isinstance(exc, KeyError) else 400, {"error": str(exc)}
             return 200, {"status": "ok"}
+        if path == "/_emulator/sagemaker/app-status" and method == "POST":
+            if not isinstance(payload, dict):
+                return 400, {"error": "expected {DomainId, UserProfileName|SpaceName, AppType, AppName, Status}"}
+            try:
+                sagemaker_ext.set_app_status(
+                    str(payload.get("Account", "123456789012")),
+                    str(payload.get("Region", "us-east-1")),
+                    payload,
+                    str(payload.get("Status", "")),
+                    payload.get("FailureReason"),
+                )
+            except (KeyError, ValueError) as exc:
+                return 404 if isinstance(exc, KeyError) else 400, {"error": str(exc)}
+            return 200, {"status": "ok"}
+        if path == "/_emulator/sagemaker/legacy-sso-domain" and method == "POST":
+            if not isinstance(payload, dict):
+                return 400, {"error": "expected {DomainId}"}
+            try:
+                sagemaker_ext.set_legacy_sso_domain(
+                    str(payload.get("Account", "123456789012")),
+                    str(payload.get("Region", "us-east-1")),
+                    str(payload.get("DomainId", "")),
+                )
+            except (KeyError, ValueError) as exc:
+                return 404 if isinstance(exc, KeyError) else 400, {"error": str(exc)}
+            return 200, {"status": "ok"}
+        if path == "/_emulator/dynamodb/pending-item" and method == "POST":
+            if not isinstance(payload, dict):
+                return 400, {"error": "expected {TableName, Key, Seconds}"}
+            try:
+                seconds = float(payload.get("Seconds", 0))
+                if seconds <= 0:
+                    raise ValueError("Seconds must be > 0")
+                dynamodb_ext.mark_pending(
+                    str(payload.get("Region", "us-east-1")),
+                    str(payload.get("TableName", "")),
+                    payload.get("Key") or {},
+                    seconds,
+                )
+            except (KeyError, ValueError, TypeError) as exc:
+                return 404 if isinstance(exc, KeyError) else 400, {"error": str(exc)}
+            return 200, {"status": "ok"}
         if path == "/_emulator/reset" and method == "POST":
             self.engine.reset()
             reset_all_state()
@@ -194,8 +252,10 @@ class Emulator:
                     "status_delay": s.status_delay,
                     "profile_quota": s.profile_quota,
                     "seed": s.seed,
+                    "identity_stores": s.identity_stores,
                     "call_timeline": self.engine.timeline_enabled,
                     "fast_transactions": dynamodb_ext.FAST_TRANSACTIONS["enabled"],
+                    "transaction_hold_ms": dynamodb_ext.HOLD["ms"],
                 }
         return 404, {"error": f"unknown control endpoint {method} {path}"}
 
@@ -232,22 +292,58 @@ class Emulator:
             kind, latency = self.engine.decide(service, operation)
             environ["emulator.attributed"] = (service, operation, kind)
             faults.sleep_ms(latency)
+            if kind == "throttle" and (service, operation) == ("dynamodb", "TransactWriteItems"):
+                return dynamodb_ext.throttled_transaction(body, start_response)
             if kind is not None:
                 status, headers, payload = faults.error_response(service, kind)
                 headers.append(("Content-Length", str(len(payload))))
                 start_response(f"{status} {'Service Unavailable' if status >= 500 else 'Bad Request'}", headers)
                 return [payload]
+            model_name = MODEL_VALIDATED.get(service)
+            if model_name is not None:
+                refusal = validate.validate_json_body(model_name, operation, body)
+                if refusal is None and service == "sagemaker":
+                    refusal = sagemaker_ext.reserved_tag_keys(body)
+                if refusal is not None:
+                    return _json_error(start_response, "ValidationException", refusal)
+            if (service, operation) == ("sns", "Publish"):
+                refusal_sns = sns_ext.publish_refusal(body, environ.get("CONTENT_TYPE", ""))
+                if refusal_sns is not None:
+                    return sns_ext.error(start_response, *refusal_sns)
             if (service, operation) in UNSERIALISED:
                 return self.moto(environ, start_response)
             if (service, operation) == ("dynamodb", "TransactWriteItems"):
+                # Takes the request lock itself, and lets it go while a held transaction's
+                # items are pending.
+                return dynamodb_ext.transact_write_items(self.moto, environ, start_response, body, _region)
+            if service == "dynamodb":
                 with config.LOCK:
-                    return dynamodb_ext.transact_write_items(self.moto, environ, start_response, body, _region)
+                    conflict = dynamodb_ext.single_write_conflict(operation, body, _region, start_response)
+                    if conflict is not None:
+                        return conflict
+                    return self.moto(environ, start_response)
         # moto's backends check-then-write without locks (DynamoDB condition expressions,
         # transactions, Identity Store uniqueness...): one request at a time keeps them
         # atomic, as the real services are. Requests are short; injected latency is spent
         # above, outside the lock.
         with config.LOCK:
             return self.moto(environ, start_response)
+
+
+def _json_error(start_response: StartResponse, code: str, message: str, status: int = 400, **fields: Any) -> list[bytes]:
+    """An error in the AWS JSON protocols' form (``__type`` plus message, and any typed
+    members of the error shape)."""
+    payload = json.dumps({"__type": code, "message": message, "Message": message, **fields}).encode()
+    start_response(
+        f"{status} Bad Request",
+        [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("Content-Length", str(len(payload))),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+            ("x-amzn-ErrorType", code),
+        ],
+    )
+    return [payload]
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
@@ -289,6 +385,16 @@ def apply_config(payload: dict[str, Any], engine: faults.FaultEngine) -> None:
         if not isinstance(payload["fast_transactions"], bool):
             raise ValueError("fast_transactions must be true or false")
         dynamodb_ext.FAST_TRANSACTIONS["enabled"] = payload["fast_transactions"]
+    if payload.get("identity_stores") is not None:
+        stores = payload["identity_stores"]
+        if not isinstance(stores, list) or not stores or not all(isinstance(x, str) for x in stores):
+            raise ValueError("identity_stores must be a non-empty list of identity store ids")
+        s.identity_stores = list(stores)
+    if payload.get("transaction_hold_ms") is not None:
+        hold = int(payload["transaction_hold_ms"])
+        if not 0 <= hold <= 60_000:
+            raise ValueError("transaction_hold_ms must be within [0, 60000]")
+        dynamodb_ext.HOLD["ms"] = hold
     if payload.get("call_timeline") is not None:
         if not isinstance(payload["call_timeline"], bool):
             raise ValueError("call_timeline must be true or false")
@@ -315,6 +421,7 @@ def warm_up(dispatcher: DomainDispatcherApplication) -> None:
                     dispatcher.app_instances[backend] = create_backend_app(backend)
         for name in ("sagemaker", "identitystore", "sso-admin"):
             get_service_model(name)
+            validate.service_model(name)
     except Exception:  # pragma: no cover - warm-up is best effort
         pass
 

@@ -12,6 +12,12 @@
 * UserStatus (ENABLED/DISABLED) in DescribeUser and ListUsers. No public API sets it (the
   console's DisableUser/EnableUser, or SCIM `active`), so the control endpoint
   `POST /_emulator/identitystore/user-status` does, standing in for the console.
+* Identity stores exist only as the emulator's Identity Center instance has them
+  (config.SETTINGS.identity_stores; the first is the one sso-admin ListInstances reports).
+  moto created a store on first use of any id; AWS answers ResourceNotFoundException with
+  ResourceType IDENTITY_STORE (the model's ResourceType enum) for an unknown store.
+* UpdateGroup (missing in moto): displayName and description; a display name taken by
+  another group -> ConflictException (as moto's CreateGroup).
 * Responses carry the ARN members the current API marks as required (UserArn,
   GroupArn, MembershipArn), which moto omits.
 """
@@ -26,12 +32,50 @@ from moto.identitystore.models import IdentityStoreBackend, Name, User
 from moto.moto_api._internal import mock_random
 from moto.identitystore.responses import IdentityStoreResponse
 
-from config import LOCK
+from moto.identitystore.models import IdentityStoreData
+from moto.ssoadmin.models import Instance
+
+from config import LOCK, SETTINGS
+
+
+def _store_id(store_id: str) -> str:
+    """IdentityStoreId may be the id or the store's ARN (...:identitystore/d-1234567890)."""
+    return (store_id or "").rsplit("/", 1)[-1]
+
+
+def _get_identity_store(self: IdentityStoreBackend, store_id: str) -> IdentityStoreData:
+    """moto's accessor created a store on first use of any id; AWS knows only the stores
+    of its Identity Center instances."""
+    sid = _store_id(store_id)
+    if sid not in SETTINGS.identity_stores:
+        raise ResourceNotFoundException(message=f"Identity store {sid} not found.", resource_type="IDENTITY_STORE")
+    store = self.identity_stores.get(sid)
+    if store is None:
+        store = self.identity_stores[sid] = IdentityStoreData()
+    return store
+
+
+IdentityStoreBackend._IdentityStoreBackend__get_identity_store = _get_identity_store  # type: ignore[attr-defined]
+
+_original_instance_init = Instance.__init__
+
+
+def _instance_init(self: Instance, account_id: str, region: str) -> None:
+    _original_instance_init(self, account_id, region)
+    # moto's random d-xxxxxxxxxx (any lower-case letters) breaks the model's
+    # d-[0-9a-f]{10} pattern; the instance's store is the emulator's known store.
+    self.identity_store_id = SETTINGS.identity_stores[0]
+
+
+Instance.__init__ = _instance_init  # type: ignore[method-assign]
 
 
 def _store(backend: IdentityStoreBackend, store_id: str) -> Any:
-    # The backend's private accessor creates stores on first use, like moto does.
     return backend._IdentityStoreBackend__get_identity_store(store_id)  # type: ignore[attr-defined]
+
+
+def known_store(store_id: str) -> bool:
+    return _store_id(store_id) in SETTINGS.identity_stores
 
 
 def _user_arn(user_id: str) -> str:
@@ -189,6 +233,34 @@ def update_user(self: IdentityStoreResponse) -> str:
         return json.dumps({})
 
 
+def update_group(self: IdentityStoreResponse) -> str:
+    with LOCK:
+        store = _store(self.identitystore_backend, self._get_param("IdentityStoreId"))
+        group_id = self._get_param("GroupId")
+        group = store.groups.get(group_id)
+        if group is None:
+            raise ResourceNotFoundException(message="GROUP not found.", resource_type="GROUP")
+        changes: dict[str, Any] = {}
+        for op in self._get_param("Operations") or []:
+            path = str(op.get("AttributePath", ""))
+            value = op.get("AttributeValue")
+            if path.lower() == "displayname":
+                if not value:
+                    raise ValidationException(message="displayName is a required attribute")
+                changes["DisplayName"] = value
+            elif path.lower() == "description":
+                changes["Description"] = value or ""
+            else:
+                raise ValidationException(message=f"Invalid attribute path {path}")
+        new_name = changes.get("DisplayName")
+        if new_name is not None:
+            for other in store.groups.values():
+                if other.GroupId != group_id and other.DisplayName == new_name:
+                    raise ConflictException(message="Duplicate GroupDisplayName", reason="UNIQUENESS_CONSTRAINT_VIOLATION")
+        store.groups[group_id] = group._replace(**changes)
+        return json.dumps({})
+
+
 def _statuses(store: Any) -> dict[str, str]:
     # Kept on the store object, so moto's reset (which re-creates backends) clears it too.
     if not hasattr(store, "warden_user_status"):
@@ -200,6 +272,8 @@ def set_user_status(backend: IdentityStoreBackend, store_id: str, user_id: str, 
     """Disables or enables a user, as the Identity Center console does."""
     if status not in ("ENABLED", "DISABLED"):
         raise ValueError(f"UserStatus must be ENABLED or DISABLED, not {status!r}")
+    if not known_store(store_id):
+        raise KeyError(f"no identity store {store_id}")
     with LOCK:
         store = _store(backend, store_id)
         if user_id not in store.users:
@@ -221,7 +295,7 @@ def _with_status(method: Callable[[IdentityStoreResponse], str]) -> Callable[[Id
     return wrapper
 
 
-for _fn in (delete_user, delete_group, delete_group_membership, create_group_membership, update_user):
+for _fn in (delete_user, delete_group, delete_group_membership, create_group_membership, update_user, update_group):
     setattr(IdentityStoreResponse, _fn.__name__, _fn)
 
 for _name in (
@@ -252,6 +326,8 @@ def seed(backend: IdentityStoreBackend, store_id: str, group_names: list[str], u
         raise ValueError("users must be between 0 and 200000")
     if not group_names and users:
         raise ValueError("users need at least one group")
+    if not known_store(store_id):
+        raise ValueError(f"no identity store {store_id} (known: {', '.join(SETTINGS.identity_stores)})")
     with LOCK:
         groups: dict[str, str] = {}
         for name in group_names:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 from typing import Any
 
 from moto.ssoadmin.models import SSOAdminBackend, ssoadmin_backends  # noqa: F401
@@ -29,8 +28,6 @@ try:  # moto's JSON error type
 except ImportError:  # pragma: no cover
     raise
 
-_APP_ARN_RE = re.compile(r"arn:aws(-[a-z]{1,5}){0,3}:sso::\d{12}:application/(sso)?ins-[a-zA-Z0-9-.]{16}/apl-[a-zA-Z0-9]{16}")
-_PRINCIPAL_RE = re.compile(r"([0-9a-f]{10}-|)[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}")
 
 
 class SSOError(JsonRESTError):
@@ -57,39 +54,10 @@ def _assignments(backend: SSOAdminBackend) -> dict[str, dict[tuple[str, str], di
 
 
 def _params(self: SSOAdminResponse, with_principal: bool) -> dict[str, Any]:
+    # Required members, ARN and principal patterns, PrincipalType and MaxResults are
+    # checked against the service model before the request gets here (validate.py).
     params = json.loads(self.body or "{}")
-    errors = []
     arn = params.get("ApplicationArn")
-    if arn is None:
-        errors.append("Value null at 'applicationArn' failed to satisfy constraint: Member must not be null")
-    elif not _APP_ARN_RE.fullmatch(arn):
-        errors.append(
-            f"Value '{arn}' at 'applicationArn' failed to satisfy constraint: Member must satisfy regular "
-            "expression pattern: arn:aws(-[a-z]{1,5}){0,3}:sso::\\d{12}:application/(sso)?ins-[a-zA-Z0-9-.]{16}/apl-[a-zA-Z0-9]{16}"
-        )
-    if with_principal:
-        pid, ptype = params.get("PrincipalId"), params.get("PrincipalType")
-        if pid is None:
-            errors.append("Value null at 'principalId' failed to satisfy constraint: Member must not be null")
-        elif not _PRINCIPAL_RE.fullmatch(pid):
-            errors.append(
-                f"Value '{pid}' at 'principalId' failed to satisfy constraint: Member must satisfy regular "
-                "expression pattern: ([0-9a-f]{10}-|)[A-Fa-f0-9]{8}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{4}-[A-Fa-f0-9]{12}"
-            )
-        if ptype not in ("USER", "GROUP"):
-            shown = "null" if ptype is None else f"'{ptype}'"
-            errors.append(
-                f"Value {shown} at 'principalType' failed to satisfy constraint: Member must satisfy enum value set: [USER, GROUP]"
-            )
-    max_results = params.get("MaxResults")
-    if max_results is not None and not 1 <= int(max_results) <= 100:
-        errors.append(
-            f"Value '{max_results}' at 'maxResults' failed to satisfy constraint: Member must have value "
-            "between 1 and 100"
-        )
-    if errors:
-        n = len(errors)
-        raise _validation(f"{n} validation error{'s' if n > 1 else ''} detected: " + "; ".join(errors))
     if find_sso_application(self.current_account, arn) is None:
         raise _not_found(f"Application {arn} not found.")
     return params
