@@ -35,7 +35,7 @@ define sdk-notice
 @ls $(TARGET_DIR)/debug/deps/libaws_sdk_ec2-*.rlib >/dev/null 2>&1 || echo "First build: compiling the AWS SDKs, tens of minutes on 2 cores (once: make test, make demo and make check-policy share them)."
 endef
 
-.PHONY: help venv rust-targets lint test test-rust test-infra demo emulator check-policy check-build-reuse package deploy deploy-fn bench clean-venv
+.PHONY: help venv rust-targets lint test test-rust test-infra test-emulator demo emulator check-policy check-build-reuse package deploy deploy-fn bench clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -64,7 +64,10 @@ test-rust: venv ## Rust unit, property, emulator and scenario tests (lints too: 
 test-infra: venv ## the Pulumi stack's tests, with Pulumi's mocks
 	$(WARDEN_PYTHON) -m pytest -q infra/tests
 
-test: lint test-rust test-infra ## everything CI runs
+test-emulator: venv ## the emulator's AWS-truth tests (boto3 against the emulator, each behaviour with its source)
+	$(WARDEN_PYTHON) -m pytest -q tests/emulator/tests
+
+test: lint test-rust test-infra test-emulator ## everything CI runs
 
 demo: venv ## the story on the local emulator: onboarding, offboarding, drift
 	$(sdk-notice)
