@@ -17,8 +17,8 @@ use aws_sdk_sagemaker::types::{
     UserProfileSortKey, UserProfileStatus, UserSettings,
 };
 use aws_sdk_ssoadmin::types::PrincipalType;
-use aws_smithy_types::retry::RetryConfig;
 use aws_smithy_types::Document;
+use aws_smithy_types::retry::RetryConfig;
 use warden_tests::{Emulator, EmulatorOptions, FaultRule};
 
 const ROLE: &str = "arn:aws:iam::123456789012:role/studio-default";
@@ -603,9 +603,10 @@ async fn unknown_resources_and_domains_are_resource_not_found() {
         .await
         .expect_err("profile");
     assert_eq!(code(&err), "ResourceNotFound");
-    assert!(err
-        .as_service_error()
-        .is_some_and(|e| e.is_resource_not_found()));
+    assert!(
+        err.as_service_error()
+            .is_some_and(|e| e.is_resource_not_found())
+    );
 
     let err = sm
         .delete_user_profile()
@@ -1124,10 +1125,12 @@ async fn list_apps_by_profile_and_by_space() {
         .await
         .expect("alice");
     assert_eq!(alice.apps().len(), 2);
-    assert!(alice
-        .apps()
-        .iter()
-        .all(|a| a.user_profile_name() == Some("alice") && a.space_name().is_none()));
+    assert!(
+        alice
+            .apps()
+            .iter()
+            .all(|a| a.user_profile_name() == Some("alice") && a.space_name().is_none())
+    );
     let kg = alice
         .apps()
         .iter()
@@ -1303,9 +1306,11 @@ async fn list_spaces_returns_ownership_and_sharing_summaries() {
             .and_then(|o| o.owner_user_profile_name()),
         Some("alice")
     );
-    assert!(described
-        .space_arn()
-        .is_some_and(|a| a.ends_with(&format!(":space/{domain}/alice-private"))));
+    assert!(
+        described
+            .space_arn()
+            .is_some_and(|a| a.ends_with(&format!(":space/{domain}/alice-private")))
+    );
 }
 
 #[tokio::test]
@@ -1490,9 +1495,10 @@ async fn describe_domain_returns_the_sso_application_arn_for_sso_domains() {
         .await
         .expect("iam");
     assert!(iam.single_sign_on_application_arn().is_none());
-    assert!(iam
-        .single_sign_on_managed_application_instance_id()
-        .is_none());
+    assert!(
+        iam.single_sign_on_managed_application_instance_id()
+            .is_none()
+    );
     // Domain ids look like AWS's.
     assert!(
         sso_domain.starts_with("d-") && sso_domain.len() == 14,
@@ -1705,9 +1711,10 @@ async fn sso_application_assignments_create_list_delete() {
         .await
         .expect_err("already deleted");
     assert_eq!(code(&err), "ResourceNotFoundException");
-    assert!(err
-        .as_service_error()
-        .is_some_and(|e| e.is_resource_not_found_exception()));
+    assert!(
+        err.as_service_error()
+            .is_some_and(|e| e.is_resource_not_found_exception())
+    );
 
     let unknown =
         "arn:aws:sso::123456789012:application/ssoins-0000000000000000/apl-0000000000000000";
@@ -2314,9 +2321,10 @@ async fn throttling_is_returned_as_the_services_throttling_error_and_retried() {
         .await
         .expect_err("identitystore throttled");
     assert_eq!(code(&err), "ThrottlingException");
-    assert!(err
-        .as_service_error()
-        .is_some_and(|e| e.is_throttling_exception()));
+    assert!(
+        err.as_service_error()
+            .is_some_and(|e| e.is_throttling_exception())
+    );
 
     let faults = emu.injected_faults().await.expect("faults");
     assert_eq!(faults.get("sagemaker:ListUserProfiles:throttle"), Some(&4));
@@ -2890,9 +2898,10 @@ async fn sns_publish_limits_are_typed_errors() {
         .send()
         .await
         .expect_err("reserved attribute name");
-    assert!(err
-        .into_service_error()
-        .is_invalid_parameter_value_exception());
+    assert!(
+        err.into_service_error()
+            .is_invalid_parameter_value_exception()
+    );
     sns.publish()
         .topic_arn(&topic)
         .subject("s".repeat(99))

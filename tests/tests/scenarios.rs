@@ -702,7 +702,9 @@ async fn an_update_while_an_app_runs_is_applied() {
     );
     let history = world.history(&jane).await.expect("history");
     assert!(
-        history.iter().any(|h| h.action == "Update" && h.outcome == "ok"),
+        history
+            .iter()
+            .any(|h| h.action == "Update" && h.outcome == "ok"),
         "{history:?}"
     );
 }
