@@ -150,6 +150,7 @@ fn snapshot(policy: &Policy, drifted: bool) -> (Baseline, Snapshot) {
                         security_groups: sgs.clone(),
                     }),
                     user,
+                    attention: None,
                 },
             );
         }

@@ -133,6 +133,7 @@ fn world(policy: &Policy, users: usize, mix: Mix) -> World {
                 group: Some(group.clone()),
                 template_hash: Some(hash.clone()),
                 profile_status: Some(ProfileStatus::InService),
+                attention: None,
                 version: 3,
                 updated_at: NOW - 86_400,
             },

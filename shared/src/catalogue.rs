@@ -120,6 +120,12 @@ rules! {
     PROFILE_UNMANAGED = "profile.unmanaged", Low,
         "every profile is in studio-warden's ledger",
         "a profile made by hand is outside the group-based lifecycle and is never offboarded";
+    PROFILE_OFFBOARDING_BLOCKED = "profile.offboarding-blocked", High,
+        "no offboarding is blocked: a leaving user's profile owns no shared space the policy keeps, and SageMaker does not keep refusing to delete it",
+        "the user's access is removed but the profile (and its spaces) stay until an operator moves the work and deletes the spaces, or sets [offboarding] shared_spaces = \"delete\"";
+    PROFILE_SETTINGS_REJECTED = "profile.settings-rejected", High,
+        "SageMaker accepted every managed profile's mapping settings (no ValidationException on UpdateUserProfile)",
+        "the policy asks for settings AWS refuses: the profile keeps its old settings until the policy is fixed";
     PROFILE_ORPHAN = "profile.orphan", Low,
         "no managed profile belongs to a user who lost every entitlement (grace, offboarding, suspended)",
         "the profile outlives its user's access; it should be offboarded or the user re-entitled";

@@ -182,6 +182,49 @@ pub enum OffboardStep {
     DeletingApps,
     DeletingSpaces,
     DeletingProfile,
+    /// Access is removed, but the profile cannot be deleted yet: it owns shared spaces the
+    /// policy keeps, or SageMaker refuses the deletion. The record's [`Attention`] says which;
+    /// every pass looks again, and carries on once the cause is gone.
+    Blocked,
+}
+
+/// Something about a record that only an operator can resolve. Kept on the record so that the
+/// drift sweep raises it as a finding (alerted once, resolved when the record moves on) and
+/// so that no run retries a refused call without saying so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum Attention {
+    /// Offboarding keeps the profile because it owns shared spaces and the policy's
+    /// `[offboarding] shared_spaces` is `keep` (SageMaker deletes no profile that owns a space).
+    SharedSpaces { spaces: Vec<String> },
+    /// SageMaker refused to delete the profile (`ResourceInUse`) although no app and no owned
+    /// space of it was seen.
+    DeleteRefused,
+    /// SageMaker rejected the mapping's settings for this profile (`ValidationException` on
+    /// `UpdateUserProfile`): the policy is wrong for AWS. Not retried until the mapping's
+    /// settings change (`template_hash`).
+    SettingsRejected {
+        template_hash: String,
+        message: String,
+    },
+}
+
+impl std::fmt::Display for Attention {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Attention::SharedSpaces { spaces } => write!(
+                f,
+                "the profile owns shared space(s) {} and [offboarding] shared_spaces = \"keep\"",
+                spaces.join(", ")
+            ),
+            Attention::DeleteRefused => f.write_str(
+                "SageMaker refuses to delete the profile (ResourceInUse) though no app or owned space of it is left",
+            ),
+            Attention::SettingsRejected { message, .. } => {
+                write!(f, "SageMaker rejected the mapping's settings: {message}")
+            }
+        }
+    }
 }
 
 /// The ledger's current state for one user in one domain.
@@ -199,6 +242,9 @@ pub struct UserRecord {
     pub template_hash: Option<String>,
     /// The profile status last seen.
     pub profile_status: Option<ProfileStatus>,
+    /// What an operator must resolve for this record to move on, if anything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attention: Option<Attention>,
     /// Optimistic-concurrency version: every write is conditional on the version it read.
     pub version: u64,
     pub updated_at: Epoch,

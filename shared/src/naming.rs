@@ -8,8 +8,10 @@
 //! create the same user's profile pick the same name and SageMaker's `ResourceInUse` settles the
 //! race. It is computed once, when the profile is created, and kept in the ledger: a rename of the
 //! user never renames the profile. If two users ever met on one name (a 32-bit hash collision on
-//! top of the same slug), the second creation finds a profile whose ownership tag names another
-//! user, and studio-warden reports the conflict rather than touch it.
+//! top of the same slug), or if somebody made a profile by hand under a user's name, the creation
+//! finds a profile whose ownership tag does not name this user: studio-warden leaves it alone
+//! and takes the user's next deterministic alternative name ([`profile_names`]), the same
+//! `<slug>-<hash>` form with the hash of the user id and the alternative's number.
 
 use sha2::{Digest, Sha256};
 
@@ -45,9 +47,26 @@ pub fn slug(user_name: &str) -> String {
     }
 }
 
+/// How many alternative names a user can get when names are held by profiles not theirs.
+pub const ALTERNATIVES: u32 = 3;
+
 /// The profile name studio-warden gives a new profile for this user.
 pub fn profile_name(user_name: &str, user_id: &UserId) -> ResourceName {
-    let digest = Sha256::digest(user_id.as_str().as_bytes());
+    named(user_name, user_id.as_str())
+}
+
+/// The names a new profile of this user may take, in order: [`profile_name`], then
+/// [`ALTERNATIVES`] alternatives for names held by profiles that are not this user's. Every
+/// invocation walks the same sequence, so racing creations still meet on one name.
+pub fn profile_names(user_name: &str, user_id: &UserId) -> Vec<ResourceName> {
+    std::iter::once(profile_name(user_name, user_id))
+        .chain((1..=ALTERNATIVES).map(|n| named(user_name, &format!("{}#{n}", user_id.as_str()))))
+        .collect()
+}
+
+/// `<slug>-<first 8 hex digits of SHA-256(seed)>`.
+fn named(user_name: &str, seed: &str) -> ResourceName {
+    let digest = Sha256::digest(seed.as_bytes());
     let hash: String = digest.iter().take(4).map(|b| format!("{b:02x}")).collect();
     let name = format!("{}-{hash}", slug(user_name));
     // The slug is ASCII alphanumerics with single inner dashes, at most 54 characters, and the
@@ -89,7 +108,25 @@ mod tests {
         assert_eq!(name.as_str().len(), 63);
     }
 
+    #[test]
+    fn alternatives_follow_the_first_name_and_are_distinct() {
+        let names = profile_names("jane.doe", &uid(1));
+        assert_eq!(names.len(), 1 + ALTERNATIVES as usize);
+        assert_eq!(names[0], profile_name("jane.doe", &uid(1)));
+        let distinct: std::collections::BTreeSet<_> = names.iter().collect();
+        assert_eq!(distinct.len(), names.len());
+        assert!(names.iter().all(|n| n.as_str().starts_with("jane-doe-")));
+        assert_eq!(names, profile_names("jane.doe", &uid(1)), "deterministic");
+    }
+
     proptest! {
+        #[test]
+        fn alternative_names_are_valid(user_name in ".{0,200}", n in any::<u32>()) {
+            for name in profile_names(&user_name, &uid(n)) {
+                prop_assert!(crate::ids::is_sagemaker_name(name.as_str()));
+            }
+        }
+
         #[test]
         fn every_user_name_maps_to_a_valid_name(user_name in ".{0,200}", n in any::<u32>()) {
             let name = profile_name(&user_name, &uid(n));

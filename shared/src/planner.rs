@@ -13,7 +13,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::ids::{DomainId, ResourceName, UserId};
-use crate::model::{Entitlement, Epoch, Phase, ProfileStatus, ProfileSummary, Scope, UserRecord};
+use crate::model::{
+    Attention, Entitlement, Epoch, Phase, ProfileStatus, ProfileSummary, Scope, UserRecord,
+};
 use crate::naming;
 
 /// How long a `Creating` claim may belong to a running invocation: Lambda's longest run.
@@ -235,8 +237,16 @@ fn plan_entitled(
             )),
             Some(p) if p.status == ProfileStatus::Deleting => None,
             Some(p) => {
-                if r.template_hash.as_deref() != Some(e.template_hash.as_str())
-                    || r.group.as_ref() != Some(&e.group)
+                // Settings SageMaker rejected are not sent again until the mapping changes them
+                // (the record's attention raises the finding meanwhile).
+                let rejected = matches!(
+                    &r.attention,
+                    Some(Attention::SettingsRejected { template_hash, .. })
+                        if *template_hash == e.template_hash
+                );
+                if !rejected
+                    && (r.template_hash.as_deref() != Some(e.template_hash.as_str())
+                        || r.group.as_ref() != Some(&e.group))
                 {
                     // SageMaker refuses updates while a profile is not settled; try again later.
                     if matches!(

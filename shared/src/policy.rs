@@ -92,8 +92,25 @@ pub struct Offboarding {
     pub grace_period: Duration,
     /// What offboarding removes.
     pub remove: Removal,
+    /// What offboarding does with the shared spaces a leaving user owns.
+    pub shared_spaces: SharedSpaces,
     /// When true, sweeps and events plan and record but never change SageMaker.
     pub dry_run: bool,
+}
+
+/// What offboarding does with the shared spaces a leaving user owns. SageMaker deletes no
+/// profile that owns a space, private or shared, and a shared space holds other people's work
+/// too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SharedSpaces {
+    /// Keep them: the user's access is removed, the profile stays (SageMaker will not delete
+    /// it), the ledger shows the offboarding blocked with the spaces named, and an alert asks
+    /// an operator to move the work and delete the spaces (or to switch to `delete`).
+    #[default]
+    Keep,
+    /// Delete them (their apps first) before the profile, like private spaces.
+    Delete,
 }
 
 /// What offboarding removes once the grace period is over.
@@ -115,6 +132,7 @@ impl Default for Offboarding {
         Self {
             grace_period: Duration::from_secs(24 * 3600),
             remove: Removal::Profile,
+            shared_spaces: SharedSpaces::Keep,
             dry_run: false,
         }
     }
@@ -215,6 +233,7 @@ struct RawMapping {
 struct RawOffboarding {
     grace_period: Option<Spanned<String>>,
     remove: Option<Spanned<String>>,
+    shared_spaces: Option<Spanned<String>>,
     #[serde(default)]
     dry_run: bool,
 }
@@ -451,6 +470,18 @@ impl Validator<'_> {
                         other => {
                             return Err(self.at(r, format!(
                                 "offboarding.remove: {other:?} is not one of \"profile\" (apps, private spaces, assignment and profile) or \"apps\" (apps and assignment; the profile and its data are kept)"
+                            )));
+                        }
+                    },
+                },
+                shared_spaces: match &o.shared_spaces {
+                    None => SharedSpaces::Keep,
+                    Some(v) => match v.get_ref().as_str() {
+                        "keep" => SharedSpaces::Keep,
+                        "delete" => SharedSpaces::Delete,
+                        other => {
+                            return Err(self.at(v, format!(
+                                "offboarding.shared_spaces: {other:?} is not one of \"keep\" (the profile stays while it owns shared spaces; an operator is alerted) or \"delete\" (the user's shared spaces and their apps are deleted with the profile)"
                             )));
                         }
                     },

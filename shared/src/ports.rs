@@ -53,8 +53,11 @@ pub enum CreateOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpdateOutcome {
     Updated,
-    /// SageMaker refused for now (for example a running JupyterServer app); try again later.
+    /// SageMaker refused for now (`ResourceInUse`: the profile is busy); try again later.
     Deferred(String),
+    /// SageMaker rejected the settings (`ValidationException`): the same request fails again
+    /// until the settings change.
+    Rejected(String),
 }
 
 /// An app of a profile or a space.
@@ -118,6 +121,15 @@ pub trait Studio: Send + Sync {
         domain: &DomainId,
         name: &ResourceName,
     ) -> impl Future<Output = Result<Option<BTreeMap<String, String>>>> + Send;
+    /// Adds or overwrites the tags `add` and removes the keys `remove` on a profile
+    /// (`AddTags`, `DeleteTags`); either may be empty.
+    fn retag_profile(
+        &self,
+        domain: &DomainId,
+        name: &ResourceName,
+        add: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> impl Future<Output = Result<()>> + Send;
     /// The apps of a user profile.
     fn profile_apps(
         &self,

@@ -59,6 +59,8 @@ pub struct WorldOptions {
     pub grace_period: &'static str,
     /// `offboarding.remove`: "profile" or "apps".
     pub remove: &'static str,
+    /// `offboarding.shared_spaces`: "keep" or "delete".
+    pub shared_spaces: &'static str,
     pub auth_mode: AuthMode,
     pub emulator: EmulatorOptions,
     /// `Some(extra TOML lines)`: the domain gets a `[domains.baseline]` (the world's VPC,
@@ -74,6 +76,7 @@ impl Default for WorldOptions {
         Self {
             grace_period: "1h",
             remove: "profile",
+            shared_spaces: "keep",
             auth_mode: AuthMode::Iam,
             emulator: EmulatorOptions {
                 status_delay: Duration::from_millis(200),
@@ -186,7 +189,54 @@ remove = "{remove}"
     )
 }
 
+/// The engine and the drift checks of a world, under a policy.
+fn functions(
+    policy: Policy,
+    table: &str,
+    topic_arn: &str,
+    sdk: &SdkConfig,
+) -> (AwsEngine, AwsGuard) {
+    let settings = Settings {
+        policy: std::sync::Arc::new(policy),
+        table: table.to_owned(),
+        concurrency: 4,
+        // The emulator has no quota; pace anyway (the limiter is part of the path under
+        // test), but well above AWS's rates so that scenarios stay quick.
+        identity_tps: 200,
+        sagemaker_tps: 200,
+        topic_arn: Some(topic_arn.to_owned()),
+    };
+    let engine = build_engine(&settings, sdk);
+    let guard = build_guard(&settings, sdk, &engine);
+    (engine, guard)
+}
+
 impl World {
+    /// Deploys another policy (a new cold start): the functions are built anew over the same
+    /// world. The policy is taken as given: a test may hand in one that the policy's own
+    /// validation would refuse, to see what AWS makes of it.
+    pub fn deploy(&mut self, policy: Policy) {
+        let (engine, guard) = functions(policy, &self.table, &self.topic_arn, &self.sdk);
+        self.engine = engine;
+        self.guard = guard;
+    }
+
+    /// Deploys the world's policy with `from` replaced by `to` in its source (parsed and
+    /// validated, as a deployment would).
+    pub fn edit_policy(&mut self, from: &str, to: &str) -> Result<(), WorldError> {
+        if !self.policy_source.contains(from) {
+            return Err(WorldError::Step {
+                step: "edit policy",
+                message: format!("{from:?} is not in the policy"),
+            });
+        }
+        let source = self.policy_source.replacen(from, to, 1);
+        let policy = Policy::parse(&source, "world", &BTreeMap::new()).map_err(step("policy"))?;
+        self.policy_source = source;
+        self.deploy(policy);
+        Ok(())
+    }
+
     pub async fn new() -> Result<World, WorldError> {
         Self::with(WorldOptions::default()).await
     }
@@ -240,7 +290,14 @@ impl World {
             options.remove,
         )
         .replace(RESEARCH_SG, &net.research_sg)
-        .replace(LEAD_SG, &net.lead_sg);
+        .replace(LEAD_SG, &net.lead_sg)
+        .replace(
+            "[offboarding]\n",
+            &format!(
+                "[offboarding]\nshared_spaces = \"{}\"\n",
+                options.shared_spaces
+            ),
+        );
         if let Some(extra) = &options.baseline {
             let baseline = baseline_toml(&net, extra);
             policy_source =
@@ -248,18 +305,7 @@ impl World {
         }
         let policy =
             Policy::parse(&policy_source, "world", &BTreeMap::new()).map_err(step("policy"))?;
-        let settings = Settings {
-            policy: std::sync::Arc::new(policy),
-            table: table.clone(),
-            concurrency: 4,
-            // The emulator has no quota; pace anyway (the limiter is part of the path under
-            // test), but well above AWS's rates so that scenarios stay quick.
-            identity_tps: 200,
-            sagemaker_tps: 200,
-            topic_arn: Some(topic_arn.clone()),
-        };
-        let engine = build_engine(&settings, &sdk);
-        let guard = build_guard(&settings, &sdk, &engine);
+        let (engine, guard) = functions(policy, &table, &topic_arn, &sdk);
         Ok(World {
             emulator,
             sdk,
@@ -725,6 +771,54 @@ impl World {
             .await
             .map_err(step("CreateApp (space)"))?;
         Ok(())
+    }
+
+    /// Creates a shared space owned by a profile, with a running app.
+    pub async fn shared_space(&self, owner: &str, space: &str) -> Result<(), WorldError> {
+        self.sagemaker
+            .create_space()
+            .domain_id(self.domain.as_str())
+            .space_name(space)
+            .ownership_settings(
+                OwnershipSettings::builder()
+                    .owner_user_profile_name(owner)
+                    .build(),
+            )
+            .space_sharing_settings(
+                SpaceSharingSettings::builder()
+                    .sharing_type(SharingType::Shared)
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(step("CreateSpace (shared)"))?;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        self.sagemaker
+            .create_app()
+            .domain_id(self.domain.as_str())
+            .space_name(space)
+            .app_type(AppType::JupyterLab)
+            .app_name("default")
+            .send()
+            .await
+            .map_err(step("CreateApp (shared space)"))?;
+        Ok(())
+    }
+
+    /// The names of the domain's spaces.
+    pub async fn spaces(&self) -> Result<Vec<String>, WorldError> {
+        let out = self
+            .sagemaker
+            .list_spaces()
+            .domain_id_equals(self.domain.as_str())
+            .send()
+            .await
+            .map_err(step("ListSpaces"))?;
+        Ok(out
+            .spaces()
+            .iter()
+            .filter_map(|s| s.space_name().map(str::to_owned))
+            .collect())
     }
 
     /// Creates a profile by hand, outside studio-warden.

@@ -526,6 +526,29 @@ impl Emulator {
         .map(|_| ())
     }
 
+    /// Puts a live app in `Failed` (SageMaker reaches it on its own: an image that will not
+    /// start, no capacity; no API causes it). `owner` is `("UserProfileName", profile)` or
+    /// `("SpaceName", space)`.
+    pub async fn fail_app(
+        &self,
+        domain_id: &str,
+        owner: (&str, &str),
+        app_type: &str,
+        app_name: &str,
+    ) -> Result<(), HarnessError> {
+        let mut body = serde_json::json!({
+            "DomainId": domain_id,
+            "AppType": app_type,
+            "AppName": app_name,
+            "Status": "Failed",
+            "FailureReason": "the image did not start",
+        });
+        body[owner.0] = serde_json::Value::from(owner.1);
+        self.control_ok("POST", "/_emulator/sagemaker/app-status", &body.to_string())
+            .await
+            .map(|_| ())
+    }
+
     /// A raw HTTP request to the emulator (control endpoint or moto's `/moto-api/`),
     /// returning the status code and the body.
     pub async fn raw_request(

@@ -19,6 +19,7 @@ fn record(world: &World, user: &str, version: u64) -> UserRecord {
         group: None,
         template_hash: Some("abc".into()),
         profile_status: None,
+        attention: None,
         version,
         updated_at: 1,
     }

@@ -239,6 +239,24 @@ async fn setup(rule: &str, case: Case) -> World {
         }
         _ => guarded().await,
     };
+    if rule == "profile.settings-rejected" {
+        // A policy past the policy's own validation, with settings SageMaker refuses (an
+        // instance type outside the model's enum); quiet: one it accepts.
+        let mut world = world;
+        managed_jane(&world).await;
+        let mut policy = (*world.engine.policy).clone();
+        for m in policy.mappings.iter_mut().filter(|m| m.priority == 10) {
+            let instance = if fire {
+                "ml.t3.colossal"
+            } else {
+                "ml.t3.large"
+            };
+            m.template.apps.jupyterlab_instance_type = Some(instance.into());
+            m.template_hash = warden::template::template_hash(&m.template);
+        }
+        world.deploy(policy);
+        return world;
+    }
     let w = &world;
     match rule {
         "domain.network-access" => {
@@ -397,6 +415,33 @@ async fn setup(rule: &str, case: Case) -> World {
                 w.leave(&membership).await.expect("leave");
             }
         }
+        "profile.offboarding-blocked" => {
+            // Jane owns a shared space; she leaves (fire) or stays (quiet).
+            let (jane, membership, profile) = managed_jane(w).await;
+            w.shared_space(&profile, "team-notebooks")
+                .await
+                .expect("shared space");
+            if fire {
+                w.leave(&membership).await.expect("leave");
+                let start = now();
+                for round in 0..40 {
+                    w.invoke_at(json!({"mode": "apply"}), start + round * 3600)
+                        .await
+                        .expect("sweep");
+                    let phase = w.record(&jane).await.expect("l").expect("r").phase;
+                    if matches!(
+                        phase,
+                        warden::model::Phase::Offboarding {
+                            step: warden::model::OffboardStep::Blocked,
+                            ..
+                        }
+                    ) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(150)).await;
+                }
+            }
+        }
         other => panic!("no case for rule {other}"),
     }
     world
@@ -476,6 +521,8 @@ rule_tests! {
     profile_status_fires, profile_status_quiet: "profile.status";
     profile_unmanaged_fires, profile_unmanaged_quiet: "profile.unmanaged";
     profile_orphan_fires, profile_orphan_quiet: "profile.orphan";
+    profile_offboarding_blocked_fires, profile_offboarding_blocked_quiet: "profile.offboarding-blocked";
+    profile_settings_rejected_fires, profile_settings_rejected_quiet: "profile.settings-rejected";
 }
 
 /// The world the fixture builds meets its baseline: a sweep finds nothing and alerts nothing.

@@ -10,7 +10,7 @@ use aws_sdk_sagemaker::types::{
 use aws_sdk_ssoadmin::types::PrincipalType;
 
 use super::{CallRate, aws_error, code_of, epoch_ms};
-use crate::error::Result;
+use crate::error::{Result, WardenError};
 use crate::ids::{DomainId, ResourceName, UserId};
 use crate::model::{DomainDescription, ProfileStatus, ProfileSummary};
 use crate::ports::{AppSummary, CreateOutcome, ProfileSpec, SpaceSummary, Studio, UpdateOutcome};
@@ -343,14 +343,62 @@ impl Studio for SageMakerStudio {
             .await
         {
             Ok(_) => Ok(UpdateOutcome::Updated),
-            // SageMaker refuses while the profile is busy (a running JupyterServer app, an
-            // update in flight): the next sweep tries again.
-            Err(e) if matches!(code_of(&e), Some("ResourceInUse" | "ValidationException")) => {
-                let message = aws_error(SERVICE, "UpdateUserProfile", e).to_string();
-                Ok(UpdateOutcome::Deferred(message))
-            }
+            // The one in-use condition the API reference documents for UpdateUserProfile
+            // ("Resource being accessed is in use"): the next sweep tries again.
+            Err(e) if code_of(&e) == Some("ResourceInUse") => Ok(UpdateOutcome::Deferred(
+                aws_error(SERVICE, "UpdateUserProfile", e).to_string(),
+            )),
+            // The request itself is wrong for AWS (the policy's settings): the same request
+            // fails again, so it is not retried until the settings change.
+            Err(e) if code_of(&e) == Some("ValidationException") => Ok(UpdateOutcome::Rejected(
+                aws_error(SERVICE, "UpdateUserProfile", e).to_string(),
+            )),
             Err(e) => Err(aws_error(SERVICE, "UpdateUserProfile", e)),
         }
+    }
+
+    async fn retag_profile(
+        &self,
+        domain: &DomainId,
+        name: &ResourceName,
+        add: &BTreeMap<String, String>,
+        remove: &[String],
+    ) -> Result<()> {
+        if add.is_empty() && remove.is_empty() {
+            return Ok(());
+        }
+        let Some(arn) = self.profile_arn(domain, name).await? else {
+            return Err(WardenError::UnexpectedResponse {
+                service: SERVICE,
+                operation: "DescribeUserProfile",
+                detail: format!("profile {name} disappeared while its tags were reconciled"),
+            });
+        };
+        if !add.is_empty() {
+            self.rate.wait().await;
+            let tags = add
+                .iter()
+                .map(|(k, v)| Tag::builder().key(k).value(v).build())
+                .collect::<Vec<_>>();
+            self.sagemaker
+                .add_tags()
+                .resource_arn(&arn)
+                .set_tags(Some(tags))
+                .send()
+                .await
+                .map_err(|e| aws_error(SERVICE, "AddTags", e))?;
+        }
+        if !remove.is_empty() {
+            self.rate.wait().await;
+            self.sagemaker
+                .delete_tags()
+                .resource_arn(&arn)
+                .set_tag_keys(Some(remove.to_vec()))
+                .send()
+                .await
+                .map_err(|e| aws_error(SERVICE, "DeleteTags", e))?;
+        }
+        Ok(())
     }
 
     async fn delete_profile(&self, domain: &DomainId, name: &ResourceName) -> Result<bool> {

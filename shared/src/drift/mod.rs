@@ -534,6 +534,7 @@ where
                     phase: r.phase.name().to_owned(),
                     template,
                     user: r.user.clone(),
+                    attention: r.attention.clone(),
                 },
             );
         }
@@ -578,6 +579,14 @@ where
             {
                 Ok(UpdateOutcome::Updated) => "ok".to_owned(),
                 Ok(UpdateOutcome::Deferred(why)) => format!("deferred: {why}"),
+                // The mapping's own settings, rejected: the policy is wrong for AWS, and trying
+                // again cannot help.
+                Ok(UpdateOutcome::Rejected(why)) => {
+                    let text = format!("failed: SageMaker rejected the mapping's settings: {why}");
+                    tracing::error!(profile = %name, error = %why, "drift: remediation rejected by SageMaker");
+                    report.failures.push(format!("remediate {name}: {text}"));
+                    text
+                }
                 Err(e) => {
                     report.fail(&format!("remediate {name}"), &e);
                     format!("failed: {e}")

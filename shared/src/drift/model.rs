@@ -7,7 +7,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{DomainId, ResourceName, SecurityGroupId, UserId};
-use crate::model::{DomainDescription, Epoch, ProfileStatus};
+use crate::model::{Attention, DomainDescription, Epoch, ProfileStatus};
 
 pub use crate::catalogue::Severity;
 
@@ -113,6 +113,8 @@ pub struct ManagedProfile {
     /// or `None` when the policy changed since and the reconcile will update the profile.
     pub template: Option<ExpectedTemplate>,
     pub user: UserId,
+    /// What the record says an operator must resolve (see [`crate::model::Attention`]).
+    pub attention: Option<Attention>,
 }
 
 /// The settings a managed profile must keep.

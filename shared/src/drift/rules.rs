@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::model::{Finding, Snapshot, finding_key};
-use crate::model::ProfileStatus;
+use crate::model::{Attention, ProfileStatus};
 use crate::policy::Baseline;
 
 pub use crate::catalogue::*;
@@ -91,6 +91,7 @@ pub fn evaluate(baseline: &Baseline, snap: &Snapshot) -> Evaluation {
     profile_status(&mut ctx, snap);
     profile_unmanaged(&mut ctx, snap);
     profile_orphan(&mut ctx, snap);
+    profile_attention(&mut ctx, snap);
     ctx.out
 }
 
@@ -552,5 +553,46 @@ fn profile_orphan(ctx: &mut Ctx<'_>, snap: &Snapshot) {
             )
         });
         ctx.check(PROFILE_ORPHAN, p.name.as_str(), broken);
+    }
+}
+
+/// What the ledger says only an operator can resolve (see [`Attention`]): a blocked
+/// offboarding, or settings SageMaker rejected.
+fn profile_attention(ctx: &mut Ctx<'_>, snap: &Snapshot) {
+    for rule in [PROFILE_OFFBOARDING_BLOCKED, PROFILE_SETTINGS_REJECTED] {
+        for p in profiles(ctx, snap, rule) {
+            let attention = snap.managed.get(&p.name).and_then(|m| {
+                let a = m.attention.as_ref()?;
+                let of_rule = match a {
+                    Attention::SharedSpaces { .. } | Attention::DeleteRefused => {
+                        PROFILE_OFFBOARDING_BLOCKED
+                    }
+                    Attention::SettingsRejected { .. } => PROFILE_SETTINGS_REJECTED,
+                };
+                (of_rule == rule).then_some((m, a))
+            });
+            let broken = attention.map(|(m, a)| {
+                let (expected, todo) = match a {
+                    Attention::SharedSpaces { .. } => (
+                        "no owned shared space",
+                        "move what others need out of the spaces and delete them, or set [offboarding] shared_spaces = \"delete\"",
+                    ),
+                    Attention::DeleteRefused => (
+                        "DeleteUserProfile accepted",
+                        "look for apps or spaces of the profile that studio-warden cannot see or delete",
+                    ),
+                    Attention::SettingsRejected { .. } => (
+                        "settings SageMaker accepts",
+                        "fix the mapping's settings in the policy",
+                    ),
+                };
+                (
+                    expected.to_owned(),
+                    a.to_string(),
+                    format!("profile {} of user {} ({}): {a}; {todo}", p.name, m.user, m.phase),
+                )
+            });
+            ctx.check(rule, p.name.as_str(), broken);
+        }
     }
 }

@@ -106,6 +106,7 @@ fn compliant() -> Snapshot {
                 }),
                 user: UserId::parse("9067c0ffee-1111aaaa-0000-4000-8000-000000000001")
                     .expect("user"),
+                attention: None,
             },
         )]),
         approved_security_groups: BTreeSet::from([sg(SG_OK)]),
@@ -226,6 +227,22 @@ fn each_rule_fires_on_its_drift() {
         ("profile.orphan", |s| {
             if let Some(m) = s.managed.values_mut().next() {
                 m.phase = "Grace".into();
+            }
+        }),
+        ("profile.offboarding-blocked", |s| {
+            if let Some(m) = s.managed.values_mut().next() {
+                m.phase = "Offboarding".into();
+                m.attention = Some(crate::model::Attention::SharedSpaces {
+                    spaces: vec!["team-notebooks".into()],
+                });
+            }
+        }),
+        ("profile.settings-rejected", |s| {
+            if let Some(m) = s.managed.values_mut().next() {
+                m.attention = Some(crate::model::Attention::SettingsRejected {
+                    template_hash: "0123456789abcdef".into(),
+                    message: "ValidationException".into(),
+                });
             }
         }),
     ];

@@ -11,7 +11,9 @@ use super::run::InDomain;
 use super::{ActionReport, Engine, Outcome, Report, Run, TAG_MANAGED, TAG_USER_ID};
 use crate::error::{Result, WardenError};
 use crate::ids::{DomainId, UserId};
-use crate::model::{DomainDescription, Entitlement, Mode, Phase, ProfileStatus, UserRecord};
+use crate::model::{
+    Attention, DomainDescription, Entitlement, Mode, Phase, ProfileStatus, UserRecord,
+};
 use crate::planner::{self, Action, DomainState};
 use crate::ports::{Directory, HistoryEntry, Ledger, ProfileSpec, Studio, UpdateOutcome};
 
@@ -66,8 +68,16 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
         for (action, outcome) in results {
             let outcome = match outcome {
                 Ok(o) => {
-                    if o == Outcome::NotStarted {
-                        report.complete = false;
+                    match &o {
+                        Outcome::NotStarted => report.complete = false,
+                        // The operator's policy is wrong for AWS: a failure, and not one that
+                        // trying again fixes.
+                        Outcome::Rejected(why) => report.failures.push(format!(
+                            "{domain} {} {:?}: {why}",
+                            action.kind(),
+                            action.user().map(UserId::as_str)
+                        )),
+                        _ => {}
                     }
                     o
                 }
@@ -165,11 +175,15 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                 match self.studio.update_profile(domain, profile, &spec).await? {
                     UpdateOutcome::Updated => {
                         run.touched(domain, profile);
+                        // UpdateUserProfile takes no tags: the mapping's tags are reconciled
+                        // on their own.
+                        self.reconcile_tags(domain, profile, &spec).await?;
                         let next = UserRecord {
                             template_hash: Some(entitlement.template_hash.clone()),
                             group: Some(entitlement.group.clone()),
                             profile_status: Some(ProfileStatus::Updating),
                             user_name: entitlement.user_name.clone(),
+                            attention: None,
                             ..next(r, run)
                         };
                         self.transition(run, next, action, Outcome::Ok).await
@@ -178,6 +192,18 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                         let outcome = Outcome::Deferred(why);
                         self.note(run, domain, action, &outcome).await?;
                         Ok(outcome)
+                    }
+                    UpdateOutcome::Rejected(why) => {
+                        tracing::error!(domain = %domain, profile = %profile, mapping = %entitlement.mapping, error = %why, "SageMaker rejected the mapping's settings: fix the policy");
+                        let next = UserRecord {
+                            attention: Some(Attention::SettingsRejected {
+                                template_hash: entitlement.template_hash.clone(),
+                                message: why.clone(),
+                            }),
+                            ..next(r, run)
+                        };
+                        self.transition(run, next, action, Outcome::Rejected(why))
+                            .await
                     }
                 }
             }
@@ -196,6 +222,7 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
             Action::StartGrace { .. } => {
                 let next = UserRecord {
                     phase: Phase::Grace { since: run.now },
+                    attention: None,
                     ..next(r, run)
                 };
                 self.transition(run, next, action, Outcome::Ok).await
@@ -211,6 +238,7 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                 let next = UserRecord {
                     phase: Phase::Active,
                     user_name: entitlement.user_name.clone(),
+                    attention: None,
                     ..next(r, run)
                 };
                 self.transition(run, next, action, Outcome::Ok).await
@@ -219,6 +247,7 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                 let next = UserRecord {
                     phase: Phase::Offboarded { at: run.now },
                     profile_status: None,
+                    attention: None,
                     ..next(r, run)
                 };
                 self.transition(run, next, action, Outcome::Ok).await

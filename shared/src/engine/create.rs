@@ -7,6 +7,7 @@ use super::{Engine, Outcome, TAG_USER_ID};
 use crate::error::{Result, WardenError};
 use crate::ids::{ResourceName, UserId};
 use crate::model::{Entitlement, Phase, ProfileStatus, UserRecord};
+use crate::naming;
 use crate::planner::Action;
 use crate::ports::{CreateOutcome, Directory, Ledger, Studio};
 
@@ -43,6 +44,7 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                     group: Some(e.group.clone()),
                     template_hash: None,
                     profile_status: None,
+                    attention: None,
                     version: 1,
                     updated_at: run.now,
                 };
@@ -59,25 +61,48 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
         if let Some(app) = info.and_then(|i| i.sso_application_arn.as_deref()) {
             self.studio.assign(app, user).await?;
         }
-        // 3. The profile. A name already taken is fine only if the profile is ours.
+        // 3. The profile. A name already taken is fine only if the profile is ours; a name held
+        //    by a profile that is not this user's (made by hand, another tool's) is left alone
+        //    and the claim moves to the user's next alternative name, once.
         let spec = self.spec(user, e, info);
-        let outcome = match self.studio.create_profile(domain, profile, &spec).await? {
-            CreateOutcome::Created => Outcome::Ok,
-            CreateOutcome::AlreadyExists => {
-                let tags = self
-                    .studio
-                    .profile_tags(domain, profile)
-                    .await?
-                    .unwrap_or_default();
-                if tags.get(TAG_USER_ID).map(String::as_str) != Some(user.as_str()) {
-                    let outcome = Outcome::NameTaken {
-                        profile: profile.clone(),
-                    };
-                    self.note(run, domain, action, &outcome).await?;
-                    return Ok(outcome);
+        let mut claimed = claimed;
+        let candidates = naming::profile_names(&e.user_name, user);
+        let mut tried = vec![];
+        let outcome = loop {
+            let name = claimed.profile.clone();
+            match self.studio.create_profile(domain, &name, &spec).await? {
+                CreateOutcome::Created => break Outcome::Ok,
+                CreateOutcome::AlreadyExists => {
+                    let tags = self
+                        .studio
+                        .profile_tags(domain, &name)
+                        .await?
+                        .unwrap_or_default();
+                    if tags.get(TAG_USER_ID).map(String::as_str) == Some(user.as_str()) {
+                        break Outcome::Adopted;
+                    }
                 }
-                Outcome::Adopted
             }
+            tried.push(name.clone());
+            let Some(alternative) = candidates.iter().find(|c| !tried.contains(c)) else {
+                let outcome = Outcome::NameTaken { profile: name };
+                self.note(run, domain, action, &outcome).await?;
+                return Ok(outcome);
+            };
+            tracing::warn!(domain = %domain, user = %user, taken = %name, alternative = %alternative, "profile name held by a profile that is not this user's: taking the alternative name");
+            claimed = UserRecord {
+                profile: alternative.clone(),
+                ..next(&claimed, run)
+            };
+            self.put(run, &claimed).await?;
+        };
+        let profile = &claimed.profile;
+        let outcome = match (outcome, tried.first()) {
+            (Outcome::Ok | Outcome::Adopted, Some(taken)) => Outcome::CreatedAs {
+                profile: profile.clone(),
+                taken: taken.clone(),
+            },
+            (o, _) => o,
         };
         run.touched(domain, profile);
         // 4. Record it. The profile is Pending; the sweep confirms InService later.
@@ -87,6 +112,7 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
             group: Some(e.group.clone()),
             template_hash: Some(e.template_hash.clone()),
             profile_status: Some(ProfileStatus::Pending),
+            attention: None,
             ..next(&claimed, run)
         };
         self.transition(run, rec, action, outcome).await

@@ -16,6 +16,7 @@ mod observe;
 mod offboard;
 mod outcome;
 mod run;
+mod tags;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

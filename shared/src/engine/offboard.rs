@@ -1,4 +1,4 @@
-//! Offboard: one pass of the offboarding state machine. Apps, private spaces, the SSO
+//! Offboard: one pass of the offboarding state machine. Apps, owned spaces, the SSO
 //! assignment, the profile, the record: each step is idempotent, and whatever is still being
 //! deleted is waited for by the next sweep or event.
 
@@ -9,11 +9,11 @@ use super::run::InDomain;
 use super::{Engine, Outcome, Progress, TAG_USER_ID};
 use crate::desired::entitlements;
 use crate::error::Result;
-use crate::ids::{GroupId, ResourceName, UserId};
-use crate::model::{OffboardStep, Phase, ProfileStatus, UserRecord};
+use crate::ids::{DomainId, GroupId, ResourceName, UserId};
+use crate::model::{Attention, OffboardStep, Phase, ProfileStatus, UserRecord};
 use crate::planner::Action;
-use crate::policy::Removal;
-use crate::ports::{Directory, Ledger, Studio};
+use crate::policy::{Removal, SharedSpaces};
+use crate::ports::{AppSummary, Directory, Ledger, Studio};
 
 impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
     pub(super) async fn offboard(
@@ -25,13 +25,17 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
         r: &UserRecord,
     ) -> Result<Outcome> {
         let InDomain { run, domain, info } = at;
-        // Never touch a profile that is not ours.
-        // (A profile that no longer exists has nothing left to protect.)
+        // Never touch a profile that is not ours. (A profile that no longer exists has nothing
+        // left to protect.) The record is closed once, so that no later run refuses again.
         let tags = self.studio.profile_tags(domain, profile).await?;
         if tags.is_some_and(|t| t.get(TAG_USER_ID).map(String::as_str) != Some(user.as_str())) {
-            let outcome = Outcome::Refused;
-            self.note(run, domain, action, &outcome).await?;
-            return Ok(outcome);
+            let rec = UserRecord {
+                phase: Phase::Offboarded { at: run.now },
+                profile_status: None,
+                attention: None,
+                ..next(r, run)
+            };
+            return self.transition(run, rec, action, Outcome::Refused).await;
         }
         // A last look at the truth: never delete an entitled user's profile.
         if let Some(u) = self.directory.user(user).await?
@@ -47,13 +51,15 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
             Phase::Offboarding { since, .. } => since,
             _ => run.now,
         };
-        // Records a step reached, once: a pass that finds the same step again writes nothing.
-        let progress = |step: OffboardStep, outcome: Outcome| async move {
-            if r.phase == (Phase::Offboarding { since, step }) {
+        // Records a step reached, once: a pass that finds the same step (and the same cause
+        // for attention) again writes nothing.
+        let progress = |step: OffboardStep, outcome: Outcome, attention: Option<Attention>| async move {
+            if r.phase == (Phase::Offboarding { since, step }) && r.attention == attention {
                 return Ok(outcome);
             }
             let rec = UserRecord {
                 phase: Phase::Offboarding { since, step },
+                attention,
                 ..next(r, run)
             };
             self.transition(run, rec, action, outcome).await
@@ -61,51 +67,43 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
         run.touched(domain, profile);
 
         // 1. The profile's own apps.
-        let apps: Vec<_> = self
-            .studio
-            .profile_apps(domain, profile)
-            .await?
-            .into_iter()
-            .filter(|a| a.status != "Deleted")
-            .collect();
-        for app in apps.iter().filter(|a| a.status != "Deleting") {
-            self.studio.delete_app(domain, app).await?;
-        }
-        if !apps.is_empty() {
+        let apps = self.studio.profile_apps(domain, profile).await?;
+        let left = self.delete_apps(domain, apps).await?;
+        if left > 0 {
             return progress(
                 OffboardStep::DeletingApps,
-                Outcome::InProgress(Progress::AppsDeleting(apps.len())),
+                Outcome::InProgress(Progress::AppsDeleting(left)),
+                None,
             )
             .await;
         }
-        // 2. The private spaces the profile owns: their apps, then (when the policy removes
-        //    profiles) the spaces themselves.
+        // 2. The spaces the profile owns: their apps, then (when the policy removes profiles)
+        //    the spaces themselves. Shared spaces hold other people's work too: they are
+        //    deleted only when the policy says so, and otherwise keep the profile (SageMaker
+        //    deletes no profile that owns a space).
         let remove_profile = self.policy.offboarding.remove == Removal::Profile;
-        let spaces: Vec<_> = self
+        let delete_shared =
+            remove_profile && self.policy.offboarding.shared_spaces == SharedSpaces::Delete;
+        let (private, shared): (Vec<_>, Vec<_>) = self
             .studio
             .list_spaces(domain)
             .await?
             .into_iter()
-            .filter(|s| s.private && s.owner.as_deref() == Some(profile.as_str()))
-            .collect();
+            .filter(|s| s.owner.as_deref() == Some(profile.as_str()))
+            .partition(|s| s.private);
+        let deleted_here = private
+            .iter()
+            .chain(shared.iter().filter(|_| delete_shared));
         let mut busy_spaces = 0;
-        for space in &spaces {
-            let space_apps: Vec<_> = self
-                .studio
-                .space_apps(domain, &space.name)
-                .await?
-                .into_iter()
-                .filter(|a| a.status != "Deleted")
-                .collect();
-            for app in space_apps.iter().filter(|a| a.status != "Deleting") {
-                self.studio.delete_app(domain, app).await?;
-            }
+        for space in deleted_here {
+            let apps = self.studio.space_apps(domain, &space.name).await?;
+            let left = self.delete_apps(domain, apps).await?;
             if remove_profile {
-                if space_apps.is_empty() && space.status != "Deleting" {
+                if left == 0 && space.status != "Deleting" {
                     self.studio.delete_space(domain, &space.name).await?;
                 }
                 busy_spaces += 1;
-            } else if !space_apps.is_empty() {
+            } else if left > 0 {
                 busy_spaces += 1;
             }
         }
@@ -115,35 +113,76 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
             } else {
                 Progress::SpaceAppsDeleting(busy_spaces)
             };
-            return progress(OffboardStep::DeletingSpaces, Outcome::InProgress(waiting)).await;
+            return progress(
+                OffboardStep::DeletingSpaces,
+                Outcome::InProgress(waiting),
+                None,
+            )
+            .await;
         }
         // 3. The Identity Center application assignment (SSO-mode domains).
         if let Some(app) = info.and_then(|i| i.sso_application_arn.as_deref()) {
             self.studio.unassign(app, user).await?;
         }
-        // 4. The profile, unless the policy keeps it (suspension).
+        // 4. The profile, unless the policy keeps it (suspension) or it owns shared spaces the
+        //    policy keeps.
         if !remove_profile {
             let rec = UserRecord {
                 phase: Phase::Suspended { at: run.now },
+                attention: None,
                 ..next(r, run)
             };
             return self.transition(run, rec, action, Outcome::Suspended).await;
+        }
+        if !delete_shared && !shared.is_empty() {
+            let mut spaces: Vec<String> = shared.into_iter().map(|s| s.name).collect();
+            spaces.sort();
+            let why = Attention::SharedSpaces { spaces };
+            tracing::warn!(domain = %domain, profile = %profile, why = %why, "offboarding blocked: access removed, profile kept");
+            return progress(
+                OffboardStep::Blocked,
+                Outcome::Blocked(why.clone()),
+                Some(why),
+            )
+            .await;
         }
         match self.studio.describe_profile(domain, profile).await? {
             Some(p) if p.status == ProfileStatus::Deleting => {
                 return progress(
                     OffboardStep::DeletingProfile,
                     Outcome::InProgress(Progress::ProfileDeleting),
+                    None,
                 )
                 .await;
             }
             Some(_) => {
-                let outcome = if self.studio.delete_profile(domain, profile).await? {
-                    Outcome::InProgress(Progress::ProfileDeleting)
-                } else {
-                    Outcome::Waiting
-                };
-                return progress(OffboardStep::DeletingProfile, outcome).await;
+                if self.studio.delete_profile(domain, profile).await? {
+                    return progress(
+                        OffboardStep::DeletingProfile,
+                        Outcome::InProgress(Progress::ProfileDeleting),
+                        None,
+                    )
+                    .await;
+                }
+                // ResourceInUse with no app and no owned space in sight: once may be a race
+                // with an app starting; a second pass that sees the same says so.
+                let again = matches!(
+                    r.phase,
+                    Phase::Offboarding {
+                        step: OffboardStep::DeletingProfile | OffboardStep::Blocked,
+                        ..
+                    }
+                );
+                if !again {
+                    return progress(OffboardStep::DeletingProfile, Outcome::Waiting, None).await;
+                }
+                tracing::warn!(domain = %domain, profile = %profile, "offboarding blocked: SageMaker keeps refusing to delete the profile");
+                return progress(
+                    OffboardStep::Blocked,
+                    Outcome::Blocked(Attention::DeleteRefused),
+                    Some(Attention::DeleteRefused),
+                )
+                .await;
             }
             None => {}
         }
@@ -151,8 +190,23 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
         let rec = UserRecord {
             phase: Phase::Offboarded { at: run.now },
             profile_status: None,
+            attention: None,
             ..next(r, run)
         };
         self.transition(run, rec, action, Outcome::Offboarded).await
+    }
+
+    /// Starts deleting the apps that are not yet being deleted, and answers how many still
+    /// exist. A `Deleted` app is gone, and so is a `Failed` one: SageMaker deletes a failed
+    /// app by itself (and answers `DeleteApp` on it with a ValidationException).
+    async fn delete_apps(&self, domain: &DomainId, apps: Vec<AppSummary>) -> Result<usize> {
+        let live: Vec<AppSummary> = apps
+            .into_iter()
+            .filter(|a| !matches!(a.status.as_str(), "Deleted" | "Failed"))
+            .collect();
+        for app in live.iter().filter(|a| a.status != "Deleting") {
+            self.studio.delete_app(domain, app).await?;
+        }
+        Ok(live.len())
     }
 }

@@ -7,7 +7,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 use crate::ids::{DomainId, ResourceName, UserId};
-use crate::model::{DomainView, Mode};
+use crate::model::{Attention, DomainView, Mode};
 use crate::planner::Action;
 
 /// The outcome of one action. `Display` gives the words the ledger's history keeps (their
@@ -33,10 +33,22 @@ pub enum Outcome {
     /// Another invocation changed the record between this run's read and its write: the user
     /// is re-read and reconciled once more.
     LedgerConflict,
-    /// The profile name is held by a profile that is not studio-warden's for this user.
+    /// The profile name is held by a profile that is not studio-warden's for this user, and so
+    /// is every alternative name.
     NameTaken { profile: ResourceName },
+    /// Created (or adopted) under a deterministic alternative name: `taken` is held by a
+    /// profile that is not studio-warden's for this user.
+    CreatedAs {
+        profile: ResourceName,
+        taken: ResourceName,
+    },
     /// SageMaker refused for now; a later run tries again.
     Deferred(String),
+    /// SageMaker rejected the mapping's settings: recorded on the user and alerted; not tried
+    /// again until the settings change.
+    Rejected(String),
+    /// Offboarding removed the user's access but cannot go on until an operator acts.
+    Blocked(Attention),
     /// The action failed (the error, as text).
     Failed(String),
     /// Offboarding advanced and waits for SageMaker.
@@ -45,7 +57,8 @@ pub enum Outcome {
     Waiting,
     /// Offboarding stopped: the user is entitled again.
     Halted,
-    /// Offboarding refused: the profile lacks the ownership tag for this user.
+    /// Offboarding refused: the profile lacks the ownership tag for this user. The record is
+    /// closed and the profile left alone.
     Refused,
     /// `remove = "apps"`: apps and access removed, the profile kept.
     Suspended,
@@ -65,7 +78,10 @@ pub enum Progress {
 impl Outcome {
     /// Whether the action did what it set out to do (`ok`, or adopted).
     pub fn is_ok(&self) -> bool {
-        matches!(self, Outcome::Ok | Outcome::Adopted)
+        matches!(
+            self,
+            Outcome::Ok | Outcome::Adopted | Outcome::CreatedAs { .. }
+        )
     }
 }
 
@@ -89,7 +105,16 @@ impl fmt::Display for Outcome {
                 f,
                 "conflict: profile {profile} exists and is not studio-warden's profile for this user; left alone"
             ),
+            Outcome::CreatedAs { profile, taken } => write!(
+                f,
+                "ok (created as {profile}: {taken} is held by a profile that is not studio-warden's for this user)"
+            ),
             Outcome::Deferred(why) => write!(f, "deferred: {why}"),
+            Outcome::Rejected(why) => write!(
+                f,
+                "failed: SageMaker rejected the mapping's settings (not retried until they change): {why}"
+            ),
+            Outcome::Blocked(why) => write!(f, "blocked: access removed; {why}"),
             Outcome::Failed(e) => write!(f, "failed: {e}"),
             Outcome::InProgress(p) => match p {
                 Progress::AppsDeleting(n) => write!(f, "in progress: {n} app(s) deleting"),
@@ -104,7 +129,7 @@ impl fmt::Display for Outcome {
             Outcome::Waiting => f.write_str("waiting: SageMaker still sees apps or spaces"),
             Outcome::Halted => f.write_str("halted: the user is entitled again"),
             Outcome::Refused => f.write_str(
-                "refused: the profile lacks studio-warden's ownership tag for this user",
+                "refused: the profile lacks studio-warden's ownership tag for this user; left alone, record closed",
             ),
             Outcome::Suspended => f.write_str(
                 "suspended: apps and access removed; profile, spaces and home kept by policy",
@@ -214,6 +239,12 @@ mod tests {
                 "conflict: profile jdoe-0a1b2c3d exists and is not studio-warden's profile for this user; left alone",
             ),
             (Outcome::Offboarded, "offboarded"),
+            (
+                Outcome::Blocked(Attention::SharedSpaces {
+                    spaces: vec!["team-a".into(), "team-b".into()],
+                }),
+                "blocked: access removed; the profile owns shared space(s) team-a, team-b and [offboarding] shared_spaces = \"keep\"",
+            ),
         ];
         for (outcome, text) in cases {
             assert_eq!(outcome.to_string(), text);

@@ -62,6 +62,7 @@ fn record(n: u8, phase: Phase) -> UserRecord {
         group: Some(gid(1)),
         template_hash: Some(e.template_hash),
         profile_status: Some(ProfileStatus::InService),
+        attention: None,
         version: 3,
         updated_at: 0,
     }
@@ -145,6 +146,27 @@ fn a_changed_mapping_updates_the_profile_once_it_is_in_service() {
         matches!(actions.as_slice(), [Action::Record { .. }]),
         "no update while Pending: {actions:?}"
     );
+}
+
+#[test]
+fn settings_sagemaker_rejected_are_not_sent_again_until_they_change() {
+    let mut r = record(1, Phase::Active);
+    r.attention = Some(crate::model::Attention::SettingsRejected {
+        template_hash: ent(1, "b").template_hash,
+        message: "ValidationException".into(),
+    });
+    let mut w = World {
+        desired: BTreeMap::from([(uid(1), ent(1, "b"))]),
+        profiles: BTreeMap::from([(
+            r.profile.clone(),
+            summary(&r.profile, ProfileStatus::InService),
+        )]),
+        records: BTreeMap::from([(uid(1), r.clone())]),
+    };
+    assert_eq!(w.plan(0), vec![], "the rejected settings are not retried");
+    // The mapping changes again (here: back to what the profile has, then to something new).
+    w.desired.insert(uid(1), ent(1, "c"));
+    assert!(matches!(w.plan(0).as_slice(), [Action::Update { .. }]));
 }
 
 #[test]

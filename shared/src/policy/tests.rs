@@ -151,6 +151,7 @@ fn grace_period_must_be_a_duration() {
         Offboarding {
             grace_period: Duration::from_secs(5400),
             remove: Removal::Profile,
+            shared_spaces: SharedSpaces::Keep,
             dry_run: true
         }
     );
@@ -228,6 +229,27 @@ fn removal_is_profile_or_apps() {
     );
     assert_eq!(line, 17, "{msg}");
     assert!(msg.contains("offboarding.remove"), "{msg}");
+}
+
+#[test]
+fn shared_spaces_are_kept_unless_the_policy_deletes_them() {
+    assert_eq!(
+        parse(MINIMAL).expect("valid").offboarding.shared_spaces,
+        SharedSpaces::Keep
+    );
+    let delete = parse(&format!(
+        "{MINIMAL}\n[offboarding]\nshared_spaces = \"delete\"\n"
+    ))
+    .expect("valid");
+    assert_eq!(delete.offboarding.shared_spaces, SharedSpaces::Delete);
+    let (line, msg) = message(
+        parse(&format!(
+            "{MINIMAL}\n[offboarding]\nshared_spaces = \"archive\"\n"
+        ))
+        .expect_err("bad"),
+    );
+    assert_eq!(line, 17, "{msg}");
+    assert!(msg.contains("offboarding.shared_spaces"), "{msg}");
 }
 
 // ---------------------------------------------------------------- [domains.baseline]

@@ -392,6 +392,7 @@ async fn prebuild(
                 group: Some(e.group.clone()),
                 template_hash: Some(e.template_hash.clone()),
                 profile_status: Some(ProfileStatus::InService),
+                attention: None,
                 version: 1,
                 updated_at: now(),
             });
