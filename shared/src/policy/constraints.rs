@@ -291,9 +291,11 @@ pub(super) fn mapping_request<'a>(i: usize, m: &'a RawMapping, domain: &'a Domai
             ("CodeEditorAppSettings", code_editor),
         ],
     );
-    let tags = m
-        .tags
-        .iter()
+    // In the file's order, so that the first bad tag is the one reported.
+    let mut in_file: Vec<_> = m.tags.iter().collect();
+    in_file.sort_by_key(|(k, _)| k.span().start);
+    let tags = in_file
+        .into_iter()
         .map(|(k, v)| {
             let key = Node {
                 noun: "key",

@@ -336,3 +336,12 @@ fn oversized_values_keep_the_message_short() {
     assert!(msg.len() < 400, "{} characters", msg.len());
     assert!(msg.contains('…'), "{msg}");
 }
+
+#[test]
+fn the_first_bad_tag_in_the_file_is_the_one_reported() {
+    let (_, msg) = refused(
+        "team = \"research\", cost-center = \"cc-1042\"",
+        "zeta = \"z&\", alpha = \"a&\"",
+    );
+    assert!(msg.starts_with("mappings[0].tags.zeta: "), "{msg}");
+}
