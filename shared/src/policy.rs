@@ -225,7 +225,34 @@ struct RawMapping {
     #[serde(default)]
     tags: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
-    apps: AppDefaults,
+    apps: RawApps,
+}
+
+/// `[mappings.apps]`, with positions for the SageMaker constraints' errors.
+#[derive(Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawApps {
+    default_landing_uri: Option<Spanned<String>>,
+    jupyterlab_instance_type: Option<Spanned<String>>,
+    #[serde(default)]
+    jupyterlab_lifecycle_config_arns: Vec<Spanned<String>>,
+    code_editor_instance_type: Option<Spanned<String>>,
+}
+
+impl RawApps {
+    fn settings(&self) -> AppDefaults {
+        let text = |v: &Option<Spanned<String>>| v.as_ref().map(|v| v.get_ref().clone());
+        AppDefaults {
+            default_landing_uri: text(&self.default_landing_uri),
+            jupyterlab_instance_type: text(&self.jupyterlab_instance_type),
+            jupyterlab_lifecycle_config_arns: self
+                .jupyterlab_lifecycle_config_arns
+                .iter()
+                .map(|v| v.get_ref().clone())
+                .collect(),
+            code_editor_instance_type: text(&self.code_editor_instance_type),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -241,6 +268,9 @@ struct RawOffboarding {
 /// The tag keys studio-warden writes itself; a mapping may not set them.
 pub const RESERVED_TAG_PREFIX: &str = "studio-warden:";
 
+/// A mapping's tags at most: SageMaker takes 50 per profile, studio-warden adds its own.
+const MAX_MAPPING_TAGS: usize = 40;
+
 struct Validator<'a> {
     source: &'a str,
     origin: &'a str,
@@ -248,7 +278,11 @@ struct Validator<'a> {
 
 impl Validator<'_> {
     fn at<T>(&self, spanned: &Spanned<T>, message: impl Into<String>) -> PolicyError {
-        let (line, column) = line_col(self.source, spanned.span().start);
+        self.at_span(spanned.span(), message)
+    }
+
+    fn at_span(&self, span: std::ops::Range<usize>, message: impl Into<String>) -> PolicyError {
+        let (line, column) = line_col(self.source, span.start);
         PolicyError::Invalid {
             origin: self.origin.to_owned(),
             line,
@@ -289,6 +323,7 @@ impl Validator<'_> {
         let mut domains = Vec::with_capacity(raw.domains.len());
         let mut seen_names = BTreeSet::new();
         let mut seen_ids = BTreeSet::new();
+        let mut domain_refs = BTreeMap::new();
         for (i, d) in raw.domains.iter().enumerate() {
             let name = d.name.get_ref();
             if !is_local_name(name) {
@@ -319,6 +354,19 @@ impl Validator<'_> {
                     )));
                 }
             };
+            domain_refs.insert(
+                name.clone(),
+                DomainRef {
+                    field: match &d.id {
+                        Some(_) => format!("domains[{i}].id"),
+                        None => format!("domains[{i}].id (from WARDEN_DOMAIN_IDS)"),
+                    },
+                    id: Spanned::new(
+                        d.id.as_ref().map_or(d.name.span(), Spanned::span),
+                        id.as_str().to_owned(),
+                    ),
+                },
+            );
             if !seen_ids.insert(id.clone()) {
                 return Err(self.at(
                     &d.name,
@@ -396,11 +444,6 @@ impl Validator<'_> {
                     "mappings[{i}].execution_role: {role:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/name)"
                 )));
             }
-            if m.security_groups.len() > 5 {
-                return Err(self.at(&m.security_groups[5], format!(
-                    "mappings[{i}].security_groups: SageMaker accepts at most 5 security groups per profile"
-                )));
-            }
             let mut security_groups = Vec::with_capacity(m.security_groups.len());
             for sg in &m.security_groups {
                 let id = SecurityGroupId::parse(sg.get_ref())
@@ -416,28 +459,26 @@ impl Validator<'_> {
             let mut tags = BTreeMap::new();
             for (k, v) in &m.tags {
                 let key = k.get_ref();
-                if key.is_empty() || key.len() > 128 || key.starts_with("aws:") {
-                    return Err(self.at(k, format!("mappings[{i}].tags: key {key:?} must be 1-128 characters and not start with aws:")));
-                }
                 if key.starts_with(RESERVED_TAG_PREFIX) {
                     return Err(self.at(k, format!("mappings[{i}].tags: key {key:?} is reserved: studio-warden writes the {RESERVED_TAG_PREFIX}* tags itself")));
                 }
-                if v.get_ref().len() > 256 {
-                    return Err(self.at(
-                        v,
-                        format!("mappings[{i}].tags.{key}: a tag value has at most 256 characters"),
-                    ));
-                }
                 tags.insert(key.clone(), v.get_ref().clone());
             }
-            if tags.len() > 40 {
-                return Err(self.unlocated(format!("mappings[{i}].tags: at most 40 tags (SageMaker allows 50, studio-warden keeps room for its own)")));
+            if let Some(first) = m.tags.keys().min_by_key(|k| k.span().start)
+                && tags.len() > MAX_MAPPING_TAGS
+            {
+                return Err(self.at(first, format!("mappings[{i}].tags: at most {MAX_MAPPING_TAGS} tags (SageMaker allows 50, studio-warden keeps room for its own)")));
+            }
+            // What AWS would refuse in CreateUserProfile / UpdateUserProfile (lengths, patterns,
+            // enums, list sizes, reserved aws: tag keys), from SageMaker's service model.
+            if let Some(domain_ref) = domain_refs.get(domain) {
+                self.sagemaker_constraints(&constraints::mapping_request(i, &m, domain_ref))?;
             }
             let template = ProfileTemplate {
                 execution_role: role.clone(),
                 security_groups,
                 tags,
-                apps: m.apps,
+                apps: m.apps.settings(),
             };
             mappings.push(Mapping {
                 index: i,
@@ -549,6 +590,9 @@ fn is_role_arn(s: &str) -> bool {
 mod baseline;
 use baseline::RawBaseline;
 pub use baseline::{Baseline, Exemption, REQUIRED_ENDPOINTS, RuleSetting};
+
+mod constraints;
+use constraints::DomainRef;
 
 #[cfg(test)]
 mod tests;

@@ -137,6 +137,18 @@ fn reserved_and_aws_tags_are_rejected() {
 }
 
 #[test]
+fn more_than_40_tags_are_refused_at_the_tags() {
+    let tags: Vec<String> = (0..41).map(|n| format!("t{n} = \"x\"")).collect();
+    let src = MINIMAL.replace(
+        "security_groups",
+        &format!("tags = {{ {} }}\nsecurity_groups", tags.join(", ")),
+    );
+    let (line, msg) = message(parse(&src).expect_err("41 tags"));
+    assert_eq!(line, 14, "{msg}");
+    assert!(msg.contains("mappings[0].tags: at most 40 tags"), "{msg}");
+}
+
+#[test]
 fn grace_period_must_be_a_duration() {
     let src = format!("{MINIMAL}\n[offboarding]\ngrace_period = \"soon\"\n");
     let (line, msg) = message(parse(&src).expect_err("bad duration"));
