@@ -47,6 +47,7 @@ SAGEMAKER_ACTIONS = {
 }
 IDENTITY_STORE_ACTIONS = {
     "identitystore:DescribeUser",
+    "identitystore:DescribeGroup",
     "identitystore:GetGroupId",
     "identitystore:ListUsers",
     "identitystore:ListGroupMemberships",

@@ -46,6 +46,7 @@ SAGEMAKER_UNSCOPABLE_READS = (
 # GroupMembership or All* entity types; none of these writes. Exactly what identitystore.rs calls.
 IDENTITY_STORE_READS = (
     "identitystore:DescribeUser",
+    "identitystore:DescribeGroup",
     "identitystore:GetGroupId",
     "identitystore:ListUsers",
     "identitystore:ListGroupMemberships",

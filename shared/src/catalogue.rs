@@ -59,16 +59,18 @@ pub struct RuleInfo {
 }
 
 macro_rules! rules {
-    ($($konst:ident = $id:literal, $sev:ident, $checks:literal, $why:literal;)*) => {
+    ($(#[$doc:meta])* $list:ident: $($konst:ident = $id:literal, $sev:ident, $checks:literal, $why:literal;)*) => {
         $(pub const $konst: &str = $id;)*
-        /// Every rule, in the order the README lists them.
-        pub const RULES: &[RuleInfo] = &[
+        $(#[$doc])*
+        pub const $list: &[RuleInfo] = &[
             $(RuleInfo { id: $id, severity: Severity::$sev, checks: $checks, why: $why },)*
         ];
     };
 }
 
 rules! {
+    /// Every drift rule, in the order the README lists them.
+    RULES:
     DOMAIN_NETWORK_ACCESS = "domain.network-access", Critical,
         "AppNetworkAccessType is the baseline's (VpcOnly by default)",
         "PublicInternetOnly sends every app's traffic through a SageMaker-managed internet path that bypasses the VPC's controls";
@@ -131,7 +133,31 @@ rules! {
         "the profile outlives its user's access; it should be offboarded or the user re-entitled";
 }
 
+rules! {
+    /// The safety net's rules: raised by the reconcile (not the drift checks) from what it found
+    /// about the policy's groups and the deletions it holds back; alerted, reminded and resolved
+    /// like drift findings, and switched off or exempted the same way.
+    SAFETY_RULES:
+    MAPPING_RENAMED = "mapping.renamed", Medium,
+        "every display-name mapping's pinned group still has the policy's display name",
+        "the group was renamed: studio-warden keeps using it by its pinned id, but the policy names a group that no longer exists under that name";
+    MAPPING_MISSING = "mapping.missing", High,
+        "every mapping's group (pinned, or by id) still exists",
+        "the group was deleted: its members are held (no grace period, no offboarding) until an operator approves or changes the policy";
+    MAPPING_UNRESOLVED = "mapping.unresolved", High,
+        "every display-name mapping names a group that exists",
+        "no group has the name: the mapping grants nothing, and leavers of the domain whose group is unknown are held";
+    MAPPING_CONFLICT = "mapping.conflict", Critical,
+        "no display name resolves to another group than the one it was pinned to",
+        "a re-created or renamed group took the name: neither group's members are offboarded until an operator decides";
+}
+
+/// Whether a rule is one of the reconcile's safety rules (the drift checks leave those alone).
+pub fn is_safety_rule(id: &str) -> bool {
+    SAFETY_RULES.iter().any(|r| r.id == id)
+}
+
 /// A rule's description.
 pub fn info(id: &str) -> Option<&'static RuleInfo> {
-    RULES.iter().find(|r| r.id == id)
+    RULES.iter().chain(SAFETY_RULES).find(|r| r.id == id)
 }

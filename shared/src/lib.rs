@@ -26,6 +26,7 @@ pub mod planner;
 pub mod policy;
 pub mod ports;
 pub mod runtime;
+pub mod safety;
 pub mod service;
 pub mod template;
 

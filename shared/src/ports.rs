@@ -22,11 +22,15 @@ pub trait Directory: Send + Sync {
     fn users(&self) -> impl Future<Output = Result<Vec<crate::model::User>>> + Send;
     /// The groups a user belongs to.
     fn groups_of(&self, user: &UserId) -> impl Future<Output = Result<Vec<GroupId>>> + Send;
-    /// The members of a group, with their membership ids; empty if the group does not exist.
+    /// The members of a group, with their membership ids; `None` if the group does not exist
+    /// (a deleted group is not a group without members: its members are held, see
+    /// [`crate::desired::MappingStatus`]).
     fn members_of(
         &self,
         group: &GroupId,
-    ) -> impl Future<Output = Result<Vec<(MembershipId, UserId)>>> + Send;
+    ) -> impl Future<Output = Result<Option<Vec<(MembershipId, UserId)>>>> + Send;
+    /// A group's display name, or `None` if the group does not exist (deleted).
+    fn group_name(&self, group: &GroupId) -> impl Future<Output = Result<Option<String>>> + Send;
     /// A group's id from its display name, or `None` if there is no such group.
     fn group_id(&self, display_name: &str) -> impl Future<Output = Result<Option<GroupId>>> + Send;
 }
@@ -203,8 +207,24 @@ pub struct SweepSummary {
     pub unmanaged: u64,
 }
 
+/// The group id a display-name mapping resolved to the first time, kept so that a rename or a
+/// re-created group of the same name never silently changes who the mapping means.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct Pin {
+    pub display_name: String,
+    pub group: GroupId,
+    pub pinned_at: Epoch,
+    /// The event or sweep that pinned it.
+    pub trigger: String,
+}
+
 /// The DynamoDB ledger.
 pub trait Ledger: Send + Sync {
+    /// Every pinned display-name mapping.
+    fn pins(&self) -> impl Future<Output = Result<Vec<Pin>>> + Send;
+    /// Pins a display name to a group id if it is not pinned yet; `Err(LedgerConflict)` if
+    /// another invocation pinned it first.
+    fn pin(&self, pin: &Pin) -> impl Future<Output = Result<()>> + Send;
     /// The record of one user in one domain.
     fn record(
         &self,

@@ -21,7 +21,7 @@ use crate::engine::{Engine, EngineOptions};
 use crate::error::{Result, WardenError};
 use crate::events;
 use crate::policy::Policy;
-use crate::ports::{Directory, Ledger, Studio};
+use crate::ports::{Directory, Studio};
 use crate::service::{self, DriftCheck, Function};
 
 /// The engine over the real AWS adapters.
@@ -217,7 +217,7 @@ pub async fn handle<D, S, L, G>(
 where
     D: Directory,
     S: Studio,
-    L: Ledger,
+    L: crate::engine::Store,
     G: DriftCheck,
 {
     handle_inner(None, engine, guard, event).await
@@ -233,7 +233,7 @@ pub async fn handle_as<D, S, L, G>(
 where
     D: Directory,
     S: Studio,
-    L: Ledger,
+    L: crate::engine::Store,
     G: DriftCheck,
 {
     handle_inner(Some(function), engine, guard, event).await
@@ -250,7 +250,7 @@ async fn handle_inner<D, S, L, G>(
 where
     D: Directory,
     S: Studio,
-    L: Ledger,
+    L: crate::engine::Store,
     G: DriftCheck,
 {
     let (payload, ctx) = event.into_parts();

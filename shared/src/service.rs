@@ -103,7 +103,7 @@ pub async fn route<D, S, L, G>(
 where
     D: Directory,
     S: Studio,
-    L: Ledger,
+    L: crate::engine::Store,
     G: DriftCheck,
 {
     match inbound {

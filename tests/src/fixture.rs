@@ -542,6 +542,30 @@ impl World {
         Ok(())
     }
 
+    /// Renames a group (UpdateGroup on displayName), as an administrator or the IdP would.
+    pub async fn rename_group(&self, group: &str, new_name: &str) -> Result<(), WorldError> {
+        self.identity
+            .update_group()
+            .identity_store_id(STORE)
+            .group_id(group)
+            .operations(
+                aws_sdk_identitystore::types::AttributeOperation::builder()
+                    .attribute_path("displayName")
+                    .attribute_value(aws_smithy_types::Document::String(new_name.to_owned()))
+                    .build()
+                    .map_err(step("AttributeOperation"))?,
+            )
+            .send()
+            .await
+            .map_err(step("UpdateGroup"))?;
+        Ok(())
+    }
+
+    /// Creates a group.
+    pub async fn create_group(&self, name: &str) -> Result<String, WorldError> {
+        create_group(&self.identity, name).await
+    }
+
     /// Renames a user (UpdateUser on userName).
     pub async fn rename(&self, user: &str, new_name: &str) -> Result<(), WorldError> {
         let op = aws_sdk_identitystore::types::AttributeOperation::builder()

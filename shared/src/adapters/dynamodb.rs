@@ -7,6 +7,7 @@
 //! | handled event | `EVENT#<event id>` | `EVENT` | `expires_at` TTL |
 //! | membership id seen in an event | `MEMBERSHIP#<membership id>` | `MEMBERSHIP` | `expires_at` TTL |
 //! | sweep run | `SWEEP` | `RUN#<ulid>` | summary of one run |
+//! | pinned group of a display-name mapping | `PIN` | `GROUP#<display name>` | written once (`attribute_not_exists`) |
 
 use std::collections::HashMap;
 
@@ -20,7 +21,7 @@ use super::{aws_error, code_of};
 use crate::error::{Result, WardenError};
 use crate::ids::{DomainId, GroupId, MembershipId, UserId};
 use crate::model::{Epoch, UserRecord};
-use crate::ports::{HistoryEntry, Ledger, SweepSummary};
+use crate::ports::{HistoryEntry, Ledger, Pin, SweepSummary};
 
 const SERVICE: &str = "dynamodb";
 /// Membership ids are remembered for a little over a year.
@@ -225,6 +226,22 @@ impl Ledger for DynamoLedger {
             .await
             .map_err(|e| aws_error(SERVICE, "GetItem", e))?;
         out.item.map(from_item).transpose()
+    }
+
+    async fn pins(&self) -> Result<Vec<Pin>> {
+        self.query_partition("PIN".to_owned(), "GROUP#")
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    async fn pin(&self, pin: &Pin) -> Result<()> {
+        let pk = "PIN".to_owned();
+        let sk = format!("GROUP#{}", pin.display_name);
+        let key = format!("{pk}/{sk}");
+        let item = to_item(&key, pin, pk, sk)?;
+        self.put(Write::new_only(item), key).await
     }
 
     async fn records(&self, domain: &DomainId) -> Result<Vec<UserRecord>> {

@@ -1,6 +1,7 @@
 //! The Identity Store adapter (read-only).
 
 use aws_sdk_identitystore::Client;
+use aws_sdk_identitystore::operation::describe_group::DescribeGroupError;
 use aws_sdk_identitystore::operation::describe_user::DescribeUserError;
 use aws_sdk_identitystore::operation::get_group_id::GetGroupIdError;
 use aws_sdk_identitystore::operation::list_group_memberships::ListGroupMembershipsError;
@@ -138,7 +139,7 @@ impl Directory for IdentityStoreDirectory {
         Ok(out)
     }
 
-    async fn members_of(&self, group: &GroupId) -> Result<Vec<(MembershipId, UserId)>> {
+    async fn members_of(&self, group: &GroupId) -> Result<Option<Vec<(MembershipId, UserId)>>> {
         let mut pages = self
             .client
             .list_group_memberships()
@@ -159,18 +160,40 @@ impl Directory for IdentityStoreDirectory {
                         out.push((MembershipId::parse(m.membership_id())?, UserId::parse(uid)?));
                     }
                 }
-                // A deleted group has no members.
+                // A deleted group: not an empty one.
                 Some(Err(e))
                     if matches!(e.as_service_error(),
                         Some(ListGroupMembershipsError::ResourceNotFoundException(nf))
                             if not_found(nf, ResourceType::Group)) =>
                 {
-                    break;
+                    return Ok(None);
                 }
                 Some(Err(e)) => return Err(aws_error(SERVICE, "ListGroupMemberships", e)),
             }
         }
-        Ok(out)
+        Ok(Some(out))
+    }
+
+    async fn group_name(&self, group: &GroupId) -> Result<Option<String>> {
+        self.rate.wait().await;
+        match self
+            .client
+            .describe_group()
+            .identity_store_id(self.store.as_str())
+            .group_id(group.as_str())
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(out.display_name().unwrap_or_default().to_owned())),
+            Err(e)
+                if matches!(e.as_service_error(),
+                    Some(DescribeGroupError::ResourceNotFoundException(nf))
+                        if not_found(nf, ResourceType::Group)) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(aws_error(SERVICE, "DescribeGroup", e)),
+        }
     }
 
     async fn group_id(&self, display_name: &str) -> Result<Option<GroupId>> {

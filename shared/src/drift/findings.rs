@@ -171,8 +171,14 @@ pub fn alert_message(
     remediation: Option<&str>,
 ) -> AlertMessage {
     let sev = state.severity.as_str().to_ascii_uppercase();
+    // The safety net's findings are about the policy's groups and held deletions, not drift.
+    let (what, found) = if crate::catalogue::is_safety_rule(&state.rule) {
+        ("safety", "needs an operator")
+    } else {
+        ("drift", "found drift")
+    };
     let verb = match kind {
-        AlertKind::Opened => "drift",
+        AlertKind::Opened => what,
         AlertKind::Reminder => "still open",
         AlertKind::Resolved => "resolved",
     };
@@ -184,15 +190,15 @@ pub fn alert_message(
     let mut text = String::new();
     let headline = match kind {
         AlertKind::Opened => format!(
-            "studio-warden found drift in SageMaker domain {domain_name} ({}).",
+            "studio-warden {found} in SageMaker domain {domain_name} ({}).",
             state.domain
         ),
         AlertKind::Reminder => format!(
-            "Reminder: this drift in SageMaker domain {domain_name} ({}) is still open.",
+            "Reminder: this {what} finding in SageMaker domain {domain_name} ({}) is still open.",
             state.domain
         ),
         AlertKind::Resolved => format!(
-            "Resolved: this drift in SageMaker domain {domain_name} ({}) is gone.",
+            "Resolved: this {what} finding in SageMaker domain {domain_name} ({}) is gone.",
             state.domain
         ),
     };

@@ -271,7 +271,14 @@ where
         now: Epoch,
     ) -> Result<()> {
         let plan = mode == Mode::Plan;
-        let previous = self.store.findings(&domain.id).await?;
+        // The safety net's findings are the reconcile's to open and resolve.
+        let previous: Vec<FindingState> = self
+            .store
+            .findings(&domain.id)
+            .await?
+            .into_iter()
+            .filter(|f| !crate::catalogue::is_safety_rule(&f.rule))
+            .collect();
         let (snap, seen) = self
             .observe(domain, baseline, &scope, &previous, now)
             .await?;

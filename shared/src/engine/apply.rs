@@ -8,16 +8,17 @@ use futures::stream::{self, StreamExt};
 
 use super::observe::DomainObservation;
 use super::run::InDomain;
-use super::{ActionReport, Engine, Outcome, Report, Run, TAG_MANAGED, TAG_USER_ID};
+use super::{ActionReport, Engine, Outcome, Report, Run, Store, TAG_MANAGED, TAG_USER_ID};
 use crate::error::{Result, WardenError};
 use crate::ids::{DomainId, UserId};
 use crate::model::{
     Attention, DomainDescription, Entitlement, Mode, Phase, ProfileStatus, UserRecord,
 };
 use crate::planner::{self, Action, DomainState};
-use crate::ports::{Directory, HistoryEntry, Ledger, ProfileSpec, Studio, UpdateOutcome};
+use crate::ports::{Directory, HistoryEntry, ProfileSpec, Studio, UpdateOutcome};
+use crate::safety;
 
-impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
+impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
     /// Plans one domain from what was observed, then applies the plan.
     pub(super) async fn plan_and_apply(
         &self,
@@ -36,6 +37,22 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
             now: run.now,
         };
         let actions = planner::plan(&state);
+        // The safety net: leavers whose group is in doubt wait for an operator.
+        let domain_name = self
+            .policy
+            .domains
+            .iter()
+            .find(|d| d.id == *domain)
+            .map(|d| d.name.as_str())
+            .unwrap_or_default();
+        let (actions, held) = safety::hold_back(domain, actions, |user| {
+            let group = observed.records.get(user).and_then(|r| r.group.as_ref());
+            run.resolved.held(&self.policy, domain_name, group)
+        });
+        for h in &held {
+            tracing::warn!(domain = %domain, user = %h.user, action = h.action, reason = %h.reason, "offboarding held back");
+        }
+        report.held.extend(held);
         if actions.is_empty() {
             return Ok(());
         }

@@ -3,15 +3,15 @@
 
 use super::apply::next;
 use super::run::InDomain;
-use super::{Engine, Outcome, TAG_USER_ID};
+use super::{Engine, Outcome, Store, TAG_USER_ID};
 use crate::error::{Result, WardenError};
 use crate::ids::{ResourceName, UserId};
 use crate::model::{Entitlement, Phase, ProfileStatus, UserRecord};
 use crate::naming;
 use crate::planner::Action;
-use crate::ports::{CreateOutcome, Directory, Ledger, Studio};
+use crate::ports::{CreateOutcome, Directory, Studio};
 
-impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
+impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
     pub(super) async fn create(
         &self,
         at: InDomain<'_>,

@@ -16,6 +16,7 @@ mod observe;
 mod offboard;
 mod outcome;
 mod run;
+mod safety;
 mod tags;
 
 use std::collections::BTreeSet;
@@ -27,6 +28,7 @@ use tokio::time::Instant;
 pub use outcome::{ActionReport, Outcome, Progress, Report};
 pub(crate) use run::Run;
 
+use crate::drift::ports::FindingStore;
 use crate::error::Result;
 use crate::events::{Change, Inbound, Subject};
 use crate::model::{Epoch, Mode};
@@ -34,6 +36,12 @@ use crate::policy::Policy;
 use crate::ports::{Directory, Ledger, Studio, SweepSummary};
 
 /// The tag that marks a profile as studio-warden's.
+/// What the engine keeps: the ledger, and the finding states (with their alert outbox) its
+/// safety net raises.
+pub trait Store: Ledger + FindingStore {}
+
+impl<T: Ledger + FindingStore> Store for T {}
+
 pub const TAG_MANAGED: &str = "studio-warden:managed";
 /// The tag that names the Identity Store user a managed profile belongs to.
 pub const TAG_USER_ID: &str = "studio-warden:user-id";
@@ -73,7 +81,7 @@ pub struct Engine<D, S, L> {
     pub options: EngineOptions,
 }
 
-impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
+impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
     /// Reconciles what one classified input names: a sweep request or a membership change.
     /// Drift changes belong to the drift checks and skips to nobody: both answer a skipped
     /// report here (the service routes them before they reach the engine).
@@ -110,7 +118,7 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
         now: Epoch,
         deadline: Option<Instant>,
     ) -> Result<Run> {
-        let resolved = self.resolve_mappings().await?;
+        let resolved = self.resolve_mappings(trigger, now).await?;
         Ok(Run::new(
             trigger,
             mode,
@@ -254,6 +262,7 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
         report.retryable_failure |= again.retryable_failure;
         report.failures.extend(again.failures);
         report.actions.extend(again.actions);
+        report.held.extend(again.held);
         Ok(report)
     }
 }

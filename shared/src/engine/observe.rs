@@ -6,13 +6,15 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
-use super::{Engine, Report, Run};
-use crate::desired::{ResolvedMappings, entitlements};
-use crate::error::Result;
+use super::{Engine, Report, Run, Store};
+use crate::desired::{MappingStatus, ResolvedMappings, entitlements};
+use crate::error::{Result, WardenError};
 use crate::ids::{DomainId, GroupId, ResourceName, UserId};
-use crate::model::{DomainDescription, Entitlement, ProfileSummary, Scope, User, UserRecord};
+use crate::model::{
+    DomainDescription, Entitlement, Epoch, Mode, ProfileSummary, Scope, User, UserRecord,
+};
 use crate::policy::GroupRef;
-use crate::ports::{Directory, Ledger, Studio};
+use crate::ports::{Directory, Pin, Studio};
 
 /// What one domain looks like to the planner.
 pub(super) struct DomainObservation {
@@ -25,26 +27,121 @@ pub(super) struct DomainObservation {
     pub description: Option<DomainDescription>,
 }
 
-impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
-    /// Resolves the policy's group references (display names cost one call each).
-    pub(super) async fn resolve_mappings(&self) -> Result<ResolvedMappings> {
-        let mut ids: BTreeMap<GroupRef, Option<GroupId>> = BTreeMap::new();
+impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
+    /// Resolves the policy's group references. A display name is resolved once and its group
+    /// id pinned in the ledger; later runs use the pinned id, check that the group still
+    /// exists and still has that name (one DescribeGroup per mapped group), and look the name
+    /// up again only when it changed. Any directory failure fails the run: a group that cannot
+    /// be read is never taken for a group without members.
+    pub(super) async fn resolve_mappings(
+        &self,
+        trigger: &str,
+        now: Epoch,
+    ) -> Result<ResolvedMappings> {
+        let pins: BTreeMap<String, GroupId> = if self
+            .policy
+            .mappings
+            .iter()
+            .any(|m| matches!(m.group, GroupRef::DisplayName(_)))
+        {
+            self.ledger
+                .pins()
+                .await?
+                .into_iter()
+                .map(|p| (p.display_name, p.group))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+        let mut status: BTreeMap<GroupRef, MappingStatus> = BTreeMap::new();
         for m in &self.policy.mappings {
-            if ids.contains_key(&m.group) {
+            if status.contains_key(&m.group) {
                 continue;
             }
-            let id = match &m.group {
-                GroupRef::Id(id) => Some(id.clone()),
-                GroupRef::DisplayName(name) => self.directory.group_id(name).await?,
+            let st = match &m.group {
+                GroupRef::Id(id) => match self.directory.group_name(id).await? {
+                    Some(_) => MappingStatus::Resolved { group: id.clone() },
+                    None => MappingStatus::Missing { group: id.clone() },
+                },
+                GroupRef::DisplayName(name) => match pins.get(name) {
+                    Some(pinned) => self.check_pinned(name, pinned).await?,
+                    None => self.pin_group(name, trigger, now).await?,
+                },
             };
-            if id.is_none() {
-                tracing::warn!(group = %m.group, "mapped group does not exist in the Identity Store");
+            match &st {
+                MappingStatus::Resolved { .. } => {}
+                MappingStatus::Renamed { now, .. } => {
+                    tracing::warn!(group = %m.group, now = %now, "mapped group renamed: still used by its pinned id; update the policy")
+                }
+                other => {
+                    tracing::warn!(group = %m.group, status = ?other, "mapped group in doubt: its members are held (no grace period, no offboarding)")
+                }
             }
-            ids.insert(m.group.clone(), id);
+            status.insert(m.group.clone(), st);
         }
-        Ok(ResolvedMappings::new(&self.policy, |g| {
-            ids.get(g).cloned().flatten()
+        Ok(ResolvedMappings::from_status(&self.policy, |g| {
+            status.get(g).cloned().unwrap_or(MappingStatus::Unresolved)
         }))
+    }
+
+    /// A pinned display name: is the group still there, and still so named?
+    async fn check_pinned(&self, name: &str, pinned: &GroupId) -> Result<MappingStatus> {
+        let Some(current) = self.directory.group_name(pinned).await? else {
+            return Ok(MappingStatus::Missing {
+                group: pinned.clone(),
+            });
+        };
+        if current == name {
+            return Ok(MappingStatus::Resolved {
+                group: pinned.clone(),
+            });
+        }
+        // Renamed. Does the policy's name now belong to another group (re-created by the IdP,
+        // or another group renamed into it)?
+        Ok(match self.directory.group_id(name).await? {
+            Some(other) if other != *pinned => MappingStatus::Conflict {
+                pinned: pinned.clone(),
+                other,
+            },
+            _ => MappingStatus::Renamed {
+                group: pinned.clone(),
+                now: current,
+            },
+        })
+    }
+
+    /// A display name seen for the first time: resolve it and pin the id.
+    async fn pin_group(&self, name: &str, trigger: &str, now: Epoch) -> Result<MappingStatus> {
+        let Some(group) = self.directory.group_id(name).await? else {
+            return Ok(MappingStatus::Unresolved);
+        };
+        let pin = Pin {
+            display_name: name.to_owned(),
+            group: group.clone(),
+            pinned_at: now,
+            trigger: trigger.to_owned(),
+        };
+        match self.ledger.pin(&pin).await {
+            Ok(()) => {
+                tracing::info!(group = %name, id = %group, "display name pinned to its group id");
+                Ok(MappingStatus::Resolved { group })
+            }
+            // Another invocation pinned it first: its pin is the truth.
+            Err(WardenError::LedgerConflict { .. }) => {
+                let pinned = self
+                    .ledger
+                    .pins()
+                    .await?
+                    .into_iter()
+                    .find(|p| p.display_name == name)
+                    .map(|p| p.group)
+                    .ok_or_else(|| WardenError::LedgerConflict {
+                        key: format!("PIN/GROUP#{name}"),
+                    })?;
+                self.check_pinned(name, &pinned).await
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// What one user is entitled to, per domain, as the Identity Store says now.
@@ -130,12 +227,24 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
         if let Some((named, _)) = &only {
             wanted_groups.extend(named.iter().filter(|g| !resolved.is_mapped(g)).cloned());
         }
-        let member_lists: Vec<(GroupId, Vec<_>)> = stream::iter(wanted_groups)
+        let member_lists: Vec<(GroupId, Option<Vec<_>>)> = stream::iter(wanted_groups)
             .map(|g| async move { self.directory.members_of(&g).await.map(|m| (g, m)) })
             .buffer_unordered(self.options.concurrency)
             .try_collect()
             .await?;
         for (group, members) in member_lists {
+            // Deleted since the run resolved the mappings: its members cannot be known, so the
+            // run stops rather than take them for leavers; the next run finds the group
+            // missing and holds them.
+            let Some(members) = members else {
+                if resolved.is_mapped(&group) {
+                    return Err(WardenError::PartialFailure {
+                        what: "reading mapped groups",
+                        failures: vec![format!("group {group} was deleted during the run")],
+                    });
+                }
+                continue;
+            };
             let named = only.as_ref().is_some_and(|(gs, _)| gs.contains(&group));
             for (_, user) in members {
                 if named {
@@ -234,6 +343,10 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
             };
             self.plan_and_apply(run, &mut report, &domain.id, &observed)
                 .await?;
+            if scope_users.is_none() && run.mode == Mode::Apply {
+                let open = self.raise_safety(run, domain).await?;
+                report.safety.extend(open);
+            }
             if run.hand_on {
                 report.observed.insert(
                     domain.id.clone(),

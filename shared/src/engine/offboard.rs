@@ -6,16 +6,16 @@ use std::collections::BTreeSet;
 
 use super::apply::next;
 use super::run::InDomain;
-use super::{Engine, Outcome, Progress, TAG_USER_ID};
+use super::{Engine, Outcome, Progress, Store, TAG_USER_ID};
 use crate::desired::entitlements;
 use crate::error::Result;
 use crate::ids::{DomainId, GroupId, ResourceName, UserId};
 use crate::model::{Attention, OffboardStep, Phase, ProfileStatus, UserRecord};
 use crate::planner::Action;
 use crate::policy::{Removal, SharedSpaces};
-use crate::ports::{AppSummary, Directory, Ledger, Studio};
+use crate::ports::{AppSummary, Directory, Studio};
 
-impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
+impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
     pub(super) async fn offboard(
         &self,
         at: InDomain<'_>,

@@ -165,6 +165,13 @@ pub struct Report {
     /// Why nothing was done, for skipped and duplicate events.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// Leavers whose grace period or offboarding waits for an operator (the safety net).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub held: Vec<crate::safety::Held>,
+    /// The safety net's findings open after a full sweep (`rule#resource`), e.g.
+    /// `mapping.renamed#ml-researchers`: alerted once when opened, like drift findings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub safety: Vec<String>,
     /// Failures, one line each; the run went on past them.
     pub failures: Vec<String>,
     /// Whether some failure may go away if the same input is tried again.
@@ -188,6 +195,8 @@ impl Report {
             complete: true,
             actions: Vec::new(),
             skipped: None,
+            held: Vec::new(),
+            safety: Vec::new(),
             failures: Vec::new(),
             retryable_failure: false,
             observed: BTreeMap::new(),

@@ -3,13 +3,13 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::Engine;
+use super::{Engine, Store};
 use crate::error::Result;
 use crate::ids::{DomainId, ResourceName};
 use crate::policy::RESERVED_TAG_PREFIX;
-use crate::ports::{Directory, Ledger, ProfileSpec, Studio};
+use crate::ports::{Directory, ProfileSpec, Studio};
 
-impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
+impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
     /// Brings a profile's tags to the spec's: the mapping's tags are added or overwritten, and
     /// a key that some mapping of the policy sets but this user's mapping does not is removed.
     /// studio-warden's own keys are never touched after creation, nor `aws:` keys, nor keys

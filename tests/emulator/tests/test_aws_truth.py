@@ -192,6 +192,16 @@ def test_update_group_renames_a_group(emu: Emu) -> None:
     assert missing["ResourceType"] == "GROUP"
 
 
+def test_a_missing_group_has_no_member_list(emu: Emu) -> None:
+    ids = emu.client("identitystore")
+    group = ids.create_group(IdentityStoreId=STORE, DisplayName="ml-engineers")["GroupId"]
+    assert ids.list_group_memberships(IdentityStoreId=STORE, GroupId=group)["GroupMemberships"] == []
+    ids.delete_group(IdentityStoreId=STORE, GroupId=group)
+    missing = err(ids.list_group_memberships, IdentityStoreId=STORE, GroupId=group)
+    assert missing["Error"]["Code"] == "ResourceNotFoundException"
+    assert missing["ResourceType"] == "GROUP"
+
+
 # ------------------------------------------------------------------ SageMaker behaviours
 
 

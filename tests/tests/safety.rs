@@ -1,0 +1,226 @@
+//! The safety net (issue 13): a renamed group changes nothing, a deleted group holds its
+//! members, and a directory that cannot be read never makes anyone a leaver. Real handlers,
+//! real SDK, the emulator.
+
+use serde_json::{Value, json};
+use warden::model::Phase;
+use warden_tests::FaultRule;
+use warden_tests::fixture::*;
+
+const DAY: i64 = 86_400;
+
+async fn guarded() -> World {
+    World::with(WorldOptions {
+        baseline: Some(String::new()),
+        ..WorldOptions::default()
+    })
+    .await
+    .expect("world")
+}
+
+/// `n` researchers with settled profiles.
+async fn researchers(world: &World, n: usize) -> Vec<String> {
+    let mut users = Vec::with_capacity(n);
+    for i in 0..n {
+        let user = world.add_user(&format!("user{i:02}")).await.expect("user");
+        world.join(&user, &world.researchers).await.expect("join");
+        users.push(user);
+    }
+    world
+        .invoke(json!({"mode": "apply"}))
+        .await
+        .expect("first sweep");
+    world.settle().await.expect("settled");
+    users
+}
+
+/// The safety findings open after a sweep.
+fn opened(report: &Value) -> Vec<String> {
+    report["safety"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Every phase of these users is Active, and none of them has a grace or offboarding row.
+async fn untouched(world: &World, users: &[String]) {
+    for user in users {
+        let record = world.record(user).await.expect("ledger").expect("record");
+        assert_eq!(record.phase, Phase::Active, "{user}");
+        let history = world.history(user).await.expect("history");
+        assert!(
+            history
+                .iter()
+                .all(|h| h.action != "StartGrace" && h.action != "Offboard"),
+            "{user}: {history:#?}"
+        );
+    }
+}
+
+/// An administrator renames a mapped group of 50 members. The mapping was pinned to the
+/// group's id on the first run: the members keep their profiles through sweeps well past the
+/// grace period, and the drift sweep alerts once ("group renamed: update the policy"). Once the
+/// policy names the new display name, the finding resolves.
+#[tokio::test]
+async fn a_renamed_group_changes_nothing() {
+    let mut world = guarded().await;
+    let users = researchers(&world, 50).await;
+    assert_eq!(world.profiles().await.expect("profiles").len(), 50);
+
+    world
+        .rename_group(&world.researchers, "ml-research")
+        .await
+        .expect("rename");
+    let report = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    assert!(
+        opened(&report).contains(&format!("mapping.renamed#{RESEARCHERS}")),
+        "{report:#}"
+    );
+    for offset in [2 * DAY, 40 * DAY] {
+        let report = world
+            .invoke_at(json!({"mode": "apply"}), now() + offset)
+            .await
+            .expect("sweep");
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        assert!(
+            report
+                .actions
+                .iter()
+                .all(|a| !matches!(a.action.kind(), "StartGrace" | "Offboard")),
+            "{:?}",
+            report.actions
+        );
+    }
+    assert_eq!(world.profiles().await.expect("profiles").len(), 50);
+    untouched(&world, &users).await;
+    let alerts = world.read_alerts().await.expect("alerts");
+    let renamed: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.attributes.get("rule").map(String::as_str) == Some("mapping.renamed"))
+        .filter(|a| a.attributes.get("event").map(String::as_str) == Some("opened"))
+        .collect();
+    assert_eq!(renamed.len(), 1, "{alerts:#?}");
+
+    // The operator updates the policy to the new name: it resolves to the pinned group.
+    world
+        .edit_policy(
+            &format!("group = \"{RESEARCHERS}\""),
+            "group = \"ml-research\"",
+        )
+        .expect("policy");
+    let report = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    assert!(
+        report["actions"]
+            .as_array()
+            .is_none_or(|a| a.iter().all(|x| x["action"] != "StartGrace")),
+        "{report:#}"
+    );
+    untouched(&world, &users).await;
+}
+
+/// The IdP re-creates a group under the pinned name: the name now means another group. The
+/// members of neither are offboarded; the conflict is alerted.
+#[tokio::test]
+async fn a_name_taken_by_another_group_is_a_conflict_that_holds() {
+    let world = guarded().await;
+    let mut users = researchers(&world, 3).await;
+    let leaver = world.add_user("leaver").await.expect("user");
+    let membership = world.join(&leaver, &world.researchers).await.expect("join");
+    world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    users.push(leaver);
+    world
+        .rename_group(&world.researchers, "ml-researchers-old")
+        .await
+        .expect("rename");
+    world
+        .create_group(RESEARCHERS)
+        .await
+        .expect("a new group takes the name");
+    // One member leaves the pinned group meanwhile: held, not a leaver.
+    world.leave(&membership).await.expect("leave");
+    let report = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    assert!(
+        opened(&report).contains(&format!("mapping.conflict#{RESEARCHERS}")),
+        "{report:#}"
+    );
+    let report = world
+        .invoke_at(json!({"mode": "apply"}), now() + 40 * DAY)
+        .await
+        .expect("sweep");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    untouched(&world, &users).await;
+}
+
+/// A mapped group is deleted: its members are held (no grace period starts), the plan and the
+/// response name them, and the drift sweep alerts once.
+#[tokio::test]
+async fn a_deleted_group_holds_its_members() {
+    let world = guarded().await;
+    let users = researchers(&world, 5).await;
+    world
+        .delete_group(&world.researchers)
+        .await
+        .expect("delete");
+
+    let plan = world.invoke(json!({"mode": "plan"})).await.expect("plan");
+    assert_eq!(
+        plan["held"].as_array().map(Vec::len),
+        Some(5),
+        "the plan shows the held leavers: {plan:#}"
+    );
+    let report = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    assert_eq!(
+        report["held"].as_array().map(Vec::len),
+        Some(5),
+        "{report:#}"
+    );
+    assert!(
+        opened(&report).contains(&format!("mapping.missing#{RESEARCHERS}")),
+        "{report:#}"
+    );
+    for offset in [2 * DAY, 40 * DAY] {
+        world
+            .invoke_at(json!({"mode": "apply"}), now() + offset)
+            .await
+            .expect("sweep");
+    }
+    untouched(&world, &users).await;
+    assert_eq!(world.profiles().await.expect("profiles").len(), 5);
+    let report = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    assert_eq!(
+        opened(&report),
+        vec![format!("mapping.missing#{RESEARCHERS}")]
+    );
+    let alerts = world.read_alerts().await.expect("alerts");
+    let missing: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.attributes.get("rule").map(String::as_str) == Some("mapping.missing"))
+        .filter(|a| a.attributes.get("event").map(String::as_str) == Some("opened"))
+        .collect();
+    assert_eq!(missing.len(), 1, "alerted once: {alerts:#?}");
+}
+
+/// The Identity Store fails every call for a whole sweep (throttling, then server errors): the
+/// sweep fails, retryably, and nobody enters a grace period.
+#[tokio::test]
+async fn a_directory_that_cannot_be_read_makes_no_leavers() {
+    let world = World::new().await.expect("world");
+    let users = researchers(&world, 3).await;
+    for rule in [
+        FaultRule::new("identitystore", "*").with_throttle(1.0),
+        FaultRule::new("identitystore", "*").with_error(1.0),
+    ] {
+        world.emulator.set_faults(&[rule]).await.expect("faults");
+        let err = world
+            .invoke_at(json!({"mode": "apply"}), now() + 2 * DAY)
+            .await
+            .expect_err("the sweep cannot read the directory");
+        assert!(err.is_retryable(), "{err}");
+        world.emulator.set_faults(&[]).await.expect("faults off");
+        untouched(&world, &users).await;
+    }
+}
