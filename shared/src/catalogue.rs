@@ -147,6 +147,9 @@ rules! {
     MAPPING_UNRESOLVED = "mapping.unresolved", High,
         "every display-name mapping names a group that exists",
         "no group has the name: the mapping grants nothing, and leavers of the domain whose group is unknown are held";
+    OFFBOARDING_HOLD = "offboarding.hold", Critical,
+        "no grace period or offboarding waits for an operator (a hold: too many at once, or leavers whose group is in doubt)",
+        "a mass deletion is more likely a directory incident than real leavers: nothing is deleted until an operator approves with {\"mode\":\"approve\",\"hold\":\"<id>\"} or discards the hold";
     MAPPING_CONFLICT = "mapping.conflict", Critical,
         "no display name resolves to another group than the one it was pinned to",
         "a re-created or renamed group took the name: neither group's members are offboarded until an operator decides";

@@ -55,6 +55,11 @@ pub enum WardenError {
         failures: Vec<String>,
     },
 
+    /// An operator's decision names a hold that does not exist or is not pending. Never
+    /// retryable: the same decision fails again.
+    #[error("hold: {0}")]
+    Hold(String),
+
     /// The input belongs to the other function (a misrouted rule or a manual invoke).
     #[error("{0}")]
     WrongFunction(String),
@@ -77,6 +82,7 @@ impl WardenError {
             | WardenError::Config(_)
             | WardenError::UnexpectedResponse { .. }
             | WardenError::WrongFunction(_)
+            | WardenError::Hold(_)
             | WardenError::LedgerCorrupt { .. } => false,
         }
     }
@@ -102,6 +108,7 @@ impl WardenError {
             WardenError::LedgerCorrupt { .. } => "LedgerCorrupt",
             WardenError::PartialFailure { .. } => "PartialFailure",
             WardenError::WrongFunction(_) => "WrongFunction",
+            WardenError::Hold(_) => "Hold",
         }
     }
 }

@@ -76,6 +76,17 @@ pub struct SweepRequest {
     pub mode: Mode,
     /// The envelope `id` when the sweep came in an EventBridge envelope.
     pub trigger_id: Option<String>,
+    /// An operator's decision on a hold, made before the sweep runs:
+    /// `{"mode":"approve","hold":"<id>"}` or `{"mode":"discard","hold":"<id>"}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+}
+
+/// An operator's decision on a hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub hold: String,
+    pub approve: bool,
 }
 
 /// A CloudTrail API call that names subjects to reconcile.
@@ -193,11 +204,15 @@ pub enum EventError {
     #[error("payload is not a JSON object but {found}")]
     NotAnObject { found: &'static str },
     #[error(
-        "unknown field {field:?} in sweep input (a sweep input holds at most \"mode\"; \
-         an EventBridge event would carry \"detail-type\")"
+        "unknown field {field:?} in sweep input (a sweep input holds at most \"mode\", and \
+         \"hold\" with the modes approve and discard; an EventBridge event would carry \
+         \"detail-type\")"
     )]
     UnknownSweepField { field: String },
-    #[error("unknown sweep mode {mode:?} (expected \"apply\" or \"plan\")")]
+    #[error(
+        "unknown sweep mode {mode:?} (expected \"apply\", \"plan\", or \"approve\" or \
+         \"discard\" with a \"hold\")"
+    )]
     UnknownMode { mode: String },
     #[error("{context}: {path} is missing")]
     Missing { context: String, path: String },
@@ -253,7 +268,14 @@ pub fn classify(payload: &Value, identity_store: &IdentityStoreId) -> Result<Inb
 // Sweep input and EventBridge envelopes
 
 fn sweep_input(map: &Map<String, Value>) -> Result<SweepRequest, EventError> {
-    if let Some(field) = map.keys().find(|key| key.as_str() != "mode") {
+    let decides = matches!(
+        map.get("mode").and_then(Value::as_str),
+        Some("approve" | "discard")
+    );
+    if let Some(field) = map
+        .keys()
+        .find(|key| key.as_str() != "mode" && !(decides && key.as_str() == "hold"))
+    {
         return Err(EventError::UnknownSweepField { field: clip(field) });
     }
     let mode = match map.get("mode") {
@@ -261,6 +283,19 @@ fn sweep_input(map: &Map<String, Value>) -> Result<SweepRequest, EventError> {
         Some(Value::String(mode)) => match mode.as_str() {
             "apply" => Mode::Apply,
             "plan" => Mode::Plan,
+            "approve" | "discard" => {
+                let whole = Value::Object(map.clone());
+                let node = Node::root(&whole, "sweep input");
+                let hold = token(&node.req("hold")?)?.to_owned();
+                return Ok(SweepRequest {
+                    mode: Mode::Apply,
+                    trigger_id: None,
+                    decision: Some(Decision {
+                        hold,
+                        approve: mode == "approve",
+                    }),
+                });
+            }
             other => return Err(EventError::UnknownMode { mode: clip(other) }),
         },
         Some(other) => {
@@ -275,6 +310,7 @@ fn sweep_input(map: &Map<String, Value>) -> Result<SweepRequest, EventError> {
     Ok(SweepRequest {
         mode,
         trigger_id: None,
+        decision: None,
     })
 }
 
@@ -291,6 +327,7 @@ fn classify_envelope(payload: &Value, store: &IdentityStoreId) -> Result<Inbound
             Ok(Inbound::Sweep(SweepRequest {
                 mode: Mode::Apply,
                 trigger_id: Some(id),
+                decision: None,
             }))
         }
         _ => Ok(skip(
@@ -1002,6 +1039,7 @@ mod tests {
             Ok(Inbound::Sweep(SweepRequest {
                 mode,
                 trigger_id: None,
+                decision: None,
             }))
         };
         assert_eq!(run(&json!({})), sweep(Mode::Apply));
@@ -1009,8 +1047,34 @@ mod tests {
         assert_eq!(run(&json!({"mode": "plan"})), sweep(Mode::Plan));
         assert_eq!(
             err_text(&json!({"mode": "plna"})),
-            "unknown sweep mode \"plna\" (expected \"apply\" or \"plan\")"
+            "unknown sweep mode \"plna\" (expected \"apply\", \"plan\", or \"approve\" or \"discard\" with a \"hold\")"
         );
+        // An operator's decision on a hold: a sweep that records it first.
+        for (mode, approve) in [("approve", true), ("discard", false)] {
+            assert_eq!(
+                run(&json!({"mode": mode, "hold": "01JHOLD"})),
+                Ok(Inbound::Sweep(SweepRequest {
+                    mode: Mode::Apply,
+                    trigger_id: None,
+                    decision: Some(Decision {
+                        hold: "01JHOLD".into(),
+                        approve,
+                    }),
+                }))
+            );
+            assert!(matches!(
+                err(&json!({"mode": mode})),
+                EventError::Missing { .. }
+            ));
+            assert!(matches!(
+                err(&json!({"mode": mode, "hold": ""})),
+                EventError::InvalidValue { .. }
+            ));
+        }
+        assert!(matches!(
+            err(&json!({"mode": "apply", "hold": "01JHOLD"})),
+            EventError::UnknownSweepField { .. }
+        ));
         for mode in ["Plan", "APPLY", "", " plan", "dry-run"] {
             assert!(matches!(
                 err(&json!({"mode": mode})),
@@ -1071,6 +1135,7 @@ mod tests {
         let sweep = Ok(Inbound::Sweep(SweepRequest {
             mode: Mode::Apply,
             trigger_id: Some(ENVELOPE_ID.to_owned()),
+            decision: None,
         }));
         assert_eq!(run(&scheduled("aws.scheduler", json!("{}"))), sweep);
         assert_eq!(run(&scheduled("aws.scheduler", json!("\n{}\n"))), sweep);

@@ -94,6 +94,12 @@ pub struct Offboarding {
     pub remove: Removal,
     /// What offboarding does with the shared spaces a leaving user owns.
     pub shared_spaces: SharedSpaces,
+    /// The deletion threshold: a run that would start more grace periods or offboardings
+    /// than this starts none and records a hold for an operator to approve.
+    pub max_per_run: u32,
+    /// The same threshold as a percentage of a domain's managed profiles (for runs of at
+    /// least [`MIN_PERCENT_COUNT`] users); 100 switches it off.
+    pub max_percent: u32,
     /// When true, sweeps and events plan and record but never change SageMaker.
     pub dry_run: bool,
 }
@@ -112,6 +118,10 @@ pub enum SharedSpaces {
     /// Delete them (their apps first) before the profile, like private spaces.
     Delete,
 }
+
+/// Runs smaller than this never trip the percentage threshold: one leaver of a three-person
+/// domain is a third of it, not a mass deletion.
+pub const MIN_PERCENT_COUNT: usize = 3;
 
 /// What offboarding removes once the grace period is over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -133,6 +143,8 @@ impl Default for Offboarding {
             grace_period: Duration::from_secs(24 * 3600),
             remove: Removal::Profile,
             shared_spaces: SharedSpaces::Keep,
+            max_per_run: 10,
+            max_percent: 25,
             dry_run: false,
         }
     }
@@ -261,6 +273,8 @@ struct RawOffboarding {
     grace_period: Option<Spanned<String>>,
     remove: Option<Spanned<String>>,
     shared_spaces: Option<Spanned<String>>,
+    max_per_run: Option<Spanned<i64>>,
+    max_percent: Option<Spanned<i64>>,
     #[serde(default)]
     dry_run: bool,
 }
@@ -524,6 +538,21 @@ impl Validator<'_> {
                             return Err(self.at(v, format!(
                                 "offboarding.shared_spaces: {other:?} is not one of \"keep\" (the profile stays while it owns shared spaces; an operator is alerted) or \"delete\" (the user's shared spaces and their apps are deleted with the profile)"
                             )));
+                        }
+                    },
+                },
+                max_per_run: match &o.max_per_run {
+                    None => Offboarding::default().max_per_run,
+                    Some(n) => u32::try_from(*n.get_ref()).map_err(|_| {
+                        self.at(n, format!("offboarding.max_per_run: {} is not a count of users (0 or more; 0 holds every deletion for approval)", n.get_ref()))
+                    })?,
+                },
+                max_percent: match &o.max_percent {
+                    None => Offboarding::default().max_percent,
+                    Some(n) => match u32::try_from(*n.get_ref()) {
+                        Ok(p) if (1..=100).contains(&p) => p,
+                        _ => {
+                            return Err(self.at(n, format!("offboarding.max_percent: {} is not a percentage from 1 to 100 (100 switches the percentage off)", n.get_ref())));
                         }
                     },
                 },

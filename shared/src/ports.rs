@@ -220,6 +220,11 @@ pub struct Pin {
 
 /// The DynamoDB ledger.
 pub trait Ledger: Send + Sync {
+    /// Every hold (few: one per tripped threshold), oldest first.
+    fn holds(&self) -> impl Future<Output = Result<Vec<crate::safety::Hold>>> + Send;
+    /// Writes a hold if nobody else wrote since `hold.version - 1` (or, for version 1, if
+    /// there is none); `Err(LedgerConflict)` otherwise.
+    fn save_hold(&self, hold: &crate::safety::Hold) -> impl Future<Output = Result<()>> + Send;
     /// Every pinned display-name mapping.
     fn pins(&self) -> impl Future<Output = Result<Vec<Pin>>> + Send;
     /// Pins a display name to a group id if it is not pinned yet; `Err(LedgerConflict)` if

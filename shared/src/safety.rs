@@ -3,14 +3,17 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-use crate::catalogue::{MAPPING_CONFLICT, MAPPING_MISSING, MAPPING_RENAMED, MAPPING_UNRESOLVED};
+use crate::catalogue::{
+    MAPPING_CONFLICT, MAPPING_MISSING, MAPPING_RENAMED, MAPPING_UNRESOLVED, OFFBOARDING_HOLD,
+};
 use crate::desired::{MappingStatus, ResolvedMappings};
 use crate::drift::model::Finding;
 use crate::ids::{DomainId, UserId};
+use crate::model::Epoch;
 use crate::planner::Action;
-use crate::policy::{Baseline, GroupRef, Policy};
+use crate::policy::{Baseline, GroupRef, MIN_PERCENT_COUNT, Policy};
 
 /// A user whose offboarding waits for an operator, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -128,6 +131,190 @@ pub fn mapping_findings(
         out.entry(f.key()).or_insert(f);
     }
     out.into_values().collect()
+}
+
+/// Whether a hold waits for an operator, and what became of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HoldStatus {
+    /// Waiting for an operator; its users' grace periods and offboardings do not start.
+    Pending,
+    /// Released by an operator: its users' starts pass the threshold.
+    Approved,
+    /// Dropped by an operator (who fixed the cause); a run that still finds too many starts
+    /// records a new hold.
+    Discarded,
+    /// The situation resolved itself: none of its users would start any more.
+    Expired,
+}
+
+/// One held start: a user whose grace period (`StartGrace`) or offboarding (`Offboard`)
+/// waits.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct HoldEntry {
+    pub domain: DomainId,
+    pub user: UserId,
+    pub action: String,
+}
+
+/// Too many grace periods or offboardings in one run, held for an operator: approved with
+/// `{"mode":"approve","hold":"<id>"}`, dropped with `{"mode":"discard","hold":"<id>"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    pub id: String,
+    pub status: HoldStatus,
+    pub reason: String,
+    pub users: Vec<HoldEntry>,
+    /// The run that found it (a sweep or event id).
+    pub found_by: String,
+    pub created_at: Epoch,
+    pub decided_at: Option<Epoch>,
+    /// The invocation that approved or discarded it, or the run that found it expired.
+    pub decided_by: Option<String>,
+    pub version: u64,
+}
+
+/// What a run answers about the hold it recorded (or, in plan mode, would record).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HoldReport {
+    /// The pending hold's id; `None` in plan mode before any hold exists.
+    pub id: Option<String>,
+    pub reason: String,
+    pub users: Vec<HoldEntry>,
+}
+
+/// The deletion threshold (`[offboarding] max_per_run`, `max_percent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Threshold {
+    pub max_per_run: u32,
+    pub max_percent: u32,
+}
+
+/// One domain's plan, for the gate.
+#[derive(Debug)]
+pub struct DomainPlan {
+    pub domain: DomainId,
+    /// Profiles the ledger manages in the domain (records not offboarded).
+    pub managed: usize,
+    pub actions: Vec<Action>,
+}
+
+/// What the gate decided.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Gate {
+    /// Why the threshold tripped, if it did.
+    pub tripped: Option<String>,
+    /// The starts taken out of the plans because it tripped.
+    pub held: Vec<HoldEntry>,
+    /// Starts an approved hold let through, with the hold's id.
+    pub released: Vec<(HoldEntry, String)>,
+}
+
+/// The deletion threshold. Counts, per domain and in total, the starts (`is_start`) that no
+/// approved hold covers; when there are more than `max_per_run` in total or in one domain,
+/// or more than `max_percent` of a domain's managed profiles (and at least
+/// [`MIN_PERCENT_COUNT`]), none of them runs: they are taken out of the plans and answered
+/// as held. Starts an approved hold covers always run, their reason naming the hold.
+pub fn gate(
+    plans: &mut [DomainPlan],
+    is_start: impl Fn(&DomainId, &Action) -> bool,
+    approved: &BTreeMap<(DomainId, UserId), String>,
+    threshold: Threshold,
+) -> Gate {
+    let mut out = Gate::default();
+    let mut counts: Vec<(usize, usize)> = Vec::with_capacity(plans.len());
+    for plan in plans.iter_mut() {
+        let mut n = 0;
+        for action in plan.actions.iter_mut() {
+            if !is_start(&plan.domain, action) {
+                continue;
+            }
+            let Some(user) = action.user().cloned() else {
+                continue;
+            };
+            match approved.get(&(plan.domain.clone(), user.clone())) {
+                Some(hold) => {
+                    if let Action::StartGrace { reason, .. } | Action::Offboard { reason, .. } =
+                        action
+                    {
+                        reason.push_str(&format!(" (released by hold {hold})"));
+                    }
+                    out.released.push((
+                        HoldEntry {
+                            domain: plan.domain.clone(),
+                            user,
+                            action: action.kind().to_owned(),
+                        },
+                        hold.clone(),
+                    ));
+                }
+                None => n += 1,
+            }
+        }
+        counts.push((n, plan.managed));
+    }
+    let total: usize = counts.iter().map(|(n, _)| n).sum();
+    let max = threshold.max_per_run as usize;
+    let over_percent = |(n, managed): &(usize, usize)| {
+        *n >= MIN_PERCENT_COUNT
+            && threshold.max_percent < 100
+            && n.saturating_mul(100) > managed.saturating_mul(threshold.max_percent as usize)
+    };
+    out.tripped = if total > max {
+        Some(format!(
+            "{total} grace periods or offboardings would start in one run, more than max_per_run = {max}"
+        ))
+    } else {
+        plans.iter().zip(&counts).find(|(_, c)| over_percent(c)).map(|(p, (n, managed))| {
+            format!(
+                "{n} of the {managed} managed profiles of domain {} would start a grace period or an offboarding in one run, more than max_percent = {}%",
+                p.domain, threshold.max_percent
+            )
+        })
+    };
+    if out.tripped.is_some() {
+        for plan in plans.iter_mut() {
+            let domain = plan.domain.clone();
+            plan.actions.retain(|action| {
+                let held = is_start(&domain, action)
+                    && action
+                        .user()
+                        .is_some_and(|u| !approved.contains_key(&(domain.clone(), u.clone())));
+                if held && let Some(user) = action.user() {
+                    out.held.push(HoldEntry {
+                        domain: domain.clone(),
+                        user: user.clone(),
+                        action: action.kind().to_owned(),
+                    });
+                }
+                !held
+            });
+        }
+        out.held.sort();
+    }
+    out
+}
+
+/// The finding a pending hold raises in one of its domains (none if it holds nobody there or
+/// was not recorded).
+pub fn hold_finding(hold: &HoldReport, domain: &DomainId, baseline: &Baseline) -> Option<Finding> {
+    let id = hold.id.as_ref()?;
+    let here = hold.users.iter().filter(|u| u.domain == *domain).count();
+    if here == 0 || !baseline.enabled(OFFBOARDING_HOLD) {
+        return None;
+    }
+    Some(Finding {
+        rule: OFFBOARDING_HOLD.to_owned(),
+        resource: id.clone(),
+        severity: baseline.severity(OFFBOARDING_HOLD),
+        expected: "no deletion waiting for an operator".to_owned(),
+        actual: format!("{} held ({here} in this domain)", hold.users.len()),
+        message: format!(
+            "{} grace period(s) or offboarding(s) held ({here} in this domain): {}. Approve with {{\"mode\":\"approve\",\"hold\":\"{id}\"}} to compliance-sweep, or fix the cause and discard with {{\"mode\":\"discard\",\"hold\":\"{id}\"}}",
+            hold.users.len(),
+            hold.reason
+        ),
+    })
 }
 
 #[cfg(test)]
@@ -269,5 +456,112 @@ execution_role = "arn:aws:iam::123456789012:role/r"
         assert!(mapping_findings(&policy, &resolved, "research", &Baseline::default()).is_empty());
         assert_eq!(resolved.held(&policy, "research", Some(&gid(9))), None);
         assert_eq!(resolved.held(&policy, "research", None), None);
+    }
+
+    fn plan(domain: &DomainId, managed: usize, starts: &[u8]) -> DomainPlan {
+        DomainPlan {
+            domain: domain.clone(),
+            managed,
+            actions: starts.iter().map(|n| action("StartGrace", *n)).collect(),
+        }
+    }
+
+    const T: Threshold = Threshold {
+        max_per_run: 10,
+        max_percent: 25,
+    };
+
+    #[test]
+    fn below_the_threshold_nothing_changes() {
+        let mut plans = vec![plan(&domain(), 100, &[1, 2, 3])];
+        let g = gate(
+            &mut plans,
+            |_, a| a.kind() == "StartGrace",
+            &BTreeMap::new(),
+            T,
+        );
+        assert_eq!(g, Gate::default());
+        assert_eq!(plans[0].actions.len(), 3);
+    }
+
+    #[test]
+    fn above_the_count_every_start_waits_and_approved_ones_pass() {
+        let starts: Vec<u8> = (1..=12).collect();
+        let mut plans = vec![plan(&domain(), 1000, &starts)];
+        let approved = BTreeMap::from([((domain(), uid(1)), "01HOLD".to_owned())]);
+        let g = gate(&mut plans, |_, a| a.kind() == "StartGrace", &approved, T);
+        assert!(g.tripped.is_some_and(|r| r.contains("max_per_run")));
+        assert_eq!(g.held.len(), 11);
+        assert_eq!(plans[0].actions.len(), 1, "only the approved start runs");
+        assert!(
+            matches!(&plans[0].actions[0], Action::StartGrace { reason, .. } if reason.contains("released by hold 01HOLD"))
+        );
+        assert_eq!(g.released.len(), 1);
+    }
+
+    #[test]
+    fn a_large_share_of_a_small_domain_trips_the_percentage() {
+        let mut plans = vec![plan(&domain(), 8, &[1, 2, 3])];
+        let g = gate(
+            &mut plans,
+            |_, a| a.kind() == "StartGrace",
+            &BTreeMap::new(),
+            T,
+        );
+        assert!(g.tripped.is_some_and(|r| r.contains("max_percent")));
+        assert!(plans[0].actions.is_empty());
+        // Two of four is half the domain, but too few to count as a mass deletion.
+        let mut plans = vec![plan(&domain(), 4, &[1, 2])];
+        let g = gate(
+            &mut plans,
+            |_, a| a.kind() == "StartGrace",
+            &BTreeMap::new(),
+            T,
+        );
+        assert_eq!(g.tripped, None);
+    }
+
+    proptest::proptest! {
+        /// Whatever the plans: when the gate trips, no unapproved start runs; when it does not,
+        /// nothing is taken out; nothing but starts is ever taken out.
+        #[test]
+        fn the_gate_never_lets_a_mass_deletion_through(
+            domains in proptest::collection::vec((0usize..40, proptest::collection::vec(0u8..60, 0..30)), 1..4),
+            approved_users in proptest::collection::btree_set(0u8..60, 0..10),
+            max_per_run in 0u32..20,
+            max_percent in 1u32..=100,
+        ) {
+            let ids: Vec<DomainId> = (0..domains.len())
+                .map(|i| DomainId::parse(&format!("d-abc123def45{i}")).expect("id"))
+                .collect();
+            let mut plans: Vec<DomainPlan> = domains.iter().zip(&ids).map(|((managed, users), d)| {
+                let mut actions: Vec<Action> = users.iter().map(|n| action("StartGrace", *n)).collect();
+                actions.push(action("Forget", 200));
+                DomainPlan { domain: d.clone(), managed: *managed, actions }
+            }).collect();
+            let approved: BTreeMap<(DomainId, UserId), String> = ids.iter()
+                .flat_map(|d| approved_users.iter().map(move |n| ((d.clone(), uid(*n)), "h".to_owned())))
+                .collect();
+            let before: usize = plans.iter().map(|p| p.actions.len()).sum();
+            let g = gate(&mut plans, |_, a| a.kind() == "StartGrace", &approved,
+                Threshold { max_per_run, max_percent });
+            let after: usize = plans.iter().map(|p| p.actions.len()).sum();
+            proptest::prop_assert_eq!(before - after, g.held.len());
+            proptest::prop_assert!(plans.iter().all(|p| p.actions.iter().any(|a| a.kind() == "Forget")));
+            if g.tripped.is_some() {
+                for p in &plans {
+                    for a in &p.actions {
+                        if a.kind() == "StartGrace" {
+                            let u = a.user().cloned().expect("user");
+                            proptest::prop_assert!(approved.contains_key(&(p.domain.clone(), u)));
+                        }
+                    }
+                }
+            } else {
+                proptest::prop_assert!(g.held.is_empty());
+                let unapproved = before - plans.len() - g.released.len();
+                proptest::prop_assert!(unapproved <= max_per_run as usize);
+            }
+        }
     }
 }

@@ -141,6 +141,10 @@ where
             let trigger = req
                 .trigger_id
                 .unwrap_or_else(|| format!("sweep-{}", ulid::Ulid::generate()));
+            // An operator's decision on a hold is recorded first; the sweep then acts on it.
+            if let Some(d) = &req.decision {
+                engine.decide(&d.hold, d.approve, &trigger, now).await?;
+            }
             let report = Box::pin(engine.sweep(&trigger, req.mode, now, deadline)).await?;
             let drift =
                 Box::pin(guard.sweep(&trigger, req.mode, now, deadline, &report.observed)).await;

@@ -145,10 +145,17 @@ async fn the_directory_reads_users_groups_and_memberships() {
         .members_of(&GroupId::parse(&world.researchers).expect("id"))
         .await
         .expect("members")
+        .expect("the group exists")
         .iter()
         .map(|(_, u)| u.to_string())
         .collect();
     assert_eq!(members, BTreeSet::from([jane.clone(), bo.clone()]));
+    assert_eq!(
+        dir.group_name(&GroupId::parse(&world.researchers).expect("id"))
+            .await
+            .expect("describe"),
+        Some(RESEARCHERS.to_owned())
+    );
     assert_eq!(
         dir.group_id(RESEARCHERS)
             .await
@@ -253,6 +260,21 @@ async fn the_directory_never_reads_a_missing_identity_store_as_missing_users_or_
     assert_eq!(dir.group_id("no-such-group").await.expect("lookup"), None);
     world.delete_user(&jane).await.expect("delete");
     assert_eq!(dir.user(&jane_id).await.expect("read"), None);
+    not_found(
+        "DescribeGroup",
+        wrong
+            .group_name(&researchers)
+            .await
+            .expect_err("unknown store"),
+    );
+
+    // A deleted group is no group, never an empty one.
+    world
+        .delete_group(&world.researchers)
+        .await
+        .expect("delete group");
+    assert_eq!(dir.members_of(&researchers).await.expect("read"), None);
+    assert_eq!(dir.group_name(&researchers).await.expect("read"), None);
 }
 
 /// The engine over a policy naming a store that does not exist: a membership event about a

@@ -8,10 +8,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde_json::json;
 use warden::Result;
 use warden::adapters::DynamoLedger;
+use warden::drift::model::{AlertMessage, FindingState};
+use warden::drift::observed::Observation;
+use warden::drift::ports::FindingStore;
 use warden::engine::Engine;
-use warden::ids::{DomainId, GroupId, MembershipId, UserId};
+use warden::ids::{DomainId, GroupId, MembershipId, ResourceName, UserId};
 use warden::model::{Epoch, Phase, UserRecord};
-use warden::ports::{HistoryEntry, Ledger, SweepSummary};
+use warden::ports::{HistoryEntry, Ledger, Pin, SweepSummary};
+use warden::safety::Hold;
 use warden_tests::fixture::*;
 
 /// The ledger, except that the first time a `Create` is committed, "another invocation"
@@ -68,6 +72,44 @@ impl Ledger for Overtaken {
     }
     async fn record_sweep(&self, summary: &SweepSummary) -> Result<()> {
         self.inner.record_sweep(summary).await
+    }
+    async fn holds(&self) -> Result<Vec<Hold>> {
+        self.inner.holds().await
+    }
+    async fn save_hold(&self, hold: &Hold) -> Result<()> {
+        self.inner.save_hold(hold).await
+    }
+    async fn pins(&self) -> Result<Vec<Pin>> {
+        self.inner.pins().await
+    }
+    async fn pin(&self, pin: &Pin) -> Result<()> {
+        self.inner.pin(pin).await
+    }
+}
+
+impl FindingStore for Overtaken {
+    async fn findings(&self, domain: &DomainId) -> Result<Vec<FindingState>> {
+        self.inner.findings(domain).await
+    }
+    async fn save_finding(&self, state: &FindingState, alert: Option<&AlertMessage>) -> Result<()> {
+        self.inner.save_finding(state, alert).await
+    }
+    async fn outbox(&self) -> Result<Vec<(String, AlertMessage)>> {
+        self.inner.outbox().await
+    }
+    async fn outbox_done(&self, id: &str) -> Result<()> {
+        self.inner.outbox_done(id).await
+    }
+    async fn observations(&self, domain: &DomainId) -> Result<Vec<Observation>> {
+        self.inner.observations(domain).await
+    }
+    async fn save_observations(
+        &self,
+        domain: &DomainId,
+        save: &[Observation],
+        forget: &[ResourceName],
+    ) -> Result<()> {
+        self.inner.save_observations(domain, save, forget).await
     }
 }
 

@@ -20,11 +20,20 @@ async fn guarded() -> World {
 
 /// `n` researchers with settled profiles.
 async fn researchers(world: &World, n: usize) -> Vec<String> {
+    members(world, n)
+        .await
+        .into_iter()
+        .map(|(u, _)| u)
+        .collect()
+}
+
+/// `n` researchers with settled profiles, with their memberships.
+async fn members(world: &World, n: usize) -> Vec<(String, String)> {
     let mut users = Vec::with_capacity(n);
     for i in 0..n {
         let user = world.add_user(&format!("user{i:02}")).await.expect("user");
-        world.join(&user, &world.researchers).await.expect("join");
-        users.push(user);
+        let membership = world.join(&user, &world.researchers).await.expect("join");
+        users.push((user, membership));
     }
     world
         .invoke(json!({"mode": "apply"}))
@@ -222,5 +231,156 @@ async fn a_directory_that_cannot_be_read_makes_no_leavers() {
         assert!(err.is_retryable(), "{err}");
         world.emulator.set_faults(&[]).await.expect("faults off");
         untouched(&world, &users).await;
+    }
+}
+
+fn hold_id(report: &Value) -> String {
+    report["hold"]["id"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no hold in {report:#}"))
+}
+
+fn started_grace(report: &Value) -> usize {
+    report["actions"]
+        .as_array()
+        .map(|a| a.iter().filter(|x| x["action"] == "StartGrace").count())
+        .unwrap_or_default()
+}
+
+/// The IdP removes everyone from a mapped group at once (a SCIM misconfiguration): more than
+/// `max_per_run` (10) leavers in one sweep. Nothing starts; a hold names them, alerted once
+/// (critical) and shown by the plan. Discarding it while the cause remains records a new one;
+/// approving it releases them, and every released user's history names the hold.
+#[tokio::test]
+async fn a_directory_wipe_is_held_until_an_operator_approves() {
+    let world = guarded().await;
+    let users = members(&world, 12).await;
+    for (_, membership) in &users {
+        world.leave(membership).await.expect("leave");
+    }
+    let report = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    assert_eq!(started_grace(&report), 0, "{report:#}");
+    assert_eq!(report["hold"]["users"].as_array().map(Vec::len), Some(12));
+    assert!(
+        report["hold"]["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("max_per_run")),
+        "{report:#}"
+    );
+    let first = hold_id(&report);
+    assert!(opened(&report).contains(&format!("offboarding.hold#{first}")));
+    let ids: Vec<String> = users.iter().map(|(u, _)| u.clone()).collect();
+    untouched(&world, &ids).await;
+    let plan = world.invoke(json!({"mode": "plan"})).await.expect("plan");
+    assert_eq!(hold_id(&plan), first, "the plan shows the hold: {plan:#}");
+    // The same situation on the next sweep: the same hold, no new alert.
+    let report = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    assert_eq!(hold_id(&report), first);
+    let alerts = world.read_alerts().await.expect("alerts");
+    let holds: Vec<_> = alerts
+        .iter()
+        .filter(|a| a.attributes.get("rule").map(String::as_str) == Some("offboarding.hold"))
+        .collect();
+    assert_eq!(holds.len(), 1, "{alerts:#?}");
+    assert_eq!(
+        holds[0].attributes.get("severity").map(String::as_str),
+        Some("critical")
+    );
+
+    // Discarded while the cause remains: a new hold.
+    let report = world
+        .invoke(json!({"mode": "discard", "hold": first}))
+        .await
+        .expect("discard");
+    let second = hold_id(&report);
+    assert_ne!(second, first);
+    assert_eq!(started_grace(&report), 0);
+
+    // Approved: everyone starts the grace period, and the history says why.
+    let report = world
+        .invoke(json!({"mode": "approve", "hold": second}))
+        .await
+        .expect("approve");
+    assert_eq!(started_grace(&report), 12, "{report:#}");
+    assert!(report.get("hold").is_none_or(Value::is_null), "{report:#}");
+    for (user, _) in &users {
+        let history = world.history(user).await.expect("history");
+        assert!(
+            history
+                .iter()
+                .any(|h| h.action == "StartGrace" && h.reason.contains(&second)),
+            "{history:#?}"
+        );
+    }
+    // An unknown or decided hold is refused, as bad input.
+    let err = world
+        .invoke(json!({"mode": "approve", "hold": first}))
+        .await
+        .expect_err("a discarded hold cannot be approved");
+    assert!(format!("{err:?}").contains("Hold"), "{err:?}");
+}
+
+/// A few leavers (3 of 20, under both thresholds) offboard as they always did: no hold.
+#[tokio::test]
+async fn a_few_leavers_are_not_held() {
+    let world = World::new().await.expect("world");
+    let users = members(&world, 20).await;
+    for (_, membership) in users.iter().take(3) {
+        world.leave(membership).await.expect("leave");
+    }
+    let report = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    assert_eq!(started_grace(&report), 3, "{report:#}");
+    assert!(report.get("hold").is_none_or(Value::is_null), "{report:#}");
+}
+
+/// A hold expires when the situation resolves itself: the members are back.
+#[tokio::test]
+async fn a_hold_expires_when_the_members_come_back() {
+    let world = guarded().await;
+    let users = members(&world, 12).await;
+    for (_, membership) in &users {
+        world.leave(membership).await.expect("leave");
+    }
+    let report = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    let id = hold_id(&report);
+    for (user, _) in &users {
+        world.join(user, &world.researchers).await.expect("rejoin");
+    }
+    let report = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    assert!(report.get("hold").is_none_or(Value::is_null), "{report:#}");
+    assert!(
+        !opened(&report).contains(&format!("offboarding.hold#{id}")),
+        "{report:#}"
+    );
+    let err = world
+        .invoke(json!({"mode": "approve", "hold": id}))
+        .await
+        .expect_err("an expired hold cannot be approved");
+    assert!(format!("{err:?}").contains("Hold"), "{err:?}");
+}
+
+/// A deleted group's members are offboarded only after an operator approves the hold.
+#[tokio::test]
+async fn a_deleted_groups_members_leave_only_after_approval() {
+    let world = guarded().await;
+    let users = researchers(&world, 3).await;
+    world
+        .delete_group(&world.researchers)
+        .await
+        .expect("delete");
+    let report = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    assert_eq!(started_grace(&report), 0);
+    let id = hold_id(&report);
+    let report = world
+        .invoke(json!({"mode": "approve", "hold": id}))
+        .await
+        .expect("approve");
+    assert_eq!(started_grace(&report), 3, "{report:#}");
+    for user in &users {
+        assert!(matches!(
+            world.record(user).await.expect("l").expect("r").phase,
+            Phase::Grace { .. }
+        ));
     }
 }

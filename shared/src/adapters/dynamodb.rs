@@ -7,6 +7,7 @@
 //! | handled event | `EVENT#<event id>` | `EVENT` | `expires_at` TTL |
 //! | membership id seen in an event | `MEMBERSHIP#<membership id>` | `MEMBERSHIP` | `expires_at` TTL |
 //! | sweep run | `SWEEP` | `RUN#<ulid>` | summary of one run |
+//! | hold (deletions waiting for an operator) | `HOLD` | `HOLD#<ulid>` | conditional on `version` |
 //! | pinned group of a display-name mapping | `PIN` | `GROUP#<display name>` | written once (`attribute_not_exists`) |
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ use crate::error::{Result, WardenError};
 use crate::ids::{DomainId, GroupId, MembershipId, UserId};
 use crate::model::{Epoch, UserRecord};
 use crate::ports::{HistoryEntry, Ledger, Pin, SweepSummary};
+use crate::safety::Hold;
 
 const SERVICE: &str = "dynamodb";
 /// Membership ids are remembered for a little over a year.
@@ -226,6 +228,22 @@ impl Ledger for DynamoLedger {
             .await
             .map_err(|e| aws_error(SERVICE, "GetItem", e))?;
         out.item.map(from_item).transpose()
+    }
+
+    async fn holds(&self) -> Result<Vec<Hold>> {
+        self.query_partition("HOLD".to_owned(), "HOLD#")
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect()
+    }
+
+    async fn save_hold(&self, hold: &Hold) -> Result<()> {
+        let pk = "HOLD".to_owned();
+        let sk = format!("HOLD#{}", hold.id);
+        let key = format!("{pk}/{sk}");
+        let item = to_item(&key, hold, pk, sk)?;
+        self.put(Write::versioned(item, hold.version), key).await
     }
 
     async fn pins(&self) -> Result<Vec<Pin>> {

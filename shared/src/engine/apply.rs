@@ -19,14 +19,16 @@ use crate::ports::{Directory, HistoryEntry, ProfileSpec, Studio, UpdateOutcome};
 use crate::safety;
 
 impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
-    /// Plans one domain from what was observed, then applies the plan.
-    pub(super) async fn plan_and_apply(
+    /// Plans one domain from what was observed; leavers whose group is in doubt are held
+    /// back (the safety net) and answered in the report.
+    pub(super) fn plan_domain(
         &self,
         run: &Run,
         report: &mut Report,
         domain: &DomainId,
         observed: &DomainObservation,
-    ) -> Result<()> {
+        approved: &BTreeMap<(DomainId, UserId), String>,
+    ) -> Vec<Action> {
         let state = DomainState {
             domain,
             desired: &observed.desired,
@@ -37,7 +39,6 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             now: run.now,
         };
         let actions = planner::plan(&state);
-        // The safety net: leavers whose group is in doubt wait for an operator.
         let domain_name = self
             .policy
             .domains
@@ -46,6 +47,9 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             .map(|d| d.name.as_str())
             .unwrap_or_default();
         let (actions, held) = safety::hold_back(domain, actions, |user| {
+            if approved.contains_key(&(domain.clone(), user.clone())) {
+                return None;
+            }
             let group = observed.records.get(user).and_then(|r| r.group.as_ref());
             run.resolved.held(&self.policy, domain_name, group)
         });
@@ -53,6 +57,18 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             tracing::warn!(domain = %domain, user = %h.user, action = h.action, reason = %h.reason, "offboarding held back");
         }
         report.held.extend(held);
+        actions
+    }
+
+    /// Carries out one domain's plan (as the gate left it) and records every decision.
+    pub(super) async fn apply_domain(
+        &self,
+        run: &Run,
+        report: &mut Report,
+        domain: &DomainId,
+        observed: &DomainObservation,
+        actions: Vec<Action>,
+    ) -> Result<()> {
         if actions.is_empty() {
             return Ok(());
         }

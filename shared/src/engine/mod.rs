@@ -12,6 +12,7 @@
 
 mod apply;
 mod create;
+mod holds;
 mod observe;
 mod offboard;
 mod outcome;

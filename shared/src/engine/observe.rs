@@ -176,6 +176,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             }
         }
         let mut report = Report::new(&run.trigger, run.mode);
+        let mut observed_domains = Vec::new();
         for domain in &self.policy.domains {
             let desired = desired.remove(&domain.id).unwrap_or_default();
             let mut records = BTreeMap::new();
@@ -203,7 +204,13 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 scope: Scope::Users(users.clone()),
                 description: None,
             };
-            self.plan_and_apply(run, &mut report, &domain.id, &observed)
+            observed_domains.push((domain, observed));
+        }
+        let plans = self
+            .plan_all(run, &mut report, &observed_domains, false)
+            .await?;
+        for ((domain, observed), plan) in observed_domains.iter().zip(plans) {
+            self.apply_domain(run, &mut report, &domain.id, observed, plan.actions)
                 .await?;
         }
         Ok(report)
@@ -315,6 +322,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             }
         }
 
+        let mut observed_domains = Vec::new();
         for domain in &self.policy.domains {
             if run.past_deadline() {
                 report.complete = false;
@@ -341,10 +349,21 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 scope,
                 description,
             };
-            self.plan_and_apply(run, &mut report, &domain.id, &observed)
+            observed_domains.push((domain, (observed, listed)));
+        }
+        let full = scope_users.is_none() && report.complete;
+        let (observations, listings): (Vec<_>, Vec<_>) = observed_domains
+            .into_iter()
+            .map(|(d, (o, l))| ((d, o), l))
+            .unzip();
+        let plans = self.plan_all(run, &mut report, &observations, full).await?;
+        for (((domain, observed), listed), plan) in
+            observations.into_iter().zip(listings).zip(plans)
+        {
+            self.apply_domain(run, &mut report, &domain.id, &observed, plan.actions)
                 .await?;
             if scope_users.is_none() && run.mode == Mode::Apply {
-                let open = self.raise_safety(run, domain).await?;
+                let open = self.raise_safety(run, domain, report.hold.as_ref()).await?;
                 report.safety.extend(open);
             }
             if run.hand_on {

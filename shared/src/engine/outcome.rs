@@ -168,6 +168,9 @@ pub struct Report {
     /// Leavers whose grace period or offboarding waits for an operator (the safety net).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub held: Vec<crate::safety::Held>,
+    /// The hold this run recorded or restated (deletions waiting for an operator).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold: Option<crate::safety::HoldReport>,
     /// The safety net's findings open after a full sweep (`rule#resource`), e.g.
     /// `mapping.renamed#ml-researchers`: alerted once when opened, like drift findings.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -196,6 +199,7 @@ impl Report {
             actions: Vec::new(),
             skipped: None,
             held: Vec::new(),
+            hold: None,
             safety: Vec::new(),
             failures: Vec::new(),
             retryable_failure: false,

@@ -10,15 +10,22 @@ use crate::drift::rules::Evaluation;
 use crate::error::{Result, WardenError};
 use crate::policy::{Baseline, Domain};
 use crate::ports::{Directory, Studio};
-use crate::safety;
+use crate::safety::{self, HoldReport};
 
 impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
     /// Opens, reminds and resolves the safety findings of one domain after a full sweep, and
     /// answers the keys of those open.
-    pub(super) async fn raise_safety(&self, run: &Run, domain: &Domain) -> Result<Vec<String>> {
+    pub(super) async fn raise_safety(
+        &self,
+        run: &Run,
+        domain: &Domain,
+        hold: Option<&HoldReport>,
+    ) -> Result<Vec<String>> {
         let default = Baseline::default();
         let baseline = domain.baseline.as_ref().unwrap_or(&default);
-        let found = safety::mapping_findings(&self.policy, &run.resolved, &domain.name, baseline);
+        let mut found =
+            safety::mapping_findings(&self.policy, &run.resolved, &domain.name, baseline);
+        found.extend(hold.and_then(|h| safety::hold_finding(h, &domain.id, baseline)));
         let previous: Vec<_> = self
             .ledger
             .findings(&domain.id)

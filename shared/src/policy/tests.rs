@@ -164,6 +164,8 @@ fn grace_period_must_be_a_duration() {
             grace_period: Duration::from_secs(5400),
             remove: Removal::Profile,
             shared_spaces: SharedSpaces::Keep,
+            max_per_run: 10,
+            max_percent: 25,
             dry_run: true
         }
     );
@@ -241,6 +243,28 @@ fn removal_is_profile_or_apps() {
     );
     assert_eq!(line, 17, "{msg}");
     assert!(msg.contains("offboarding.remove"), "{msg}");
+}
+
+#[test]
+fn the_deletion_threshold_is_a_count_and_a_percentage() {
+    let p = parse(&format!(
+        "{MINIMAL}\n[offboarding]\nmax_per_run = 0\nmax_percent = 100\n"
+    ))
+    .expect("valid");
+    assert_eq!(
+        (p.offboarding.max_per_run, p.offboarding.max_percent),
+        (0, 100)
+    );
+    for (line, bad, field) in [
+        ("max_per_run = -1", 17, "offboarding.max_per_run"),
+        ("max_percent = 0", 17, "offboarding.max_percent"),
+        ("max_percent = 101", 17, "offboarding.max_percent"),
+    ] {
+        let (at, msg) =
+            message(parse(&format!("{MINIMAL}\n[offboarding]\n{line}\n")).expect_err("bad"));
+        assert_eq!(at, bad, "{msg}");
+        assert!(msg.contains(field), "{msg}");
+    }
 }
 
 #[test]
