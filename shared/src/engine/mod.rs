@@ -119,7 +119,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         now: Epoch,
         deadline: Option<Instant>,
     ) -> Result<Run> {
-        let resolved = self.resolve_mappings(trigger, now).await?;
+        let resolved = self.resolve_mappings(trigger, mode, now).await?;
         Ok(Run::new(
             trigger,
             mode,

@@ -36,6 +36,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
     pub(super) async fn resolve_mappings(
         &self,
         trigger: &str,
+        mode: Mode,
         now: Epoch,
     ) -> Result<ResolvedMappings> {
         let pins: BTreeMap<String, GroupId> = if self
@@ -65,7 +66,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 },
                 GroupRef::DisplayName(name) => match pins.get(name) {
                     Some(pinned) => self.check_pinned(name, pinned).await?,
-                    None => self.pin_group(name, trigger, now).await?,
+                    None => self.pin_group(name, trigger, mode, now).await?,
                 },
             };
             match &st {
@@ -110,11 +111,21 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         })
     }
 
-    /// A display name seen for the first time: resolve it and pin the id.
-    async fn pin_group(&self, name: &str, trigger: &str, now: Epoch) -> Result<MappingStatus> {
+    /// A display name seen for the first time: resolve it and pin the id (a plan pins
+    /// nothing: it writes nothing).
+    async fn pin_group(
+        &self,
+        name: &str,
+        trigger: &str,
+        mode: Mode,
+        now: Epoch,
+    ) -> Result<MappingStatus> {
         let Some(group) = self.directory.group_id(name).await? else {
             return Ok(MappingStatus::Unresolved);
         };
+        if mode == Mode::Plan {
+            return Ok(MappingStatus::Resolved { group });
+        }
         let pin = Pin {
             display_name: name.to_owned(),
             group: group.clone(),
