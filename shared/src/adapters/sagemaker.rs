@@ -116,29 +116,6 @@ impl SageMakerStudio {
     }
 }
 
-/// Whether an error says the resource does not exist: `ResourceNotFound`, or the
-/// `ValidationException` ("Could not find ...") that tag calls answer for a missing ARN.
-fn is_missing_resource<E: aws_smithy_types::error::metadata::ProvideErrorMetadata>(
-    e: &aws_smithy_runtime_api::client::result::SdkError<
-        E,
-        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
-    >,
-) -> bool {
-    use aws_smithy_runtime_api::client::result::SdkError;
-    match e {
-        SdkError::ServiceError(se) => {
-            let err = se.err();
-            err.code() == Some("ResourceNotFound")
-                || (err.code() == Some("ValidationException")
-                    && err.message().is_some_and(|m| {
-                        let m = m.to_ascii_lowercase();
-                        m.contains("could not find") || m.contains("does not exist")
-                    }))
-        }
-        _ => false,
-    }
-}
-
 /// The UserSettings a template asks for.
 pub(crate) fn user_settings(spec: &ProfileSpec) -> UserSettings {
     let t = &spec.template;
@@ -395,10 +372,23 @@ impl Studio for SageMakerStudio {
                         }
                     }
                 }
-                // The profile went away between DescribeUserProfile and ListTags (it was
-                // being deleted). SageMaker answers ListTags on a missing ARN with a
-                // ValidationException, not ResourceNotFound.
-                Some(Err(e)) if is_missing_resource(&e) => return Ok(None),
+                // The profile may have gone between DescribeUserProfile and ListTags (it was
+                // being deleted): SageMaker answers ListTags on a missing ARN with a
+                // ValidationException, the code it also uses for a malformed request. Only
+                // the codes decide: a profile that DescribeUserProfile no longer finds is gone;
+                // one it still finds is an error (never "no tags", which would let an
+                // offboarding past the ownership check).
+                Some(Err(e))
+                    if matches!(
+                        code_of(&e),
+                        Some("ResourceNotFound" | "ValidationException")
+                    ) =>
+                {
+                    if self.describe_user_profile(domain, name).await?.is_none() {
+                        return Ok(None);
+                    }
+                    return Err(aws_error(SERVICE, "ListTags", e));
+                }
                 Some(Err(e)) => return Err(aws_error(SERVICE, "ListTags", e)),
             }
         }
