@@ -1,10 +1,22 @@
 //! The adapters against the emulator, through the real SDK: the ledger's conditional writes,
-//! the directory's reads, and the studio adapter's error mapping.
+//! the directory's reads, and the studio adapter's error mapping. Decisions come from error
+//! codes and typed fields, never from an error's message.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
 
+use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::body::SdkBody;
 use warden::WardenError;
-use warden::ids::{DomainId, GroupId, MembershipId, ResourceName, UserId};
+use warden::adapters::{IdentityStoreDirectory, SageMakerStudio};
+use warden::ids::{DomainId, GroupId, IdentityStoreId, MembershipId, ResourceName, UserId};
 use warden::model::{Phase, UserRecord};
 use warden::ports::{Directory, HistoryEntry, Ledger, Studio};
 use warden_tests::fixture::*;
@@ -184,4 +196,256 @@ async fn the_studio_adapter_maps_sagemaker_answers() {
         .and(studio.describe_domain(&missing).await.map(|_| ()));
     let err = err.expect_err("unknown domain");
     assert!(!err.is_retryable(), "{err}");
+}
+
+/// A well-formed identity store id that the emulator's Identity Center does not have.
+const UNKNOWN_STORE: &str = "d-0123456789";
+
+/// A `ResourceNotFoundException` for the identity store itself (a wrong store id in the
+/// policy, or the wrong region) is an error: never "the user was deleted", "the user has no
+/// groups", "the group has no members" or "no group has this name", each of which would
+/// offboard every managed user.
+#[tokio::test]
+async fn the_directory_never_reads_a_missing_identity_store_as_missing_users_or_groups() {
+    let world = World::new().await.expect("world");
+    let jane = world.add_user("jane").await.expect("user");
+    world.join(&jane, &world.researchers).await.expect("join");
+    let jane_id = UserId::parse(&jane).expect("id");
+    let researchers = GroupId::parse(&world.researchers).expect("id");
+    let wrong = IdentityStoreDirectory::new(
+        aws_sdk_identitystore::Client::new(&world.sdk),
+        IdentityStoreId::parse(UNKNOWN_STORE).expect("id"),
+    );
+    let not_found = |what: &str, e: WardenError| {
+        assert_eq!(
+            e.aws_code(),
+            Some("ResourceNotFoundException"),
+            "{what}: {e}"
+        );
+        assert!(!e.is_retryable(), "{what}: {e}");
+    };
+    not_found(
+        "DescribeUser",
+        wrong.user(&jane_id).await.expect_err("unknown store"),
+    );
+    not_found(
+        "ListGroupMembershipsForMember",
+        wrong.groups_of(&jane_id).await.expect_err("unknown store"),
+    );
+    not_found(
+        "ListGroupMemberships",
+        wrong
+            .members_of(&researchers)
+            .await
+            .expect_err("unknown store"),
+    );
+    not_found(
+        "GetGroupId",
+        wrong
+            .group_id(RESEARCHERS)
+            .await
+            .expect_err("unknown store"),
+    );
+
+    // The right store still reads a deleted user as gone and an unknown name as no group.
+    let dir = &world.engine.directory;
+    assert_eq!(dir.group_id("no-such-group").await.expect("lookup"), None);
+    world.delete_user(&jane).await.expect("delete");
+    assert_eq!(dir.user(&jane_id).await.expect("read"), None);
+}
+
+/// The engine over a policy naming a store that does not exist: a membership event about a
+/// managed user, and a sweep, both fail, and the user is not sent into a grace period.
+#[tokio::test]
+async fn runs_against_a_missing_identity_store_fail_and_offboard_nobody() {
+    let world = World::new().await.expect("world");
+    let jane = world.add_user("jane").await.expect("user");
+    let membership = world.join(&jane, &world.researchers).await.expect("join");
+    world
+        .invoke(serde_json::json!({"mode": "apply"}))
+        .await
+        .expect("sweep");
+    let before = world.record(&jane).await.expect("ledger").expect("record");
+    assert_eq!(before.phase, Phase::Active);
+
+    let source = world.policy_source.replace(STORE, UNKNOWN_STORE);
+    let policy = warden::policy::Policy::parse(&source, "world", &Default::default())
+        .expect("policy with another store");
+    let settings = warden::runtime::Settings {
+        policy: Arc::new(policy),
+        table: world.table.clone(),
+        concurrency: 4,
+        identity_tps: 200,
+        sagemaker_tps: 200,
+        topic_arn: None,
+    };
+    let engine = warden::runtime::build_engine(&settings, &world.sdk);
+    let event = world
+        .sample(
+            "identitystore-CreateGroupMembership.json",
+            &[
+                (SAMPLE_USER_1, jane.as_str()),
+                (SAMPLE_GROUP_1, world.researchers.as_str()),
+                (SAMPLE_MEMBERSHIP_1, membership.as_str()),
+                (STORE, UNKNOWN_STORE),
+            ],
+        )
+        .expect("sample");
+    for payload in [event, serde_json::json!({"mode": "apply"})] {
+        let inbound =
+            warden::events::classify(&payload, &engine.policy.identity_store.id).expect("input");
+        let err = engine
+            .handle(inbound, now(), None)
+            .await
+            .expect_err("the run cannot read the store");
+        assert_eq!(err.aws_code(), Some("ResourceNotFoundException"), "{err}");
+        let after = world.record(&jane).await.expect("ledger").expect("record");
+        assert_eq!(after, before, "jane's record is untouched");
+    }
+    assert_eq!(world.profiles().await.expect("profiles").len(), 1);
+}
+
+/// How the scripted client answers SageMaker's ListTags.
+#[derive(Debug, Clone)]
+enum ListTagsScript {
+    /// `ValidationException` with this message, the profile left as it is.
+    Refuse(&'static str),
+    /// The profile is deleted (as if it went between DescribeUserProfile and ListTags), then
+    /// `ValidationException` with this message.
+    DeleteThenRefuse(&'static str, aws_sdk_sagemaker::Client, String, String),
+}
+
+/// An HTTP client over the SDK's own that answers SageMaker's ListTags as scripted and passes
+/// every other call to the emulator.
+#[derive(Debug, Clone)]
+struct Scripted {
+    inner: SharedHttpClient,
+    list_tags: ListTagsScript,
+}
+
+#[derive(Debug)]
+struct ScriptedConnector {
+    inner: SharedHttpConnector,
+    list_tags: ListTagsScript,
+}
+
+impl HttpClient for Scripted {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(ScriptedConnector {
+            inner: self.inner.http_connector(settings, components),
+            list_tags: self.list_tags.clone(),
+        })
+    }
+}
+
+fn validation_exception(message: &str) -> HttpResponse {
+    let body = serde_json::json!({"__type": "ValidationException", "message": message});
+    let mut response = HttpResponse::new(
+        400.try_into().expect("status"),
+        SdkBody::from(body.to_string()),
+    );
+    response
+        .headers_mut()
+        .insert("content-type", "application/x-amz-json-1.1");
+    response
+}
+
+impl HttpConnector for ScriptedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        if request.headers().get("x-amz-target") != Some("SageMaker.ListTags") {
+            return self.inner.call(request);
+        }
+        let script = self.list_tags.clone();
+        HttpConnectorFuture::new(async move {
+            let message = match script {
+                ListTagsScript::Refuse(message) => message,
+                ListTagsScript::DeleteThenRefuse(message, sagemaker, domain, name) => {
+                    let _ = sagemaker
+                        .delete_user_profile()
+                        .domain_id(&domain)
+                        .user_profile_name(&name)
+                        .send()
+                        .await;
+                    for _ in 0..100 {
+                        let gone = sagemaker
+                            .describe_user_profile()
+                            .domain_id(&domain)
+                            .user_profile_name(&name)
+                            .send()
+                            .await
+                            .is_err();
+                        if gone {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                    message
+                }
+            };
+            Ok(validation_exception(message))
+        })
+    }
+}
+
+fn scripted_studio(world: &World, list_tags: ListTagsScript) -> SageMakerStudio {
+    let inner = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .build_https();
+    let sdk = world
+        .sdk
+        .to_builder()
+        .http_client(Scripted { inner, list_tags })
+        .build();
+    SageMakerStudio::new(
+        aws_sdk_sagemaker::Client::new(&sdk),
+        aws_sdk_ssoadmin::Client::new(&sdk),
+    )
+}
+
+/// ListTags answers `ValidationException` both for a malformed request and for a profile that
+/// went away after DescribeUserProfile found it. The adapter tells them apart by describing
+/// the profile again, never by the message: a profile still there is an error (never "no
+/// tags", which would let an offboarding past the ownership check), whatever the message says;
+/// a profile gone is `None`, whatever the message says.
+#[tokio::test]
+async fn list_tags_refusals_are_told_apart_by_describing_again_not_by_the_message() {
+    let world = World::new().await.expect("world");
+    let name = "jane-1a2b3c4d";
+    world.hand_made_profile(name).await.expect("profile");
+    let profile = ResourceName::parse(name).expect("name");
+
+    // Still there, though the message reads like a missing resource.
+    let studio = scripted_studio(
+        &world,
+        ListTagsScript::Refuse("Could not find resource: it does not exist"),
+    );
+    let err = studio
+        .profile_tags(&world.domain, &profile)
+        .await
+        .expect_err("a refusal for a profile that exists is an error");
+    assert_eq!(err.aws_code(), Some("ValidationException"), "{err}");
+
+    // Gone, though the message says nothing of it.
+    let studio = scripted_studio(
+        &world,
+        ListTagsScript::DeleteThenRefuse(
+            "1 validation error detected",
+            world.sagemaker.clone(),
+            world.domain.to_string(),
+            name.to_owned(),
+        ),
+    );
+    assert_eq!(
+        studio
+            .profile_tags(&world.domain, &profile)
+            .await
+            .expect("a profile that went away is None"),
+        None
+    );
 }

@@ -1,10 +1,17 @@
 //! The Identity Store adapter (read-only).
 
 use aws_sdk_identitystore::Client;
-use aws_sdk_identitystore::types::{AlternateIdentifier, MemberId, UniqueAttribute, UserStatus};
+use aws_sdk_identitystore::operation::describe_user::DescribeUserError;
+use aws_sdk_identitystore::operation::get_group_id::GetGroupIdError;
+use aws_sdk_identitystore::operation::list_group_memberships::ListGroupMembershipsError;
+use aws_sdk_identitystore::operation::list_group_memberships_for_member::ListGroupMembershipsForMemberError;
+use aws_sdk_identitystore::types::error::ResourceNotFoundException;
+use aws_sdk_identitystore::types::{
+    AlternateIdentifier, MemberId, ResourceType, UniqueAttribute, UserStatus,
+};
 use aws_smithy_types::Document;
 
-use super::{CallRate, aws_error, code_of};
+use super::{CallRate, aws_error};
 use crate::error::{Result, WardenError};
 use crate::ids::{GroupId, IdentityStoreId, MembershipId, UserId};
 use crate::model::User;
@@ -36,6 +43,15 @@ impl IdentityStoreDirectory {
     }
 }
 
+/// Whether a `ResourceNotFoundException` says that `what` is missing, from its typed
+/// `ResourceType`. The same exception names a missing identity store (`IDENTITY_STORE`: a
+/// wrong store id in the policy, or the wrong region) or another resource: those are errors,
+/// never "the user was deleted" (which would offboard everyone) nor "the group has no
+/// members". A missing `ResourceType` says nothing either way, so it is an error too.
+fn not_found(e: &ResourceNotFoundException, what: ResourceType) -> bool {
+    e.resource_type() == Some(&what)
+}
+
 fn user_from(id: &str, user_name: Option<&str>, status: Option<&UserStatus>) -> Result<User> {
     Ok(User {
         id: UserId::parse(id)?,
@@ -56,7 +72,13 @@ impl Directory for IdentityStoreDirectory {
             .await
         {
             Ok(out) => user_from(out.user_id(), out.user_name(), out.user_status()).map(Some),
-            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(None),
+            Err(e)
+                if matches!(e.as_service_error(),
+                    Some(DescribeUserError::ResourceNotFoundException(nf))
+                        if not_found(nf, ResourceType::User)) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(aws_error(SERVICE, "DescribeUser", e)),
         }
     }
@@ -103,7 +125,13 @@ impl Directory for IdentityStoreDirectory {
                     }
                 }
                 // A deleted user has no groups.
-                Some(Err(e)) if code_of(&e) == Some("ResourceNotFoundException") => break,
+                Some(Err(e))
+                    if matches!(e.as_service_error(),
+                        Some(ListGroupMembershipsForMemberError::ResourceNotFoundException(nf))
+                            if not_found(nf, ResourceType::User)) =>
+                {
+                    break;
+                }
                 Some(Err(e)) => return Err(aws_error(SERVICE, "ListGroupMembershipsForMember", e)),
             }
         }
@@ -132,7 +160,13 @@ impl Directory for IdentityStoreDirectory {
                     }
                 }
                 // A deleted group has no members.
-                Some(Err(e)) if code_of(&e) == Some("ResourceNotFoundException") => break,
+                Some(Err(e))
+                    if matches!(e.as_service_error(),
+                        Some(ListGroupMembershipsError::ResourceNotFoundException(nf))
+                            if not_found(nf, ResourceType::Group)) =>
+                {
+                    break;
+                }
                 Some(Err(e)) => return Err(aws_error(SERVICE, "ListGroupMemberships", e)),
             }
         }
@@ -157,7 +191,14 @@ impl Directory for IdentityStoreDirectory {
             .await
         {
             Ok(out) => Ok(Some(GroupId::parse(out.group_id())?)),
-            Err(e) if code_of(&e) == Some("ResourceNotFoundException") => Ok(None),
+            // No group has this display name.
+            Err(e)
+                if matches!(e.as_service_error(),
+                    Some(GetGroupIdError::ResourceNotFoundException(nf))
+                        if not_found(nf, ResourceType::Group)) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(aws_error(SERVICE, "GetGroupId", e)),
         }
     }
