@@ -119,15 +119,20 @@ impl Settings {
     }
 }
 
+/// The functions' retry configuration: adaptive retries (throttling backs the client off),
+/// six attempts. The SDK's retries do not know the run's deadline; the engine bounds every call
+/// it waits on (see `Run::bounded` in the engine).
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::adaptive()
+        .with_max_attempts(6)
+        .with_initial_backoff(Duration::from_millis(200))
+}
+
 /// Loads the shared SDK configuration from the standard environment (credentials, region,
-/// `AWS_ENDPOINT_URL`), with adaptive retries: throttling backs the client off.
+/// `AWS_ENDPOINT_URL`), with [`retry_config`].
 pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(
-            RetryConfig::adaptive()
-                .with_max_attempts(6)
-                .with_initial_backoff(Duration::from_millis(200)),
-        )
+        .retry_config(retry_config())
         .load()
         .await
 }
@@ -282,14 +287,22 @@ where
         let deadline = (ctx.deadline > now_ms)
             .then(|| tokio::time::Instant::now() + Duration::from_millis(ctx.deadline - now_ms));
         // Boxed: the routes' futures are deep, and boxing keeps the binaries' future types
-        // within the compiler's layout depth limit.
-        let report = Box::pin(service::route(
-            engine,
-            guard,
-            inbound,
-            now_epoch(),
-            deadline,
-        ))
+        // within the compiler's layout depth limit. The engine waits on no AWS call past its
+        // time for calls; whatever still runs when the time to answer comes (the ledger
+        // writes that record a cut run, the drift checks of an event) is abandoned, so that
+        // Lambda gets a Retryable answer rather than a timeout (see `crate::deadline`).
+        let answer_by = crate::deadline::answer_by(deadline, engine.options.deadline_margin);
+        let report = crate::deadline::within(
+            answer_by,
+            "the invocation",
+            Box::pin(service::route(
+                engine,
+                guard,
+                inbound,
+                now_epoch(),
+                deadline,
+            )),
+        )
         .await
         .map_err(|e| {
             tracing::error!(error = %e, retryable = e.is_retryable(), "invocation failed");
