@@ -177,6 +177,60 @@ pub fn build_engine(settings: &Settings, sdk: &SdkConfig) -> AwsEngine {
     }
 }
 
+/// What Lambda delivered: a JSON document, or bytes that are not one (a truncated payload,
+/// text that is not JSON), with the parser's reason. The functions receive this instead of a
+/// `serde_json::Value` so that a payload that does not parse reaches the handler, which refuses
+/// it as `NonRetryable.Event` like any other malformed input; with `Value`, `lambda_runtime`
+/// itself refused it, with the undocumented error type
+/// `&lambda_runtime::deserializer::DeserializeError`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Payload {
+    Json(Value),
+    Malformed(String),
+}
+
+/// The most of a parser's reason kept in a refusal.
+const REASON_MAX: usize = 300;
+
+impl<'de> serde::Deserialize<'de> for Payload {
+    fn deserialize<D: serde::Deserializer<'de>>(
+        deserializer: D,
+    ) -> std::result::Result<Self, D::Error> {
+        // Never fails: a parse error becomes the payload's content. (`lambda_runtime` reads
+        // one value and does not look past it, as `Payload::from_slice` does.)
+        Ok(
+            match <Value as serde::Deserialize>::deserialize(deserializer) {
+                Ok(value) => Payload::Json(value),
+                Err(e) => Payload::Malformed(
+                    e.to_string()
+                        .chars()
+                        .filter(|c| !c.is_control())
+                        .take(REASON_MAX)
+                        .collect(),
+                ),
+            },
+        )
+    }
+}
+
+impl Payload {
+    /// The payload as `lambda_runtime` reads it from the invocation's body.
+    pub fn from_slice(body: &[u8]) -> Self {
+        let mut deserializer = serde_json::Deserializer::from_slice(body);
+        match <Payload as serde::Deserialize>::deserialize(&mut deserializer) {
+            Ok(payload) => payload,
+            // Unreachable (the impl above never fails); kept total rather than unwrapped.
+            Err(e) => Payload::Malformed(e.to_string()),
+        }
+    }
+}
+
+impl From<Value> for Payload {
+    fn from(value: Value) -> Self {
+        Payload::Json(value)
+    }
+}
+
 /// The error a handler returns to Lambda: its type says whether a retry can help.
 #[derive(Debug)]
 pub struct HandlerError(pub WardenError);
@@ -214,12 +268,13 @@ fn now_epoch() -> i64 {
 
 /// Handles one invocation of any kind (the scenario tests and the demo use this). `guard`
 /// runs the drift checks ([`NoDrift`](crate::service::NoDrift) for none).
-pub async fn handle<D, S, L, G>(
+pub async fn handle<D, S, L, G, P>(
     engine: &Engine<D, S, L>,
     guard: &G,
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<P>,
 ) -> std::result::Result<Value, HandlerError>
 where
+    P: Into<Payload>,
     D: Directory,
     S: Studio,
     L: Ledger,
@@ -229,13 +284,14 @@ where
 }
 
 /// Handles one invocation as the given function: inputs meant for the other are refused.
-pub async fn handle_as<D, S, L, G>(
+pub async fn handle_as<D, S, L, G, P>(
     function: Function,
     engine: &Engine<D, S, L>,
     guard: &G,
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<P>,
 ) -> std::result::Result<Value, HandlerError>
 where
+    P: Into<Payload>,
     D: Directory,
     S: Studio,
     L: Ledger,
@@ -246,19 +302,27 @@ where
 
 /// Classify, route, report. Never panics; every failure becomes a [`HandlerError`] whose
 /// type tells Lambda whether to retry.
-async fn handle_inner<D, S, L, G>(
+async fn handle_inner<D, S, L, G, P>(
     function: Option<Function>,
     engine: &Engine<D, S, L>,
     guard: &G,
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<P>,
 ) -> std::result::Result<Value, HandlerError>
 where
+    P: Into<Payload>,
     D: Directory,
     S: Studio,
     L: Ledger,
     G: DriftCheck,
 {
     let (payload, ctx) = event.into_parts();
+    let payload = match payload.into() {
+        Payload::Json(value) => value,
+        Payload::Malformed(reason) => {
+            tracing::error!(request_id = %ctx.request_id, %reason, "payload is not JSON: nothing done");
+            return Err(HandlerError(events::EventError::NotJson { reason }.into()));
+        }
+    };
     let event_id = payload
         .get("id")
         .and_then(Value::as_str)
@@ -404,8 +468,28 @@ pub async fn run_lambda(function: Function) -> std::result::Result<(), lambda_ru
     );
     let guard = build_guard(&settings, &sdk, &engine);
     let (engine, guard) = (&engine, &guard);
-    lambda_runtime::run(lambda_runtime::service_fn(move |event| {
-        handle_as(function, engine, guard, event)
-    }))
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<Payload>| handle_as(function, engine, guard, event),
+    ))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_payload_that_does_not_parse_is_kept_with_the_parsers_reason() {
+        assert_eq!(
+            Payload::from_slice(br#"{"mode": "apply"}"#),
+            Payload::Json(serde_json::json!({"mode": "apply"}))
+        );
+        for bytes in [&b""[..], b"{\"mode\": \"app", b"mode=apply", b"\xff\xfe"] {
+            let Payload::Malformed(reason) = Payload::from_slice(bytes) else {
+                panic!("{bytes:?} parsed");
+            };
+            assert!(reason.contains("line 1 column"), "{reason}");
+            assert!(reason.len() <= REASON_MAX && !reason.chars().any(char::is_control));
+        }
+    }
 }

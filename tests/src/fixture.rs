@@ -548,14 +548,18 @@ impl World {
         )
     }
 
-    /// Feeds a payload to the real handler, as Lambda would.
-    pub async fn invoke(&self, payload: Value) -> Result<Value, HandlerError> {
+    /// Feeds a payload (a JSON value, or what [`warden::runtime::Payload::from_slice`] made of
+    /// raw bytes) to the real handler, as Lambda would.
+    pub async fn invoke(
+        &self,
+        payload: impl Into<warden::runtime::Payload>,
+    ) -> Result<Value, HandlerError> {
         let mut context = Context::default();
         context.request_id = format!("req-{}", ulid_like());
         warden::runtime::handle(
             &self.engine,
             &self.guard,
-            LambdaEvent::new(payload, context),
+            LambdaEvent::new(payload.into(), context),
         )
         .await
     }
