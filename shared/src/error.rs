@@ -64,6 +64,13 @@ pub enum WardenError {
     #[error("{0}")]
     WrongFunction(String),
 
+    /// The run stopped waiting on AWS because Lambda's deadline was near: a slow or throttled
+    /// service (the SDK's retries and backoff included) would have outlasted the invocation.
+    /// Retryable: whatever the abandoned call did or did not do, every step is idempotent and
+    /// re-read by the next run (see [`crate::deadline`]).
+    #[error("deadline: {0}")]
+    DeadlineExceeded(String),
+
     /// A ledger item could not be decoded: somebody edited the table by hand, or an older
     /// version wrote it.
     #[error("ledger item {key} is malformed: {detail}")]
@@ -75,7 +82,9 @@ impl WardenError {
     pub fn is_retryable(&self) -> bool {
         match self {
             WardenError::Aws { retryable, .. } => *retryable,
-            WardenError::LedgerConflict { .. } | WardenError::PartialFailure { .. } => true,
+            WardenError::LedgerConflict { .. }
+            | WardenError::PartialFailure { .. }
+            | WardenError::DeadlineExceeded(_) => true,
             WardenError::Policy(_)
             | WardenError::Event(_)
             | WardenError::InvalidId(_)
@@ -109,6 +118,7 @@ impl WardenError {
             WardenError::PartialFailure { .. } => "PartialFailure",
             WardenError::WrongFunction(_) => "WrongFunction",
             WardenError::Hold(_) => "Hold",
+            WardenError::DeadlineExceeded(_) => "DeadlineExceeded",
         }
     }
 }

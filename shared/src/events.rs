@@ -201,6 +201,10 @@ impl fmt::Display for SkipReason {
 /// Why a payload could not be classified. Bad input is never retryable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EventError {
+    /// The bytes Lambda delivered are not a JSON document (truncated, or not JSON at all):
+    /// the parser's reason, with its line and column.
+    #[error("payload is not JSON: {reason}")]
+    NotJson { reason: String },
     #[error("payload is not a JSON object but {found}")]
     NotAnObject { found: &'static str },
     #[error(

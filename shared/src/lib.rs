@@ -14,6 +14,7 @@ pub mod adapters;
 pub mod catalogue;
 pub mod cidr;
 pub mod clock;
+pub mod deadline;
 pub mod desired;
 pub mod drift;
 pub mod engine;

@@ -24,6 +24,9 @@ use crate::policy::Policy;
 use crate::ports::{Directory, Studio};
 use crate::service::{self, DriftCheck, Function};
 
+mod payload;
+pub use payload::Payload;
+
 /// The engine over the real AWS adapters.
 pub type AwsEngine = Engine<IdentityStoreDirectory, SageMakerStudio, DynamoLedger>;
 
@@ -119,15 +122,20 @@ impl Settings {
     }
 }
 
+/// The functions' retry configuration: adaptive retries (throttling backs the client off),
+/// six attempts. The SDK's retries do not know the run's deadline; the engine bounds every call
+/// it waits on (see `Run::bounded` in the engine).
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::adaptive()
+        .with_max_attempts(6)
+        .with_initial_backoff(Duration::from_millis(200))
+}
+
 /// Loads the shared SDK configuration from the standard environment (credentials, region,
-/// `AWS_ENDPOINT_URL`), with adaptive retries: throttling backs the client off.
+/// `AWS_ENDPOINT_URL`), with [`retry_config`].
 pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .retry_config(
-            RetryConfig::adaptive()
-                .with_max_attempts(6)
-                .with_initial_backoff(Duration::from_millis(200)),
-        )
+        .retry_config(retry_config())
         .load()
         .await
 }
@@ -209,12 +217,13 @@ fn now_epoch() -> i64 {
 
 /// Handles one invocation of any kind (the scenario tests and the demo use this). `guard`
 /// runs the drift checks ([`NoDrift`](crate::service::NoDrift) for none).
-pub async fn handle<D, S, L, G>(
+pub async fn handle<D, S, L, G, P>(
     engine: &Engine<D, S, L>,
     guard: &G,
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<P>,
 ) -> std::result::Result<Value, HandlerError>
 where
+    P: Into<Payload>,
     D: Directory,
     S: Studio,
     L: crate::engine::Store,
@@ -224,13 +233,14 @@ where
 }
 
 /// Handles one invocation as the given function: inputs meant for the other are refused.
-pub async fn handle_as<D, S, L, G>(
+pub async fn handle_as<D, S, L, G, P>(
     function: Function,
     engine: &Engine<D, S, L>,
     guard: &G,
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<P>,
 ) -> std::result::Result<Value, HandlerError>
 where
+    P: Into<Payload>,
     D: Directory,
     S: Studio,
     L: crate::engine::Store,
@@ -241,19 +251,27 @@ where
 
 /// Classify, route, report. Never panics; every failure becomes a [`HandlerError`] whose
 /// type tells Lambda whether to retry.
-async fn handle_inner<D, S, L, G>(
+async fn handle_inner<D, S, L, G, P>(
     function: Option<Function>,
     engine: &Engine<D, S, L>,
     guard: &G,
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<P>,
 ) -> std::result::Result<Value, HandlerError>
 where
+    P: Into<Payload>,
     D: Directory,
     S: Studio,
     L: crate::engine::Store,
     G: DriftCheck,
 {
     let (payload, ctx) = event.into_parts();
+    let payload = match payload.into() {
+        Payload::Json(value) => value,
+        Payload::Malformed(reason) => {
+            tracing::error!(request_id = %ctx.request_id, %reason, "payload is not JSON: nothing done");
+            return Err(HandlerError(events::EventError::NotJson { reason }.into()));
+        }
+    };
     let event_id = payload
         .get("id")
         .and_then(Value::as_str)
@@ -282,14 +300,22 @@ where
         let deadline = (ctx.deadline > now_ms)
             .then(|| tokio::time::Instant::now() + Duration::from_millis(ctx.deadline - now_ms));
         // Boxed: the routes' futures are deep, and boxing keeps the binaries' future types
-        // within the compiler's layout depth limit.
-        let report = Box::pin(service::route(
-            engine,
-            guard,
-            inbound,
-            now_epoch(),
-            deadline,
-        ))
+        // within the compiler's layout depth limit. The engine waits on no AWS call past its
+        // time for calls; whatever still runs when the time to answer comes (the ledger
+        // writes that record a cut run, the drift checks of an event) is abandoned, so that
+        // Lambda gets a Retryable answer rather than a timeout (see `crate::deadline`).
+        let answer_by = crate::deadline::answer_by(deadline, engine.options.deadline_margin);
+        let report = crate::deadline::within(
+            answer_by,
+            "the invocation",
+            Box::pin(service::route(
+                engine,
+                guard,
+                inbound,
+                now_epoch(),
+                deadline,
+            )),
+        )
         .await
         .map_err(|e| {
             tracing::error!(error = %e, retryable = e.is_retryable(), "invocation failed");
@@ -391,8 +417,8 @@ pub async fn run_lambda(function: Function) -> std::result::Result<(), lambda_ru
     );
     let guard = build_guard(&settings, &sdk, &engine);
     let (engine, guard) = (&engine, &guard);
-    lambda_runtime::run(lambda_runtime::service_fn(move |event| {
-        handle_as(function, engine, guard, event)
-    }))
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |event: LambdaEvent<Payload>| handle_as(function, engine, guard, event),
+    ))
     .await
 }

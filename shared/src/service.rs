@@ -91,8 +91,10 @@ impl InvocationReport {
 }
 
 /// Routes one classified input. An event whose work failed in a way a retry can fix answers
-/// [`WardenError::PartialFailure`], so that Lambda's retry policy (then the dead-letter queue)
-/// takes over; a sweep does not: the next scheduled run repairs what this one could not.
+/// [`WardenError::PartialFailure`], and one whose run the deadline left incomplete
+/// [`WardenError::DeadlineExceeded`], so that Lambda's retry policy (then the dead-letter
+/// queue) takes over; a sweep does not: it answers its report (`complete: false`), and the
+/// next scheduled run repairs what this one could not.
 pub async fn route<D, S, L, G>(
     engine: &Engine<D, S, L>,
     guard: &G,
@@ -115,6 +117,18 @@ where
             // Boxed: the engine's future is deep, and boxing it keeps the binaries' future
             // types within the compiler's layout depth limit.
             let report = Box::pin(engine.membership(change, now, deadline)).await?;
+            if !report.complete {
+                let done = report.actions.iter().filter(|a| a.outcome.is_ok()).count();
+                let mut why = format!(
+                    "reconcile: {done} of {} action(s) done before the deadline, the rest left to a retry",
+                    report.actions.len()
+                );
+                for failure in &report.failures {
+                    why.push_str("; ");
+                    why.push_str(failure);
+                }
+                return Err(WardenError::DeadlineExceeded(why));
+            }
             if report.retryable_failure {
                 return Err(WardenError::PartialFailure {
                     what: "reconcile",

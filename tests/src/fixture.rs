@@ -618,16 +618,61 @@ impl World {
         )
     }
 
-    /// Feeds a payload to the real handler, as Lambda would.
-    pub async fn invoke(&self, payload: Value) -> Result<Value, HandlerError> {
+    /// Feeds a payload (a JSON value, or what [`warden::runtime::Payload::from_slice`] made of
+    /// raw bytes) to the real handler, as Lambda would.
+    pub async fn invoke(
+        &self,
+        payload: impl Into<warden::runtime::Payload>,
+    ) -> Result<Value, HandlerError> {
         let mut context = Context::default();
         context.request_id = format!("req-{}", ulid_like());
         warden::runtime::handle(
             &self.engine,
             &self.guard,
-            LambdaEvent::new(payload, context),
+            LambdaEvent::new(payload.into(), context),
         )
         .await
+    }
+
+    /// The world's engine and drift checks built again as a function builds them: the
+    /// product's retry configuration (adaptive, six attempts: not the harness's) and
+    /// `margin` as the deadline margin.
+    pub fn lambda_like(&self, margin: Duration) -> (AwsEngine, AwsGuard) {
+        let sdk = self
+            .sdk
+            .to_builder()
+            .retry_config(warden::runtime::retry_config())
+            .build();
+        let settings = Settings {
+            policy: self.engine.policy.clone(),
+            table: self.table.clone(),
+            concurrency: 4,
+            identity_tps: 200,
+            sagemaker_tps: 200,
+            topic_arn: Some(self.topic_arn.clone()),
+        };
+        let mut engine = build_engine(&settings, &sdk);
+        engine.options.deadline_margin = margin;
+        let guard = build_guard(&settings, &sdk, &engine);
+        (engine, guard)
+    }
+
+    /// Feeds a payload to the real handler of `engine` and `guard`, with Lambda's deadline
+    /// `time_left` from now.
+    pub async fn invoke_within(
+        engine: &AwsEngine,
+        guard: &AwsGuard,
+        payload: Value,
+        time_left: Duration,
+    ) -> Result<Value, HandlerError> {
+        let mut context = Context::default();
+        context.request_id = format!("req-{}", ulid_like());
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        context.deadline = now_ms + time_left.as_millis() as u64;
+        warden::runtime::handle(engine, guard, LambdaEvent::new(payload, context)).await
     }
 
     /// Runs the engine on a payload as if the clock read `now` (for grace periods).

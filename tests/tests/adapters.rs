@@ -19,6 +19,7 @@ use warden::adapters::{IdentityStoreDirectory, SageMakerStudio};
 use warden::ids::{DomainId, GroupId, IdentityStoreId, MembershipId, ResourceName, UserId};
 use warden::model::{Phase, UserRecord};
 use warden::ports::{Directory, HistoryEntry, Ledger, Studio};
+use warden_tests::FaultRule;
 use warden_tests::fixture::*;
 
 fn record(world: &World, user: &str, version: u64) -> UserRecord {
@@ -469,6 +470,118 @@ async fn list_tags_refusals_are_told_apart_by_describing_again_not_by_the_messag
             .profile_tags(&world.domain, &profile)
             .await
             .expect("a profile that went away is None"),
+        None
+    );
+}
+
+/// Marks the ledger record of `user` as held by another invocation's ongoing transaction.
+async fn hold_record(world: &World, user: &str, seconds: u64) {
+    let body = serde_json::json!({
+        "TableName": world.table,
+        "Key": {
+            "pk": {"S": format!("DOMAIN#{}", world.domain)},
+            "sk": {"S": format!("USER#{user}")},
+        },
+        "Seconds": seconds,
+    });
+    let (status, text) = world
+        .emulator
+        .raw_request(
+            "POST",
+            "/_emulator/dynamodb/pending-item",
+            &body.to_string(),
+        )
+        .await
+        .expect("control endpoint");
+    assert_eq!(status, 200, "{text}");
+}
+
+fn history_row(world: &World, action: &str) -> HistoryEntry {
+    HistoryEntry {
+        user: UserId::parse(USER).expect("id"),
+        domain: world.domain.clone(),
+        profile: None,
+        action: action.into(),
+        reason: "test".into(),
+        trigger: "t".into(),
+        outcome: "ok".into(),
+        at: 1,
+    }
+}
+
+/// Only a failed condition means another writer won (`LedgerConflict`: re-read the user). An
+/// item held by another invocation's transaction, on PutItem (`TransactionConflictException`)
+/// or inside a transaction (cancellation reason `TransactionConflict`), and throttling inside
+/// a transaction (reason `ThrottlingError`) are retryable AWS errors: nobody has won yet.
+#[tokio::test]
+async fn ledger_conflicts_and_throttles_are_told_apart_by_their_codes() {
+    let world = World::new().await.expect("world");
+    let ledger = &world.engine.ledger;
+    ledger
+        .put_record(&record(&world, USER, 1))
+        .await
+        .expect("claim");
+
+    // A condition that failed: another writer won.
+    let lost = ledger
+        .commit(&record(&world, USER, 1), &history_row(&world, "Stale"))
+        .await
+        .expect_err("version 1 exists");
+    assert!(matches!(lost, WardenError::LedgerConflict { .. }), "{lost}");
+
+    // The record held by an ongoing transaction of another invocation.
+    hold_record(&world, USER, 30).await;
+    let held = ledger
+        .put_record(&record(&world, USER, 2))
+        .await
+        .expect_err("PutItem on a held item");
+    assert!(
+        !matches!(held, WardenError::LedgerConflict { .. }),
+        "{held}"
+    );
+    assert_eq!(held.aws_code(), Some("TransactionConflictException"));
+    assert!(held.is_retryable(), "{held}");
+    let held = ledger
+        .commit(&record(&world, USER, 2), &history_row(&world, "Held"))
+        .await
+        .expect_err("a transaction including a held item");
+    assert!(
+        !matches!(held, WardenError::LedgerConflict { .. }),
+        "{held}"
+    );
+    assert_eq!(held.aws_code(), Some("TransactionCanceledException"));
+    assert!(held.is_retryable(), "{held}");
+
+    // Throttled inside a transaction (another user's record, not held).
+    world
+        .emulator
+        .set_faults(&[FaultRule::new("dynamodb", "TransactWriteItems").with_throttle(1.0)])
+        .await
+        .expect("faults");
+    let other = "9067c0ffee-1111aaaa-0000-4000-8000-000000000002";
+    let throttled = ledger
+        .commit(&record(&world, other, 1), &history_row(&world, "Throttled"))
+        .await
+        .expect_err("throttled");
+    assert!(
+        !matches!(throttled, WardenError::LedgerConflict { .. }),
+        "{throttled}"
+    );
+    assert_eq!(throttled.aws_code(), Some("TransactionCanceledException"));
+    assert!(throttled.is_retryable(), "{throttled}");
+    world.emulator.set_faults(&[]).await.expect("faults off");
+
+    // Nothing of the refused writes landed.
+    let history = ledger
+        .history(&UserId::parse(USER).expect("id"))
+        .await
+        .expect("history");
+    assert!(history.is_empty(), "{history:?}");
+    assert_eq!(
+        ledger
+            .record(&world.domain, &UserId::parse(other).expect("id"))
+            .await
+            .expect("read"),
         None
     );
 }

@@ -1258,3 +1258,29 @@ async fn a_drift_sweep_describes_only_the_profiles_that_changed() {
         "{gone:?}"
     );
 }
+
+/// A drift event while SageMaker throttles every call: the drift check's reads would outlast
+/// Lambda's timeout (the SDK's retries do not know the deadline), so the handler answers
+/// `Retryable.DeadlineExceeded` by its deadline and Lambda delivers the event again.
+#[tokio::test]
+async fn a_drift_event_answers_retryable_by_its_deadline_while_sagemaker_throttles() {
+    let world = guarded().await;
+    let event = sample(&world, "sagemaker-UpdateDomain.json");
+    let (engine, guard) = world.lambda_like(std::time::Duration::from_secs(2));
+    world
+        .emulator
+        .set_faults(&[warden_tests::FaultRule::new("sagemaker", "*").with_throttle(1.0)])
+        .await
+        .expect("faults");
+    let time_left = std::time::Duration::from_secs(5);
+    let started = std::time::Instant::now();
+    let answer = World::invoke_within(&engine, &guard, event, time_left).await;
+    let took = started.elapsed();
+    eprintln!("throttled drift event answered in {took:?} (deadline {time_left:?})");
+    let d: lambda_runtime::Diagnostic = answer.expect_err("nothing could be read").into();
+    assert_eq!(d.error_type, "Retryable.DeadlineExceeded", "{d:?}");
+    assert!(
+        took < time_left + std::time::Duration::from_secs(10),
+        "answered {took:?} after the start, the deadline was {time_left:?}"
+    );
+}

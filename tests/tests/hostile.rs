@@ -77,6 +77,49 @@ async fn hostile_events_are_refused_or_skipped_and_write_nothing() {
         }
     }
 
+    // Bytes that are not JSON, as Lambda hands them to the function: every sample in
+    // `events/` cut short at a few places, and text that is not JSON at all. Each is refused
+    // by the handler as a malformed event (`lambda_runtime` used to refuse them itself, with
+    // an undocumented error type).
+    let mut broken: Vec<(String, Vec<u8>)> = vec![
+        ("empty".into(), Vec::new()),
+        ("not-json-text".into(), b"mode=apply".to_vec()),
+        ("unclosed-string".into(), br#"{"mode": "apply"#.to_vec()),
+    ];
+    let samples = warden_tests::workspace_root().join("events");
+    for entry in std::fs::read_dir(&samples).expect("samples") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "json") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).expect("read");
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let name = name.unwrap_or_default();
+        let end = bytes
+            .iter()
+            .rposition(|b| !b.is_ascii_whitespace())
+            .unwrap_or(0);
+        for cut in [1, end / 3, end / 2, end] {
+            broken.push((format!("{name} cut at {cut}"), bytes[..cut].to_vec()));
+        }
+    }
+    for (name, bytes) in broken {
+        let payload = warden::runtime::Payload::from_slice(&bytes);
+        assert!(
+            matches!(payload, warden::runtime::Payload::Malformed(_)),
+            "{name}: parsed as {payload:?}"
+        );
+        let e = world.invoke(payload).await.expect_err(&name);
+        let d: lambda_runtime::Diagnostic = e.into();
+        assert_eq!(d.error_type, "NonRetryable.Event", "{name}: {d:?}");
+        assert!(
+            d.error_message.starts_with("event: payload is not JSON: ")
+                && d.error_message.len() < 2_000,
+            "{name}: {}",
+            d.error_message
+        );
+    }
+
     let after = world.emulator.stats().await.expect("stats");
     let writes: BTreeMap<&String, u64> = after
         .iter()

@@ -176,3 +176,107 @@ async fn a_run_overtaken_by_another_re_reads_the_user_and_does_not_fail() {
         "{again:#}"
     );
 }
+
+/// Truly concurrent writers on the emulator: every DynamoDB transaction is held open for a
+/// while (as a slow one is in AWS), and each user's event is delivered twice at once (Lambda
+/// delivers at least once, and may run both copies together). Both copies plan the same update;
+/// the copy whose transaction meets the other's held item is cancelled with
+/// `TransactionConflict`, which must answer a `Retryable.*` error (never a non-retryable one,
+/// never a success with the work left undone), and its redelivery finds the work done. Each
+/// user's update is recorded exactly once.
+#[tokio::test]
+async fn concurrent_deliveries_that_meet_in_a_transaction_answer_retryable_and_converge() {
+    let world = World::new().await.expect("world");
+    let mut users = Vec::new();
+    for name in ["ana", "bo", "cy"] {
+        let id = world.add_user(name).await.expect("user");
+        world.join(&id, &world.researchers).await.expect("join");
+        users.push(id);
+    }
+    world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    world.settle().await.expect("settle");
+    world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+
+    // Each user joins the leads (a higher priority mapping: an update), and the event is
+    // delivered twice at once.
+    let mut events = Vec::new();
+    for user in &users {
+        let m = world.join(user, &world.leads).await.expect("join");
+        events.push(world.joined_event(user, &world.leads, &m).expect("sample"));
+    }
+    let (status, body) = world
+        .emulator
+        .raw_request(
+            "POST",
+            "/_emulator/config",
+            r#"{"transaction_hold_ms": 2000}"#,
+        )
+        .await
+        .expect("config");
+    assert_eq!(status, 200, "{body}");
+    let answers = futures::future::join_all(
+        events
+            .iter()
+            .chain(events.iter())
+            .map(|e| world.invoke(e.clone())),
+    )
+    .await;
+    let (status, body) = world
+        .emulator
+        .raw_request("POST", "/_emulator/config", r#"{"transaction_hold_ms": 0}"#)
+        .await
+        .expect("config");
+    assert_eq!(status, 200, "{body}");
+
+    let mut retry = Vec::new();
+    for (i, answer) in answers.into_iter().enumerate() {
+        match answer {
+            Ok(report) => assert!(
+                report["failures"].as_array().is_none_or(Vec::is_empty),
+                "a success must not leave work undone: {report:#}"
+            ),
+            Err(e) => {
+                let d: lambda_runtime::Diagnostic = e.into();
+                assert!(
+                    d.error_type.starts_with("Retryable."),
+                    "a transaction conflict is retryable: {d:?}"
+                );
+                retry.push(events[i % events.len()].clone());
+            }
+        }
+    }
+    assert!(
+        !retry.is_empty(),
+        "no delivery met the other's transaction: the race did not happen"
+    );
+    // Lambda retries what answered Retryable.
+    for event in retry {
+        let report = world.invoke(event).await.expect("the redelivery succeeds");
+        assert!(
+            report["failures"].as_array().is_none_or(Vec::is_empty),
+            "{report:#}"
+        );
+    }
+    let leads = GroupId::parse(&world.leads).expect("id");
+    for user in &users {
+        let record = world.record(user).await.expect("ledger").expect("record");
+        assert_eq!(record.phase, Phase::Active);
+        assert_eq!(record.group.as_ref(), Some(&leads), "{record:?}");
+        let updates: Vec<String> = world
+            .history(user)
+            .await
+            .expect("history")
+            .into_iter()
+            .filter(|h| h.action == "Update" && h.outcome == "ok")
+            .map(|h| h.trigger)
+            .collect();
+        assert_eq!(updates.len(), 1, "{user}: one update recorded: {updates:?}");
+    }
+    let again = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    assert!(
+        again["actions"]
+            .as_array()
+            .is_none_or(|a| a.iter().all(|x| x["action"] != "Update")),
+        "{again:#}"
+    );
+}

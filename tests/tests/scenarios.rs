@@ -790,3 +790,105 @@ async fn an_event_and_two_sweeps_at_once_agree() {
         );
     }
 }
+
+/// How long past Lambda's deadline an answer may come in these tests: generous for a loaded
+/// machine, far below what the SDK's retries take against a service that throttles every call.
+const ANSWER_SLACK: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The deadline holds when AWS is slow: with the Identity Store throttling every call, the
+/// SDK's retries and backoff (the functions' own retry configuration) would outlast Lambda's
+/// timeout. The engine waits on no AWS call past the time it has, so the membership event
+/// answers a `Retryable.*` error about when the deadline comes (Lambda then retries it), and
+/// its redelivery, once the store answers again, does the work.
+#[tokio::test]
+async fn a_membership_event_answers_retryable_by_its_deadline_while_the_identity_store_throttles() {
+    let world = World::new().await.expect("world");
+    let jane = world.add_user("jane").await.expect("user");
+    let m = world.join(&jane, &world.researchers).await.expect("join");
+    let event = world
+        .joined_event(&jane, &world.researchers, &m)
+        .expect("sample");
+    let (engine, guard) = world.lambda_like(std::time::Duration::from_secs(2));
+    world
+        .emulator
+        .set_faults(&[warden_tests::FaultRule::new("identitystore", "*").with_throttle(1.0)])
+        .await
+        .expect("faults");
+    let time_left = std::time::Duration::from_secs(5);
+    let started = std::time::Instant::now();
+    let answer = World::invoke_within(&engine, &guard, event.clone(), time_left).await;
+    let took = started.elapsed();
+    eprintln!("throttled membership event answered in {took:?} (deadline {time_left:?})");
+    let d: lambda_runtime::Diagnostic = answer.expect_err("nothing could be read").into();
+    assert_eq!(d.error_type, "Retryable.DeadlineExceeded", "{d:?}");
+    assert!(
+        took < time_left + ANSWER_SLACK,
+        "answered {took:?} after the start, the deadline was {time_left:?}"
+    );
+    assert!(world.profiles().await.expect("profiles").is_empty());
+
+    world.emulator.set_faults(&[]).await.expect("faults off");
+    let report = World::invoke_within(&engine, &guard, event, std::time::Duration::from_secs(60))
+        .await
+        .expect("the redelivery does the work");
+    assert_eq!(actions(&report), [("Create".to_owned(), "ok".to_owned())]);
+}
+
+/// An action cut by the deadline (SageMaker throttling every CreateUserProfile) is reported
+/// unfinished: the run is incomplete, the event answers `Retryable.*` by its deadline, the
+/// user's history says why, and the redelivery creates the profile once.
+#[tokio::test]
+async fn an_action_cut_by_the_deadline_is_unfinished_and_its_event_retryable() {
+    let world = World::new().await.expect("world");
+    let jane = world.add_user("jane").await.expect("user");
+    let m = world.join(&jane, &world.researchers).await.expect("join");
+    let event = world
+        .joined_event(&jane, &world.researchers, &m)
+        .expect("sample");
+    let (engine, guard) = world.lambda_like(std::time::Duration::from_secs(2));
+    world
+        .emulator
+        .set_faults(&[
+            warden_tests::FaultRule::new("sagemaker", "CreateUserProfile").with_throttle(1.0),
+        ])
+        .await
+        .expect("faults");
+    let time_left = std::time::Duration::from_secs(6);
+    let started = std::time::Instant::now();
+    let answer = World::invoke_within(&engine, &guard, event.clone(), time_left).await;
+    let took = started.elapsed();
+    eprintln!("throttled CreateUserProfile: event answered in {took:?} (deadline {time_left:?})");
+    let d: lambda_runtime::Diagnostic = answer.expect_err("the creation was cut").into();
+    assert_eq!(d.error_type, "Retryable.DeadlineExceeded", "{d:?}");
+    assert!(
+        d.error_message.contains("0 of 1 action(s) done"),
+        "{}",
+        d.error_message
+    );
+    assert!(
+        took < time_left + ANSWER_SLACK,
+        "answered {took:?} after the start, the deadline was {time_left:?}"
+    );
+    let record = world.record(&jane).await.expect("ledger").expect("claimed");
+    assert_eq!(record.phase, Phase::Creating, "{record:?}");
+    let history = world.history(&jane).await.expect("history");
+    assert!(
+        history
+            .iter()
+            .any(|h| h.action == "Create" && h.outcome.starts_with("failed: deadline")),
+        "the history says why: {history:?}"
+    );
+
+    world.emulator.set_faults(&[]).await.expect("faults off");
+    let report = World::invoke_within(&engine, &guard, event, std::time::Duration::from_secs(60))
+        .await
+        .expect("the redelivery does the work");
+    assert!(
+        actions(&report)
+            .iter()
+            .any(|(a, o)| a == "Create" && o.starts_with("ok")),
+        "{report:#}"
+    );
+    assert_eq!(world.profiles().await.expect("profiles").len(), 1);
+    assert_eq!(world.creations(&jane).await.expect("history").len(), 1);
+}

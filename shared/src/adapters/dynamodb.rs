@@ -26,6 +26,16 @@ use crate::ports::{HistoryEntry, Ledger, Pin, SweepSummary};
 use crate::safety::Hold;
 
 const SERVICE: &str = "dynamodb";
+
+/// TransactWriteItems cancellation reasons that a retry can get past: another transaction held
+/// one of the items (`TransactionConflict`), or DynamoDB throttled inside the transaction
+/// (`ThrottlingError` on on-demand tables, `ProvisionedThroughputExceeded` on provisioned
+/// ones). Only `ConditionalCheckFailed` means another writer won (see [`DynamoLedger::transact`]).
+const RETRYABLE_CANCELLATIONS: &[&str] = &[
+    "TransactionConflict",
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+];
 /// Membership ids are remembered for a little over a year.
 const MEMBERSHIP_TTL_SECS: i64 = 400 * 24 * 3600;
 
@@ -139,7 +149,9 @@ impl DynamoLedger {
         Ok(out)
     }
 
-    /// One conditional PutItem; `Err(LedgerConflict { key })` if its condition failed.
+    /// One conditional PutItem; `Err(LedgerConflict { key })` if its condition failed. An item
+    /// held by another invocation's transaction (`TransactionConflictException`) is a
+    /// retryable AWS error, not a conflict: nobody has won yet.
     pub(crate) async fn put(&self, mut write: Write, key: String) -> Result<()> {
         let values = write.values();
         match self
@@ -161,7 +173,10 @@ impl DynamoLedger {
     }
 
     /// Conditional puts in one transaction: all are written or none.
-    /// `Err(LedgerConflict { key })` if a condition failed (another invocation wrote first).
+    /// `Err(LedgerConflict { key })` if a condition failed (another invocation wrote first);
+    /// a cancellation for a reason a retry can get past ([`RETRYABLE_CANCELLATIONS`]: an item
+    /// held by another transaction, throttling) is a retryable AWS error; any other reason
+    /// (a validation error, an item too large) is not.
     pub(crate) async fn transact(&self, writes: Vec<Write>, key: String) -> Result<()> {
         let mut request = self.client.transact_write_items();
         for mut write in writes {
@@ -182,18 +197,29 @@ impl DynamoLedger {
         match request.send().await {
             Ok(_) => Ok(()),
             Err(e) => {
-                let conflict = match e.as_service_error() {
+                let reasons: Vec<String> = match e.as_service_error() {
                     Some(TransactWriteItemsError::TransactionCanceledException(tc)) => tc
                         .cancellation_reasons()
                         .iter()
-                        .any(|r| r.code() == Some("ConditionalCheckFailed")),
-                    _ => false,
+                        .map(|r| r.code().unwrap_or("None").to_owned())
+                        .collect(),
+                    _ => Vec::new(),
                 };
-                if conflict {
-                    Err(WardenError::LedgerConflict { key })
-                } else {
-                    Err(aws_error(SERVICE, "TransactWriteItems", e))
+                if reasons.iter().any(|r| r == "ConditionalCheckFailed") {
+                    return Err(WardenError::LedgerConflict { key });
                 }
+                let mut err = aws_error(SERVICE, "TransactWriteItems", e);
+                if let WardenError::Aws {
+                    retryable, message, ..
+                } = &mut err
+                    && !reasons.is_empty()
+                {
+                    *retryable |= reasons
+                        .iter()
+                        .any(|r| RETRYABLE_CANCELLATIONS.contains(&r.as_str()));
+                    message.push_str(&format!(" (cancellation reasons: {})", reasons.join(", ")));
+                }
+                Err(err)
             }
         }
     }

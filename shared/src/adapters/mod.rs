@@ -88,6 +88,15 @@ pub fn is_throttling(code: Option<&str>) -> bool {
     code.is_some_and(|c| THROTTLING_CODES.contains(&c))
 }
 
+/// Error codes (HTTP 400) that mean "another writer holds this for a moment": retryable, though
+/// the SDK does not retry them itself.
+const TRANSIENT_CODES: &[&str] = &[
+    // DynamoDB: a PutItem/UpdateItem/DeleteItem on an item that an ongoing TransactWriteItems
+    // holds (model: "rejected because there is an ongoing transaction for the item"; developer
+    // guide, "Transaction conflict handling").
+    "TransactionConflictException",
+];
+
 /// The error code of an SDK error, if the service sent one.
 pub(crate) fn code_of<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>) -> Option<&str> {
     match err {
@@ -109,7 +118,12 @@ where
     let (retryable, message) = match &err {
         SdkError::ServiceError(e) => {
             let status = e.raw().status().as_u16();
-            let retryable = status >= 500 || status == 429 || is_throttling(code.as_deref());
+            let retryable = status >= 500
+                || status == 429
+                || is_throttling(code.as_deref())
+                || code
+                    .as_deref()
+                    .is_some_and(|c| TRANSIENT_CODES.contains(&c));
             let message = e.err().message().unwrap_or("no message").to_owned();
             (
                 retryable,

@@ -176,6 +176,7 @@ where
                 continue;
             }
             let view = observed.get(&domain.id);
+            let reads_by = crate::deadline::calls_by(deadline, self.deadline_margin);
             if let Err(e) = self
                 .run(
                     &mut report,
@@ -184,9 +185,14 @@ where
                     Coverage::Full(view),
                     mode,
                     now,
+                    reads_by,
                 )
                 .await
             {
+                if matches!(e, WardenError::DeadlineExceeded(_)) {
+                    // Its reads were cut: nothing of the domain was judged.
+                    report.incomplete = true;
+                }
                 report.fail(&format!("domain {}", domain.name), &e);
             }
         }
@@ -235,7 +241,7 @@ where
         }
         for (domain, baseline, scope) in work {
             if let Err(e) = self
-                .run(&mut report, domain, baseline, scope, Mode::Apply, now)
+                .run(&mut report, domain, baseline, scope, Mode::Apply, now, None)
                 .await
             {
                 report.fail(&format!("domain {}", domain.name), &e);
@@ -261,6 +267,9 @@ where
         );
     }
 
+    /// Checks one domain's scope. Its reads are abandoned at `reads_by` (the deadline's time
+    /// for calls): then nothing of the domain is judged, and no finding changes.
+    #[allow(clippy::too_many_arguments)]
     async fn run(
         &self,
         report: &mut DriftReport,
@@ -269,18 +278,24 @@ where
         scope: Coverage<'_>,
         mode: Mode,
         now: Epoch,
+        reads_by: Option<tokio::time::Instant>,
     ) -> Result<()> {
         let plan = mode == Mode::Plan;
-        // The safety net's findings are the reconcile's to open and resolve.
-        let previous: Vec<FindingState> = self
-            .store
-            .findings(&domain.id)
-            .await?
-            .into_iter()
-            .filter(|f| !crate::catalogue::is_safety_rule(&f.rule))
-            .collect();
-        let (snap, seen) = self
-            .observe(domain, baseline, &scope, &previous, now)
+        let (previous, (snap, seen)) =
+            crate::deadline::within(reads_by, "drift: reading the domain", async {
+                // The safety net's findings are the reconcile's to open and resolve.
+                let previous: Vec<FindingState> = self
+                    .store
+                    .findings(&domain.id)
+                    .await?
+                    .into_iter()
+                    .filter(|f| !crate::catalogue::is_safety_rule(&f.rule))
+                    .collect();
+                let observed = self
+                    .observe(domain, baseline, &scope, &previous, now)
+                    .await?;
+                Ok((previous, observed))
+            })
             .await?;
         let eval = rules::evaluate(baseline, &snap);
         if !report.domains.contains(&domain.id.to_string()) {

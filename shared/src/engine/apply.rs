@@ -91,7 +91,9 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                     }
                     let record = action.user().and_then(|u| records.get(u));
                     let at = InDomain { run, domain, info };
-                    let outcome = self.execute(at, &action, record).await;
+                    let outcome = run
+                        .bounded(action.kind(), self.execute(at, &action, record))
+                        .await;
                     (action, outcome)
                 }
             })

@@ -29,8 +29,9 @@ use tokio::time::Instant;
 pub use outcome::{ActionReport, Outcome, Progress, Report};
 pub(crate) use run::Run;
 
+use crate::deadline::within;
 use crate::drift::ports::FindingStore;
-use crate::error::Result;
+use crate::error::{Result, WardenError};
 use crate::events::{Change, Inbound, Subject};
 use crate::model::{Epoch, Mode};
 use crate::policy::Policy;
@@ -119,7 +120,12 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         now: Epoch,
         deadline: Option<Instant>,
     ) -> Result<Run> {
-        let resolved = self.resolve_mappings(trigger, mode, now).await?;
+        let resolved = within(
+            self.calls_by(deadline),
+            "resolving the mapped groups",
+            self.resolve_mappings(trigger, mode, now),
+        )
+        .await?;
         Ok(Run::new(
             trigger,
             mode,
@@ -130,7 +136,13 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         ))
     }
 
-    /// An Identity Center change: reconcile the users and groups it names.
+    /// The instant after which no AWS call is waited on (see [`crate::deadline`]).
+    fn calls_by(&self, deadline: Option<Instant>) -> Option<Instant> {
+        crate::deadline::calls_by(deadline, self.options.deadline_margin)
+    }
+
+    /// An Identity Center change: reconcile the users and groups it names. A run the deadline
+    /// cut answers an incomplete report (and the event is not marked handled).
     pub async fn membership(
         &self,
         change: Change,
@@ -138,7 +150,14 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         deadline: Option<Instant>,
     ) -> Result<Report> {
         let trigger = change.event_id.clone();
-        if self.ledger.event_seen(&trigger).await? {
+        let calls_by = self.calls_by(deadline);
+        if within(
+            calls_by,
+            "reading the ledger",
+            self.ledger.event_seen(&trigger),
+        )
+        .await?
+        {
             tracing::info!(event_id = %trigger, "event already handled: redelivery ignored");
             return Ok(Report::skipped(
                 &trigger,
@@ -161,20 +180,25 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                     group,
                     user,
                 } => {
-                    self.ledger
-                        .remember_membership(membership, group, user)
-                        .await?;
+                    within(
+                        calls_by,
+                        "writing the ledger",
+                        self.ledger.remember_membership(membership, group, user),
+                    )
+                    .await?;
                     users.insert(user.clone());
                 }
-                Subject::Membership(m) => match self.ledger.membership(m).await? {
-                    Some((_, user)) => {
-                        users.insert(user);
+                Subject::Membership(m) => {
+                    match within(calls_by, "reading the ledger", self.ledger.membership(m)).await? {
+                        Some((_, user)) => {
+                            users.insert(user);
+                        }
+                        None => {
+                            tracing::info!(membership = %m, "membership id unknown to the ledger: re-reading every mapped group");
+                            unresolved = true;
+                        }
                     }
-                    None => {
-                        tracing::info!(membership = %m, "membership id unknown to the ledger: re-reading every mapped group");
-                        unresolved = true;
-                    }
-                },
+                }
                 Subject::Domain(_) | Subject::Profile { .. } | Subject::SecurityGroup(_) => {
                     tracing::info!(?subject, "drift subject: not a membership change");
                 }
@@ -209,10 +233,22 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         now: Epoch,
         deadline: Option<Instant>,
     ) -> Result<Report> {
-        let mut run = self.start(trigger, mode, now, deadline).await?;
-        run.hand_on = true;
-        let report = self.reconcile_all(&run, None).await?;
-        let report = self.settle_conflicts(&run, report).await?;
+        let report = match self.start(trigger, mode, now, deadline).await {
+            Ok(mut run) => {
+                run.hand_on = true;
+                let report = self.reconcile_all(&run, None).await?;
+                self.settle_conflicts(&run, report).await?
+            }
+            // Not even the mapped groups could be resolved in the time left: nothing was
+            // planned (never from an empty entitlement), the next sweep does it all.
+            Err(WardenError::DeadlineExceeded(why)) => {
+                tracing::warn!(sweep_id = trigger, %why, "sweep cut by the deadline before it could plan");
+                let mut report = Report::new(trigger, mode);
+                report.complete = false;
+                report
+            }
+            Err(e) => return Err(e),
+        };
         let counts = report.counts();
         tracing::info!(
             sweep_id = trigger,

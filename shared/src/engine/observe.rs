@@ -180,27 +180,50 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         run: &Run,
         users: &BTreeSet<UserId>,
     ) -> Result<Report> {
+        let mut report = Report::new(&run.trigger, run.mode);
+        let done = self.reconcile_users_into(run, users, &mut report).await;
+        finish(run, report, done)
+    }
+
+    async fn reconcile_users_into(
+        &self,
+        run: &Run,
+        users: &BTreeSet<UserId>,
+        report: &mut Report,
+    ) -> Result<()> {
         let mut desired: BTreeMap<DomainId, BTreeMap<UserId, Entitlement>> = BTreeMap::new();
         for user in users {
-            for (domain, e) in self.entitlements_of(run, user).await? {
+            let entitled = run
+                .bounded(
+                    "reading the Identity Store",
+                    self.entitlements_of(run, user),
+                )
+                .await?;
+            for (domain, e) in entitled {
                 desired.entry(domain).or_default().insert(user.clone(), e);
             }
         }
-        let mut report = Report::new(&run.trigger, run.mode);
         let mut observed_domains = Vec::new();
         for domain in &self.policy.domains {
             let desired = desired.remove(&domain.id).unwrap_or_default();
             let mut records = BTreeMap::new();
             let mut profiles = BTreeMap::new();
             for user in users {
-                let record = self.ledger.record(&domain.id, user).await?;
+                let record = run
+                    .bounded("reading the ledger", self.ledger.record(&domain.id, user))
+                    .await?;
                 let name = match (&record, desired.get(user)) {
                     (Some(r), _) => Some(r.profile.clone()),
                     (None, Some(e)) => Some(crate::naming::profile_name(&e.user_name, user)),
                     (None, None) => None,
                 };
                 if let Some(name) = name
-                    && let Some(p) = self.studio.describe_profile(&domain.id, &name).await?
+                    && let Some(p) = run
+                        .bounded(
+                            "describing the profile",
+                            self.studio.describe_profile(&domain.id, &name),
+                        )
+                        .await?
                 {
                     profiles.insert(name, p);
                 }
@@ -217,14 +240,12 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             };
             observed_domains.push((domain, observed));
         }
-        let plans = self
-            .plan_all(run, &mut report, &observed_domains, false)
-            .await?;
+        let plans = self.plan_all(run, report, &observed_domains, false).await?;
         for ((domain, observed), plan) in observed_domains.iter().zip(plans) {
-            self.apply_domain(run, &mut report, &domain.id, observed, plan.actions)
+            self.apply_domain(run, report, &domain.id, observed, plan.actions)
                 .await?;
         }
-        Ok(report)
+        Ok(())
     }
 
     /// Reconciles from complete listings: the sweep, and events that name groups.
@@ -235,8 +256,18 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         run: &Run,
         only: Option<(BTreeSet<GroupId>, BTreeSet<UserId>)>,
     ) -> Result<Report> {
-        let resolved = &run.resolved;
         let mut report = Report::new(&run.trigger, run.mode);
+        let done = self.reconcile_all_into(run, only, &mut report).await;
+        finish(run, report, done)
+    }
+
+    async fn reconcile_all_into(
+        &self,
+        run: &Run,
+        only: Option<(BTreeSet<GroupId>, BTreeSet<UserId>)>,
+        report: &mut Report,
+    ) -> Result<()> {
+        let resolved = &run.resolved;
 
         // Identity side: one pass over the users, one per mapped group.
         let mut groups_of: BTreeMap<UserId, BTreeSet<GroupId>> = BTreeMap::new();
@@ -245,10 +276,14 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         if let Some((named, _)) = &only {
             wanted_groups.extend(named.iter().filter(|g| !resolved.is_mapped(g)).cloned());
         }
-        let member_lists: Vec<(GroupId, Option<Vec<_>>)> = stream::iter(wanted_groups)
-            .map(|g| async move { self.directory.members_of(&g).await.map(|m| (g, m)) })
-            .buffer_unordered(self.options.concurrency)
-            .try_collect()
+        let member_lists: Vec<(GroupId, Option<Vec<_>>)> = run
+            .bounded(
+                "listing the groups' members",
+                stream::iter(wanted_groups)
+                    .map(|g| async move { self.directory.members_of(&g).await.map(|m| (g, m)) })
+                    .buffer_unordered(self.options.concurrency)
+                    .try_collect(),
+            )
             .await?;
         for (group, members) in member_lists {
             // Deleted since the run resolved the mappings: its members cannot be known, so the
@@ -276,7 +311,9 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         let mut records_by_domain: BTreeMap<DomainId, BTreeMap<UserId, UserRecord>> =
             BTreeMap::new();
         for domain in &self.policy.domains {
-            let records = self.ledger.records(&domain.id).await?;
+            let records = run
+                .bounded("reading the ledger", self.ledger.records(&domain.id))
+                .await?;
             records_by_domain.insert(
                 domain.id.clone(),
                 records.into_iter().map(|r| (r.user.clone(), r)).collect(),
@@ -297,9 +334,8 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         // Users: the sweep lists them all (one paginated pass, no per-user calls); a group event
         // describes only the users it concerns, so that one event never pays for the whole store.
         let mut users: BTreeMap<UserId, User> = match &scope_users {
-            None => self
-                .directory
-                .users()
+            None => run
+                .bounded("listing the users", self.directory.users())
                 .await?
                 .into_iter()
                 .map(|u| (u.id.clone(), u))
@@ -314,10 +350,14 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 .collect(),
             Some(scope) => scope.iter().cloned().collect(),
         };
-        let described: Vec<Option<User>> = stream::iter(to_describe)
-            .map(|u| async move { self.directory.user(&u).await })
-            .buffer_unordered(self.options.concurrency)
-            .try_collect()
+        let described: Vec<Option<User>> = run
+            .bounded(
+                "describing the users",
+                stream::iter(to_describe)
+                    .map(|u| async move { self.directory.user(&u).await })
+                    .buffer_unordered(self.options.concurrency)
+                    .try_collect(),
+            )
             .await?;
         users.extend(described.into_iter().flatten().map(|u| (u.id.clone(), u)));
         let mut desired: BTreeMap<DomainId, BTreeMap<UserId, Entitlement>> = BTreeMap::new();
@@ -339,9 +379,20 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 report.complete = false;
                 break;
             }
-            let listed = self.studio.list_profiles(&domain.id).await?;
+            let listed = run
+                .bounded(
+                    "listing the profiles",
+                    self.studio.list_profiles(&domain.id),
+                )
+                .await?;
             let description = if run.hand_on && domain.baseline.is_some() {
-                Some(self.studio.describe_domain(&domain.id).await?)
+                Some(
+                    run.bounded(
+                        "describing the domain",
+                        self.studio.describe_domain(&domain.id),
+                    )
+                    .await?,
+                )
             } else {
                 None
             };
@@ -367,11 +418,11 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             .into_iter()
             .map(|(d, (o, l))| ((d, o), l))
             .unzip();
-        let plans = self.plan_all(run, &mut report, &observations, full).await?;
+        let plans = self.plan_all(run, report, &observations, full).await?;
         for (((domain, observed), listed), plan) in
             observations.into_iter().zip(listings).zip(plans)
         {
-            self.apply_domain(run, &mut report, &domain.id, &observed, plan.actions)
+            self.apply_domain(run, report, &domain.id, &observed, plan.actions)
                 .await?;
             if scope_users.is_none() && run.mode == Mode::Apply {
                 let open = self.raise_safety(run, domain, report.hold.as_ref()).await?;
@@ -384,6 +435,23 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 );
             }
         }
-        Ok(report)
+        Ok(())
     }
+}
+
+/// A reconcile's report once its work ended: a run cut by the deadline (a read or an action
+/// abandoned, see [`crate::deadline`]) is incomplete, with what it did so far; any other error
+/// fails the run.
+fn finish(run: &Run, mut report: Report, done: Result<()>) -> Result<Report> {
+    match done {
+        Ok(()) => {}
+        Err(WardenError::DeadlineExceeded(why)) => {
+            tracing::warn!(trigger = %run.trigger, %why, "run cut by the deadline: the rest is left to the next run");
+        }
+        Err(e) => return Err(e),
+    }
+    if run.was_cut() {
+        report.complete = false;
+    }
+    Ok(report)
 }

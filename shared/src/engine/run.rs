@@ -2,12 +2,16 @@
 //! policy's groups resolved once, and the records it wrote (for the observation it hands on).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::deadline;
 use crate::desired::ResolvedMappings;
+use crate::error::Result;
 use crate::ids::{DomainId, ResourceName, UserId};
 use crate::model::{DomainDescription, DomainView, Epoch, Mode, Phase, ProfileSummary, UserRecord};
 
@@ -19,6 +23,10 @@ pub(crate) struct Run {
     pub now: Epoch,
     pub deadline: Option<Instant>,
     margin: Duration,
+    /// No AWS call is waited on past this (see [`crate::deadline`]).
+    calls_by: Option<Instant>,
+    /// Whether a call was abandoned at `calls_by`: the run is then incomplete.
+    cut: AtomicBool,
     /// The policy's group references, resolved once per run (display names cost a call).
     pub resolved: ResolvedMappings,
     /// A sweep: describe each domain the drift sweep will check up front, and hand each
@@ -45,6 +53,8 @@ impl Run {
             now,
             deadline,
             margin,
+            calls_by: deadline::calls_by(deadline, margin),
+            cut: AtomicBool::new(false),
             resolved,
             hand_on: false,
             written: Mutex::default(),
@@ -56,6 +66,29 @@ impl Run {
     pub fn past_deadline(&self) -> bool {
         self.deadline
             .is_some_and(|d| Instant::now() + self.margin >= d)
+    }
+
+    /// `work` (AWS calls, the SDK's retries included), abandoned with
+    /// [`crate::WardenError::DeadlineExceeded`] when the time for calls is up; the run is then
+    /// marked cut (incomplete).
+    pub fn bounded<'a, T: 'a>(
+        &'a self,
+        what: &'a str,
+        work: impl Future<Output = Result<T>> + 'a,
+    ) -> impl Future<Output = Result<T>> + 'a {
+        let work = deadline::within(self.calls_by, what, work);
+        async move {
+            let done = work.await;
+            if matches!(done, Err(crate::WardenError::DeadlineExceeded(_))) {
+                self.cut.store(true, Ordering::SeqCst);
+            }
+            done
+        }
+    }
+
+    /// Whether the deadline cut an AWS call of this run.
+    pub fn was_cut(&self) -> bool {
+        self.cut.load(Ordering::SeqCst)
     }
 
     pub(super) fn wrote(&self, record: &UserRecord) {
