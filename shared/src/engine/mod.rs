@@ -16,6 +16,7 @@ mod holds;
 mod observe;
 mod offboard;
 mod outcome;
+mod resolve;
 mod run;
 mod safety;
 mod tags;
