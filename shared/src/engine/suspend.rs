@@ -156,20 +156,18 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
             //    to the Update the next run plans, which records it.
             let stale = r.template_hash.as_deref() != Some(e.template_hash.as_str())
                 || r.group.as_ref() != Some(&e.group);
-            let settled = || async {
-                self.studio
+            let update = stale
+                && self
+                    .studio
                     .describe_profile(domain, profile)
-                    .await
-                    .map(|p| {
-                        p.is_some_and(|p| {
-                            matches!(
-                                p.status,
-                                ProfileStatus::InService | ProfileStatus::UpdateFailed
-                            )
-                        })
-                    })
-            };
-            if stale && settled().await? {
+                    .await?
+                    .is_some_and(|p| {
+                        matches!(
+                            p.status,
+                            ProfileStatus::InService | ProfileStatus::UpdateFailed
+                        )
+                    });
+            if update {
                 let spec = self.spec(user, e, info);
                 if self.studio.update_profile(domain, profile, &spec).await?
                     == UpdateOutcome::Updated
