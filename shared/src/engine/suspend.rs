@@ -53,16 +53,7 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
             return self.transition(run, rec, action, Outcome::Offboarded).await;
         };
         run.touched(domain, profile);
-        // 2. The mark, for people looking at the profile: when the suspension began. Always
-        //    the record's time (a pass cut after tagging, before its record, tags again).
-        let mark = rfc3339(since);
-        if tags.get(TAG_SUSPENDED) != Some(&mark) {
-            let add = BTreeMap::from([(TAG_SUSPENDED.to_owned(), mark)]);
-            self.studio
-                .retag_profile(domain, profile, &add, &[])
-                .await?;
-        }
-        // 3. What runs: the profile's apps and the apps of the private spaces it owns. The
+        // 2. What runs: the profile's apps and the apps of the private spaces it owns. The
         //    spaces stay, and so do the shared spaces' apps (other people work there).
         let apps = self.studio.profile_apps(domain, profile).await?;
         let left = self.delete_apps(domain, apps).await?;
@@ -74,6 +65,16 @@ impl<D: Directory, S: Studio, L: Ledger> Engine<D, S, L> {
                     busy_spaces += 1;
                 }
             }
+        }
+        // 3. The mark, for people looking at the profile: when the suspension began. Always
+        //    the record's time (a pass cut after tagging, before its record, tags again).
+        //    After the access-critical steps, so that a refused tag never keeps apps running.
+        let mark = rfc3339(since);
+        if tags.get(TAG_SUSPENDED) != Some(&mark) {
+            let add = BTreeMap::from([(TAG_SUSPENDED.to_owned(), mark)]);
+            self.studio
+                .retag_profile(domain, profile, &add, &[])
+                .await?;
         }
         let waiting = if left > 0 {
             Some(Progress::AppsDeleting(left))
