@@ -214,7 +214,8 @@ def test_profiles_are_created_only_tagged_and_changed_only_when_owned(stack, rol
 @pytest.mark.parametrize("role", FUNCTION_ROLES)
 def test_tagging_cannot_make_a_hand_made_profile_managed(stack, role):
     """AddTags only as part of creating a managed profile, or on a profile that is already
-    managed and never on the reserved keys; nothing on apps, spaces or domains."""
+    managed and never on the ownership keys (the suspended mark has its own test); nothing on
+    apps, spaces or domains."""
     doc = stack.role_policy(role)
     profile = arn("user-profile", PLATFORM_DOMAIN, "handmade")
     claim = {"aws:RequestTag/studio-warden:managed": "true", "aws:TagKeys": ["studio-warden:managed"]}
@@ -239,6 +240,38 @@ def test_tagging_cannot_make_a_hand_made_profile_managed(stack, role):
                 assert not allowed(doc, action, resource, ctx), (action, resource)
     assert resources_granted(doc, "sagemaker:AddTags") <= {arn("user-profile", d, "*") for d in managed_domains(stack)}
     assert resources_granted(doc, "sagemaker:DeleteTags") <= {arn("user-profile", d, "*") for d in managed_domains(stack)}
+
+
+@pytest.mark.parametrize("role", FUNCTION_ROLES)
+def test_only_the_suspended_mark_of_the_reserved_keys_is_tagged_after_creation(stack, role):
+    """Two-stage offboarding tags a managed profile `studio-warden:suspended` and a restore
+    removes it: that one reserved key, alone, on managed profiles only. The ownership keys stay
+    out of reach, alone or in company, and nothing opens up on a hand-made profile."""
+    doc = stack.role_policy(role)
+    profile = arn("user-profile", PLATFORM_DOMAIN, "jdoe")
+    mark = {"aws:RequestTag/studio-warden:suspended": "2026-11-26T07:00:00Z", "aws:TagKeys": ["studio-warden:suspended"]}
+    assert allowed(doc, "sagemaker:AddTags", profile, {**mark, **MANAGED})
+    assert allowed(doc, "sagemaker:DeleteTags", profile, {"aws:TagKeys": ["studio-warden:suspended"], **MANAGED})
+    # Not on a hand-made profile, nor as part of a create.
+    assert not allowed(doc, "sagemaker:AddTags", profile, mark)
+    assert not allowed(doc, "sagemaker:DeleteTags", profile, {"aws:TagKeys": ["studio-warden:suspended"]})
+    assert not allowed(doc, "sagemaker:AddTags", profile, {**mark, **MANAGED, "sagemaker:TaggingAction": "UpdateUserProfile"})
+    # No other reserved key, alone, next to the mark, or by a near name; no request without keys.
+    for keys in (
+        ["studio-warden:managed"],
+        ["studio-warden:user-id"],
+        ["studio-warden:suspended", "studio-warden:managed"],
+        ["studio-warden:suspended", "studio-warden:user-id"],
+        ["studio-warden:suspended-until"],
+        ["studio-warden:Suspended"],
+    ):
+        for action in ("sagemaker:AddTags", "sagemaker:DeleteTags"):
+            assert not allowed(doc, action, profile, {"aws:TagKeys": keys, **MANAGED}), (action, keys)
+    assert not allowed(doc, "sagemaker:DeleteTags", profile, MANAGED), "DeleteTags with no key list"
+    # Nothing on apps, spaces or domains.
+    for resource in (arn("app", PLATFORM_DOMAIN, "jdoe", "JupyterLab", "default"), arn("space", PLATFORM_DOMAIN, "s1"), arn("domain", PLATFORM_DOMAIN)):
+        for action in ("sagemaker:AddTags", "sagemaker:DeleteTags"):
+            assert not allowed(doc, action, resource, {**mark, **MANAGED}), (action, resource)
 
 
 # --- 2. The exact action sets ----------------------------------------------------------------

@@ -18,7 +18,8 @@ VERSION = "2012-10-17"
 # What the Rust code calls (shared/src/adapters/*.rs, every `.client.xxx()`), and nothing else.
 # Service Authorization Reference, Amazon SageMaker (list_amazonsagemaker).
 OWNERSHIP_TAG = "studio-warden:managed"
-RESERVED_TAG_KEYS = "studio-warden:*"  # the warden's own tags: never added or removed after creation
+RESERVED_TAG_KEYS = "studio-warden:*"  # the warden's own tags: never added or removed after creation ...
+SUSPENDED_TAG = "studio-warden:suspended"  # ... but this one, on its own: the first stage of offboarding
 # The exact SageMaker action set of both functions; test_iam pins it.
 SAGEMAKER_ACTIONS = (
     "sagemaker:DescribeDomain",
@@ -177,6 +178,18 @@ def function_policy(scope: FunctionScope) -> dict:
             {
                 "StringEquals": managed,
                 "ForAllValues:StringNotLike": {"aws:TagKeys": RESERVED_TAG_KEYS},
+                "Null": {"aws:TagKeys": "false", "sagemaker:TaggingAction": "true"},
+            },
+        ),
+        # The suspension (offboarding's first stage) marks an owned profile, and a restore
+        # unmarks it: exactly that one reserved key, alone in its request, never at creation.
+        statement(
+            "MarkOwnedProfilesSuspended",
+            ["sagemaker:AddTags", "sagemaker:DeleteTags"],
+            profiles,
+            {
+                "StringEquals": managed,
+                "ForAllValues:StringEquals": {"aws:TagKeys": [SUSPENDED_TAG]},
                 "Null": {"aws:TagKeys": "false", "sagemaker:TaggingAction": "true"},
             },
         ),

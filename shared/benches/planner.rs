@@ -50,6 +50,7 @@ impl World {
             records: &self.records,
             scope: &Scope::All,
             grace_period: GRACE,
+            retention: Some(GRACE),
             now: NOW,
         }
     }

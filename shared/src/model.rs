@@ -152,15 +152,23 @@ pub enum Phase {
     Creating,
     /// The user is entitled and has (or is getting) a profile.
     Active,
-    /// Entitlement lost at `since`; offboarding starts when the grace period has passed.
+    /// Entitlement lost at `since`; the suspension starts when the grace period has passed.
     Grace { since: Epoch },
-    /// Offboarding under way; `step` is the last step reached, for people reading the ledger.
+    /// The grace period is over and the user's access is being removed since `since`: the SSO
+    /// assignment removed, the profile tagged suspended, its apps and the apps of its private
+    /// spaces deleting (SageMaker takes its time).
+    Suspending { since: Epoch },
+    /// Access removed (the first stage of offboarding), counted from `at`, the time the
+    /// suspension began and the value of the profile's `studio-warden:suspended` tag: no apps,
+    /// no SSO assignment; the profile, its spaces and home directories kept. The data is
+    /// deleted once `[offboarding] retention` has passed since `at`, never with
+    /// `remove = "apps"`. Rejoining restores the user, data intact.
+    Suspended { at: Epoch },
+    /// Deleting the user's data (the second stage), after the retention; `step` is the last
+    /// step reached, for people reading the ledger.
     Offboarding { since: Epoch, step: OffboardStep },
     /// The profile is gone; the record stays as the end of the user's story.
     Offboarded { at: Epoch },
-    /// Offboarded with `remove = "apps"`: apps and SSO assignment removed, the profile and its
-    /// data kept. Rejoining restores access.
-    Suspended { at: Epoch },
 }
 
 impl Phase {
@@ -169,14 +177,15 @@ impl Phase {
             Phase::Creating => "Creating",
             Phase::Active => "Active",
             Phase::Grace { .. } => "Grace",
+            Phase::Suspending { .. } => "Suspending",
+            Phase::Suspended { .. } => "Suspended",
             Phase::Offboarding { .. } => "Offboarding",
             Phase::Offboarded { .. } => "Offboarded",
-            Phase::Suspended { .. } => "Suspended",
         }
     }
 }
 
-/// The offboarding steps, in the order SageMaker requires.
+/// The steps of deleting a suspended user's data, in the order SageMaker requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum OffboardStep {
     DeletingApps,

@@ -4,8 +4,10 @@
 //! (scope: the event's users), the sweep (scope: everything) and the dry-run plan. Safety rules
 //! live here, where they can be property-tested:
 //! - a profile without a ledger record is never changed, only reported;
-//! - an entitled user's profile is never offboarded;
-//! - offboarding only starts after the grace period.
+//! - an entitled user is never suspended and an entitled user's profile never deleted;
+//! - offboarding has two stages: the suspension (access removed: apps, SSO assignment) only
+//!   after the grace period, and the deletion of the user's data only after the retention
+//!   that follows the suspension, never when the policy keeps data (`remove = "apps"`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -34,6 +36,9 @@ pub struct DomainState<'a> {
     pub records: &'a BTreeMap<UserId, UserRecord>,
     pub scope: &'a Scope,
     pub grace_period: Duration,
+    /// How long a suspended user's data is kept before it is deleted; `None`: for ever
+    /// (`remove = "apps"`). See [`crate::policy::Offboarding::data_retention`].
+    pub retention: Option<Duration>,
     pub now: Epoch,
 }
 
@@ -69,15 +74,24 @@ pub enum Action {
         profile: ResourceName,
         reason: String,
     },
-    /// The user is entitled again: cancel a grace period or an offboarding that has not reached
-    /// the profile yet.
+    /// The user is entitled again: cancel a grace period, lift a suspension, or stop a deletion
+    /// that has not reached the profile yet.
     Restore {
         user: UserId,
         profile: ResourceName,
         entitlement: Box<Entitlement>,
         reason: String,
     },
-    /// Run the offboarding state machine as far as it goes now.
+    /// The first stage of offboarding, as far as it goes now: remove the user's access (the
+    /// SSO assignment, the apps of the profile and of its private spaces) and tag the profile
+    /// suspended. Nothing that holds data is deleted.
+    Suspend {
+        user: UserId,
+        profile: ResourceName,
+        reason: String,
+    },
+    /// The second stage, as far as it goes now: delete the suspended user's data (private
+    /// spaces, shared ones as the policy says, then the profile).
     Offboard {
         user: UserId,
         profile: ResourceName,
@@ -104,6 +118,7 @@ impl Action {
             Action::Record { .. } => "Record",
             Action::StartGrace { .. } => "StartGrace",
             Action::Restore { .. } => "Restore",
+            Action::Suspend { .. } => "Suspend",
             Action::Offboard { .. } => "Offboard",
             Action::Forget { .. } => "Forget",
             Action::ReportUnmanaged { .. } => "ReportUnmanaged",
@@ -117,6 +132,7 @@ impl Action {
             | Action::Record { user, .. }
             | Action::StartGrace { user, .. }
             | Action::Restore { user, .. }
+            | Action::Suspend { user, .. }
             | Action::Offboard { user, .. }
             | Action::Forget { user, .. } => Some(user),
             Action::ReportUnmanaged { .. } => None,
@@ -129,6 +145,7 @@ impl Action {
             self,
             Action::Create { .. }
                 | Action::Update { .. }
+                | Action::Suspend { .. }
                 | Action::Offboard { .. }
                 | Action::Restore { .. }
         )
@@ -215,13 +232,21 @@ fn plan_entitled(
             // ownership tag names this user, and reports a conflict otherwise.
             _ => Some(create(format!("member of {} again", e.group_label))),
         },
-        Phase::Grace { .. } | Phase::Offboarding { .. } | Phase::Suspended { .. } => {
+        Phase::Grace { .. }
+        | Phase::Suspending { .. }
+        | Phase::Suspended { .. }
+        | Phase::Offboarding { .. } => {
+            let cancelled = match r.phase {
+                Phase::Grace { .. } => "offboarding cancelled",
+                Phase::Offboarding { .. } => "deletion stopped, what is left restored",
+                _ => "suspension lifted, data intact",
+            };
             match profile {
                 Some(p) if p.status != ProfileStatus::Deleting => Some(Action::Restore {
                     user: user.clone(),
                     profile: r.profile.clone(),
                     entitlement: Box::new(e.clone()),
-                    reason: format!("member of {} again: offboarding cancelled", e.group_label),
+                    reason: format!("member of {} again: {cancelled}", e.group_label),
                 }),
                 // Too late to keep it: wait until SageMaker has deleted it, then create it anew.
                 Some(_) => None,
@@ -291,6 +316,11 @@ fn plan_not_entitled(
     r: &UserRecord,
     profile: Option<&ProfileSummary>,
 ) -> Option<Action> {
+    let suspend = |reason: String| Action::Suspend {
+        user: user.clone(),
+        profile: r.profile.clone(),
+        reason,
+    };
     let offboard = |reason: String| Action::Offboard {
         user: user.clone(),
         profile: r.profile.clone(),
@@ -303,7 +333,12 @@ fn plan_not_entitled(
     };
     match &r.phase {
         Phase::Offboarded { .. } => None,
-        Phase::Offboarding { .. } => Some(offboard("continue offboarding".into())),
+        // A deletion under way goes on, unless the policy now keeps data: then it stops, and
+        // the user stays suspended.
+        Phase::Offboarding { .. } if state.retention.is_none() && profile.is_some() => Some(
+            suspend("[offboarding] remove = \"apps\" keeps the data: deletion stopped".into()),
+        ),
+        Phase::Offboarding { .. } => Some(offboard("continue deleting the user's data".into())),
         // A fresh claim is a lease: the invocation that wrote it may be creating the profile
         // right now, and it would appear after a Forget, with no record to manage it. Only
         // once no invocation can still be running (Lambda's longest run) is a claim without a
@@ -313,41 +348,65 @@ fn plan_not_entitled(
         {
             None
         }
-        Phase::Creating | Phase::Active | Phase::Grace { .. } | Phase::Suspended { .. }
+        Phase::Creating
+        | Phase::Active
+        | Phase::Grace { .. }
+        | Phase::Suspending { .. }
+        | Phase::Suspended { .. }
             if profile.is_none() =>
         {
             Some(forget(
                 "no longer entitled and there is no profile to offboard",
             ))
         }
-        Phase::Suspended { .. } => None,
         Phase::Creating | Phase::Active => {
             if state.grace_period.is_zero() {
-                Some(offboard(
-                    "no longer entitled; the grace period is zero".into(),
+                Some(suspend(
+                    "no longer entitled; the grace period is zero: suspending".into(),
                 ))
             } else {
                 Some(Action::StartGrace {
                     user: user.clone(),
                     profile: r.profile.clone(),
                     reason: format!(
-                        "no longer entitled: offboarding in {}",
-                        humantime::format_duration(state.grace_period)
+                        "no longer entitled: suspension in {}, {}",
+                        humantime::format_duration(state.grace_period),
+                        match state.retention {
+                            Some(keep) => format!(
+                                "data deleted {} after it",
+                                humantime::format_duration(keep)
+                            ),
+                            None => "data kept (remove = \"apps\")".to_owned(),
+                        }
                     ),
                 })
             }
         }
-        Phase::Grace { since } => {
-            let grace = i64::try_from(state.grace_period.as_secs()).unwrap_or(i64::MAX);
-            (state.now >= since.saturating_add(grace)).then(|| {
-                offboard(format!(
-                    "grace period of {} since {} has passed",
+        Phase::Grace { since } => (state.now >= since.saturating_add(secs(state.grace_period)))
+            .then(|| {
+                suspend(format!(
+                    "grace period of {} since {} has passed: suspending",
                     humantime::format_duration(state.grace_period),
                     crate::model::rfc3339(*since)
+                ))
+            }),
+        Phase::Suspending { .. } => Some(suspend("continue suspending".into())),
+        Phase::Suspended { at } => {
+            let keep = state.retention?;
+            (state.now >= at.saturating_add(secs(keep))).then(|| {
+                offboard(format!(
+                    "retention of {} since the suspension at {} has passed: deleting the user's data",
+                    humantime::format_duration(keep),
+                    crate::model::rfc3339(*at)
                 ))
             })
         }
     }
+}
+
+/// A duration in whole seconds, saturating.
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

@@ -90,6 +90,10 @@ pub struct Offboarding {
     /// How long a user who lost every entitlement to a domain keeps the profile; rejoining
     /// within it cancels the offboarding.
     pub grace_period: Duration,
+    /// How long a suspended user's data (profile, private spaces) is kept after the suspension
+    /// before it is deleted; rejoining within it restores the user. Not used with
+    /// [`Removal::Apps`], which never deletes data.
+    pub retention: Duration,
     /// What offboarding removes.
     pub remove: Removal,
     /// What offboarding does with the shared spaces a leaving user owns.
@@ -123,24 +127,35 @@ pub enum SharedSpaces {
 /// domain is a third of it, not a mass deletion.
 pub const MIN_PERCENT_COUNT: usize = 3;
 
-/// What offboarding removes once the grace period is over.
+/// What offboarding removes. Either way the user is first suspended when the grace period is
+/// over: the user's apps and the apps in the user's private spaces deleted, the SSO assignment
+/// removed, the profile tagged suspended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Removal {
-    /// Everything: the user's apps, the apps and the private spaces the user owns (their EBS
-    /// volumes with them), the SSO assignment, then the profile. SageMaker itself keeps the
-    /// user's directory on the domain's EFS volume after the profile is deleted.
+    /// Everything, in two stages: the suspension, then, once the retention has passed, the
+    /// private spaces the user owns (their EBS volumes with them), the shared ones as
+    /// [`SharedSpaces`] says, then the profile. SageMaker itself keeps the user's directory on
+    /// the domain's EFS volume after the profile is deleted.
     Profile,
-    /// Only what runs and what grants access: the user's apps, the apps in the user's private
-    /// spaces, and the SSO assignment. The profile, its private spaces and all home
-    /// directories are kept (the user is suspended), for an administrator to archive.
+    /// Only the suspension: the profile, its private spaces and all home directories are kept
+    /// for ever (until the user rejoins), for an administrator to archive.
     Apps,
+}
+
+impl Offboarding {
+    /// How long a suspended user's data is kept before it is deleted; `None`: for ever
+    /// (`remove = "apps"`).
+    pub fn data_retention(&self) -> Option<Duration> {
+        (self.remove == Removal::Profile).then_some(self.retention)
+    }
 }
 
 impl Default for Offboarding {
     fn default() -> Self {
         Self {
             grace_period: Duration::from_secs(24 * 3600),
+            retention: Duration::from_secs(30 * 24 * 3600),
             remove: Removal::Profile,
             shared_spaces: SharedSpaces::Keep,
             max_per_run: 10,
@@ -271,6 +286,7 @@ impl RawApps {
 #[serde(deny_unknown_fields)]
 struct RawOffboarding {
     grace_period: Option<Spanned<String>>,
+    retention: Option<Spanned<String>>,
     remove: Option<Spanned<String>>,
     shared_spaces: Option<Spanned<String>>,
     max_per_run: Option<Spanned<i64>>,
@@ -515,6 +531,12 @@ impl Validator<'_> {
                     None => Offboarding::default().grace_period,
                     Some(g) => humantime::parse_duration(g.get_ref()).map_err(|e| {
                         self.at(g, format!("offboarding.grace_period: {:?} is not a duration like \"24h\" or \"30m\": {e}", g.get_ref()))
+                    })?,
+                },
+                retention: match &o.retention {
+                    None => Offboarding::default().retention,
+                    Some(r) => humantime::parse_duration(r.get_ref()).map_err(|e| {
+                        self.at(r, format!("offboarding.retention: {:?} is not a duration like \"30d\" or \"720h\": {e}", r.get_ref()))
                     })?,
                 },
                 remove: match &o.remove {

@@ -25,8 +25,8 @@ pub struct Held {
     pub reason: String,
 }
 
-/// Splits a domain's plan into what may run and what is held back: no grace period starts and
-/// no offboarding step runs for a user `held` has a reason for. Every other action passes.
+/// Splits a domain's plan into what may run and what is held back: no grace period starts, no
+/// suspension and no deletion runs for a user `held` has a reason for. Every other action passes.
 pub fn hold_back(
     domain: &DomainId,
     actions: Vec<Action>,
@@ -35,7 +35,10 @@ pub fn hold_back(
     let mut run = Vec::with_capacity(actions.len());
     let mut out = Vec::new();
     for action in actions {
-        let destructive = matches!(action, Action::StartGrace { .. } | Action::Offboard { .. });
+        let destructive = matches!(
+            action,
+            Action::StartGrace { .. } | Action::Suspend { .. } | Action::Offboard { .. }
+        );
         match action
             .user()
             .filter(|_| destructive)
@@ -234,8 +237,9 @@ pub fn gate(
             };
             match approved.get(&(plan.domain.clone(), user.clone())) {
                 Some(hold) => {
-                    if let Action::StartGrace { reason, .. } | Action::Offboard { reason, .. } =
-                        action
+                    if let Action::StartGrace { reason, .. }
+                    | Action::Suspend { reason, .. }
+                    | Action::Offboard { reason, .. } = action
                     {
                         reason.push_str(&format!(" (released by hold {hold})"));
                     }

@@ -57,6 +57,12 @@ pub const ENDPOINT_SERVICES: &[&str] = &["sagemaker.api", "sagemaker.runtime", "
 #[derive(Debug, Clone)]
 pub struct WorldOptions {
     pub grace_period: &'static str,
+    /// `offboarding.retention`: how long a suspended user's data is kept. The default is
+    /// `"0s"`: most tests are about what offboarding does (its order, shared spaces, failed
+    /// apps, cuts, races), not when, and with no retention they still go through both stages
+    /// (a suspension, then the deletion on the next pass) with the clocks they had. Tests about
+    /// the timeline set a real one.
+    pub retention: &'static str,
     /// `offboarding.remove`: "profile" or "apps".
     pub remove: &'static str,
     /// `offboarding.shared_spaces`: "keep" or "delete".
@@ -75,6 +81,7 @@ impl Default for WorldOptions {
     fn default() -> Self {
         Self {
             grace_period: "1h",
+            retention: "0s",
             remove: "profile",
             shared_spaces: "keep",
             auth_mode: AuthMode::Iam,
@@ -294,8 +301,8 @@ impl World {
         .replace(
             "[offboarding]\n",
             &format!(
-                "[offboarding]\nshared_spaces = \"{}\"\n",
-                options.shared_spaces
+                "[offboarding]\nshared_spaces = \"{}\"\nretention = \"{}\"\n",
+                options.shared_spaces, options.retention
             ),
         );
         if let Some(extra) = &options.baseline {
@@ -744,6 +751,68 @@ impl World {
             .iter()
             .filter_map(|t| Some((t.key()?.to_owned(), t.value()?.to_owned())))
             .collect())
+    }
+
+    /// Whether a user is assigned to the domain's Identity Center application (SSO-mode
+    /// domains; an IAM-mode domain has no application and assigns nobody).
+    pub async fn assigned(&self, user: &str) -> Result<bool, WorldError> {
+        let domain = self
+            .sagemaker
+            .describe_domain()
+            .domain_id(self.domain.as_str())
+            .send()
+            .await
+            .map_err(step("DescribeDomain"))?;
+        let Some(app) = domain.single_sign_on_application_arn() else {
+            return Ok(false);
+        };
+        let sso = aws_sdk_ssoadmin::Client::new(&self.sdk);
+        let mut pages = sso
+            .list_application_assignments()
+            .application_arn(app)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(step("ListApplicationAssignments"))?;
+            if page
+                .application_assignments()
+                .iter()
+                .any(|a| a.principal_id() == user)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The domain's apps that are not gone (neither `Deleted` nor `Failed`), as
+    /// `(owner, type, status)`: the owner is the profile or the space.
+    pub async fn live_apps(&self) -> Result<Vec<(String, String, String)>, WorldError> {
+        let mut out = Vec::new();
+        let mut pages = self
+            .sagemaker
+            .list_apps()
+            .domain_id_equals(self.domain.as_str())
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for a in page.map_err(step("ListApps"))?.apps() {
+                let status = a.status().map(|s| s.as_str()).unwrap_or_default();
+                if matches!(status, "Deleted" | "Failed") {
+                    continue;
+                }
+                let owner = a.user_profile_name().or(a.space_name()).unwrap_or_default();
+                out.push((
+                    owner.to_owned(),
+                    a.app_type()
+                        .map(|t| t.as_str())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    status.to_owned(),
+                ));
+            }
+        }
+        Ok(out)
     }
 
     /// The ledger's record of a user in the domain.

@@ -4,6 +4,9 @@
 //! the Identity Store's truth: every entitled user has exactly one profile with the settings
 //! of their highest-priority group; nobody else has one; no entitled user's profile is ever
 //! deleted; the unmanaged profile is never touched; the ledger tells each user's story.
+//! Offboarding has both its stages in play: with no grace period a leaver is suspended while
+//! the history runs (and restored, tag removed, on rejoining); the retention of an hour passes
+//! only in the final sweeps, two hours apart, which delete the leavers' data.
 //!
 //! Each case runs a whole world (~10-30 s), so `make test` runs a few cases; set
 //! `PROPTEST_CASES=50` for a long run.
@@ -124,6 +127,7 @@ fn entitled(members: &BTreeMap<(usize, usize), String>) -> BTreeMap<usize, &'sta
 async fn run_history(steps: Vec<Step>, grace_zero: bool, seed: u64) {
     let options = WorldOptions {
         grace_period: if grace_zero { "0s" } else { "30m" },
+        retention: "1h",
         emulator: warden_tests::EmulatorOptions {
             status_delay: Duration::from_millis(100),
             seed,
@@ -322,13 +326,12 @@ async fn run_history(steps: Vec<Step>, grace_zero: bool, seed: u64) {
                     Some(*role),
                     "user {i}"
                 );
+                let tags = world.tags(r.profile.as_str()).await.expect("tags");
+                assert_eq!(tags.get("studio-warden:user-id"), Some(user));
                 assert_eq!(
-                    world
-                        .tags(r.profile.as_str())
-                        .await
-                        .expect("tags")
-                        .get("studio-warden:user-id"),
-                    Some(user)
+                    tags.get(warden::engine::TAG_SUSPENDED),
+                    None,
+                    "user {i} is entitled, not suspended"
                 );
                 assert!(
                     history

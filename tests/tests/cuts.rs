@@ -9,8 +9,8 @@
 //!
 //! Then the next runs, uncut, must reach the state an uncut run reaches: every entitled user
 //! has exactly one profile and an `Active` record; the user who left is `Offboarded` with no
-//! profile; every user's history holds exactly one successful `Create` (no row lost, none
-//! doubled); no profile exists twice.
+//! profile, through both stages (suspended, then deleted); every user's history holds exactly
+//! one successful `Create` (no row lost, none doubled); no profile exists twice.
 //!
 //! `make test` cuts after every call of the run, and before a spread of them;
 //! `WARDEN_CUT_POINTS=all` cuts before and after every call (the long variant).
@@ -136,7 +136,8 @@ fn cutting_engine(world: &World, cut: Cut) -> (AwsEngine, Arc<CutState>) {
 
 /// What a case starts from, at time `t`: ann, bob and cy joined the researchers (their
 /// events were lost), dee had a profile with a running app and left an hour ago (her grace
-/// period is over), and eve, a lead, has her profile already.
+/// period is over: the cut sweep suspends her, and with the world's retention of 0s the
+/// next runs delete her data), and eve, a lead, has her profile already.
 struct Case {
     world: World,
     t: i64,
@@ -275,7 +276,12 @@ async fn converges(c: &Case, label: &str) {
         .into_iter()
         .map(|h| format!("{}: {}", h.action, h.outcome))
         .collect();
-    for needle in ["Create: ok", "StartGrace: ok", "Offboard"] {
+    for needle in [
+        "Create: ok",
+        "StartGrace: ok",
+        "Suspend: suspended",
+        "Offboard: offboarded",
+    ] {
         assert!(
             steps.iter().any(|s| s.starts_with(needle)),
             "{label}: dee's history lacks {needle}: {steps:#?}"

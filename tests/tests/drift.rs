@@ -416,7 +416,9 @@ async fn setup(rule: &str, case: Case) -> World {
             }
         }
         "profile.offboarding-blocked" => {
-            // Jane owns a shared space; she leaves (fire) or stays (quiet).
+            // Jane owns a shared space; she leaves (fire) or stays (quiet). Each sweep is an
+            // hour on: past the grace period she is suspended, and (the world's retention is
+            // 0s) the deletion that follows stops at the shared space.
             let (jane, membership, profile) = managed_jane(w).await;
             w.shared_space(&profile, "team-notebooks")
                 .await

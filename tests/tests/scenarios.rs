@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use aws_sdk_sagemaker::types::{AppType, AuthMode};
 use serde_json::{Value, json};
-use warden::engine::{TAG_MANAGED, TAG_USER_ID};
+use warden::engine::{TAG_MANAGED, TAG_SUSPENDED, TAG_USER_ID};
 use warden::model::Phase;
 use warden_tests::fixture::*;
 
@@ -253,11 +253,18 @@ async fn the_highest_priority_group_wins_and_changes_update_the_profile() {
     let _ = lead;
 }
 
-/// Leaving starts the grace period; after it, apps, private spaces and the profile go, in
-/// SageMaker's order, over as many runs as deletion takes. The history tells the story.
+/// Leaving starts the grace period; after it the user is suspended (apps gone, the profile
+/// and its private space kept and tagged); after the retention the private space and the
+/// profile go, in SageMaker's order, over as many runs as deletion takes. The history tells
+/// the story, stage by stage.
 #[tokio::test]
-async fn leaving_offboards_in_order_after_the_grace_period() {
-    let world = World::new().await.expect("world");
+async fn leaving_suspends_after_the_grace_period_and_deletes_in_order_after_the_retention() {
+    let world = World::with(WorldOptions {
+        retention: "1d",
+        ..WorldOptions::default()
+    })
+    .await
+    .expect("world");
     let jane = world.add_user("jane").await.expect("user");
     let membership = world.join(&jane, &world.researchers).await.expect("join");
     sweep(&world).await;
@@ -301,12 +308,40 @@ async fn leaving_offboards_in_order_after_the_grace_period() {
         .await
         .expect("sweep");
     assert!(
-        report.actions.iter().all(|a| a.action.kind() != "Offboard"),
+        report
+            .actions
+            .iter()
+            .all(|a| !matches!(a.action.kind(), "Suspend" | "Offboard")),
         "{report:?}"
     );
 
-    // After it, each run goes as far as SageMaker lets it.
-    sweep_until(&world, 7200, "offboarded", async |_| {
+    // After it, the suspension: access goes, the data stays.
+    sweep_until(&world, 7200, "suspended", async |_| {
+        matches!(
+            world.record(&jane).await.expect("l").expect("r").phase,
+            Phase::Suspended { .. }
+        )
+    })
+    .await;
+    assert!(
+        world
+            .profiles()
+            .await
+            .expect("profiles")
+            .contains_key(&name)
+    );
+    assert_eq!(world.spaces().await.expect("spaces"), vec!["jane-space"]);
+    assert_eq!(world.live_apps().await.expect("apps"), vec![]);
+    assert!(
+        world
+            .tags(&name)
+            .await
+            .expect("tags")
+            .contains_key(TAG_SUSPENDED)
+    );
+
+    // A day on (the retention), each run goes as far as SageMaker lets it.
+    sweep_until(&world, 7200 + 86_400 + 60, "offboarded", async |_| {
         matches!(
             world.record(&jane).await.expect("l").expect("r").phase,
             Phase::Offboarded { .. }
@@ -314,6 +349,7 @@ async fn leaving_offboards_in_order_after_the_grace_period() {
     })
     .await;
     assert!(world.profiles().await.expect("profiles").is_empty());
+    assert!(world.spaces().await.expect("spaces").is_empty());
 
     let steps: Vec<String> = world
         .history(&jane)
@@ -325,17 +361,24 @@ async fn leaving_offboards_in_order_after_the_grace_period() {
     let pos = |needle: &str| {
         steps
             .iter()
-            .position(|s| s.contains(needle))
+            .position(|s| s.starts_with(needle))
             .unwrap_or(usize::MAX)
     };
     assert!(pos("Create: ok") < pos("StartGrace: ok"), "{steps:#?}");
-    assert!(pos("StartGrace: ok") < pos("app(s) deleting"), "{steps:#?}");
     assert!(
-        pos("app(s) deleting") < pos("private space(s) deleting"),
+        pos("StartGrace: ok") < pos("Suspend: in progress: 1 app(s) deleting"),
         "{steps:#?}"
     );
     assert!(
-        pos("private space(s) deleting") < pos("offboarded"),
+        pos("Suspend: in progress: 1 app(s) deleting") < pos("Suspend: suspended"),
+        "{steps:#?}"
+    );
+    assert!(
+        pos("Suspend: suspended") < pos("Offboard: in progress: 1 private space(s) deleting"),
+        "{steps:#?}"
+    );
+    assert!(
+        pos("Offboard: in progress: 1 private space(s) deleting") < pos("Offboard: offboarded"),
         "{steps:#?}"
     );
 }
@@ -582,12 +625,14 @@ async fn sso_domains_get_the_assignment_and_the_sso_user() {
     );
 }
 
-/// With `remove = "apps"`, offboarding stops the user's apps (their own and their private
-/// spaces') and keeps the profile and its data; rejoining restores the profile as it was.
+/// With `remove = "apps"`, offboarding stops at the suspension: the user's apps (their own
+/// and their private spaces') go, the profile is tagged suspended, and the profile and its
+/// data are kept for ever, whatever the retention; rejoining restores the profile as it was.
 #[tokio::test]
 async fn suspension_keeps_the_profile_and_its_data() {
     let world = World::with(WorldOptions {
         grace_period: "0s",
+        retention: "30d",
         remove: "apps",
         ..WorldOptions::default()
     })
@@ -650,12 +695,34 @@ async fn suspension_keeps_the_profile_and_its_data() {
         "every app stopped: {:?}",
         apps.apps()
     );
+    let tags = world.tags(&name).await.expect("tags");
+    assert!(tags.contains_key(TAG_SUSPENDED), "{tags:?}");
+    let suspended = world
+        .history(&jane)
+        .await
+        .expect("history")
+        .into_iter()
+        .filter(|h| h.action == "Suspend" && h.outcome.starts_with("suspended"))
+        .map(|h| h.outcome)
+        .collect::<Vec<_>>();
+    assert_eq!(
+        suspended,
+        vec!["suspended: apps and access removed; profile, spaces and home kept by policy"]
+    );
     let report = sweep(&world).await;
     assert_eq!(
         actions(&report),
         vec![],
         "a suspended user stays suspended: {report:#}"
     );
+    // Far past the retention of 30 days: nothing is deleted.
+    let report = world
+        .invoke_at(json!({"mode": "apply"}), now() + 365 * 86_400)
+        .await
+        .expect("a year later");
+    assert!(report.actions.is_empty(), "{report:?}");
+    assert!(world.profiles().await.expect("p").contains_key(&name));
+    assert_eq!(world.spaces().await.expect("spaces"), vec!["jane-space"]);
     world.join(&jane, &world.researchers).await.expect("rejoin");
     let report = sweep(&world).await;
     assert_eq!(
@@ -663,6 +730,8 @@ async fn suspension_keeps_the_profile_and_its_data() {
         vec![("Restore".into(), "ok".into())],
         "{report:#}"
     );
+    let tags = world.tags(&name).await.expect("tags");
+    assert!(!tags.contains_key(TAG_SUSPENDED), "{tags:?}");
 }
 
 /// A running JupyterServer app does not hold a mapping change back: AWS documents no refusal of

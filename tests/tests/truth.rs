@@ -117,9 +117,10 @@ fn alerts_of(alerts: &[ReceivedAlert], rule: &str) -> Vec<(String, String)> {
 }
 
 /// SageMaker deletes no profile that owns a space, and a shared space holds other people's
-/// work. With `shared_spaces = "keep"` (the default) offboarding removes the user's access,
-/// deletes the private space, keeps the shared one and the profile, and says so: one history
-/// row, one alert. Once an operator deletes the shared space, offboarding finishes.
+/// work. With `shared_spaces = "keep"` (the default) offboarding removes the user's access
+/// (the suspension), deletes the private space (after the retention, here none), keeps the
+/// shared one and the profile, and says so: one history row, one alert. Once an operator
+/// deletes the shared space, offboarding finishes.
 #[tokio::test]
 async fn owned_shared_spaces_keep_the_profile_and_alert_once() {
     let world = guarded(WorldOptions::default()).await;
@@ -161,6 +162,22 @@ async fn owned_shared_spaces_keep_the_profile_and_alert_once() {
         vec!["team-notebooks".to_owned()],
         "the private space went, the shared one stayed"
     );
+
+    // Access went first, at the suspension; the deletion stopped at the shared space.
+    let steps: Vec<String> = world
+        .history(&jane)
+        .await
+        .expect("history")
+        .into_iter()
+        .map(|h| format!("{}: {}", h.action, h.outcome))
+        .collect();
+    let suspended = steps
+        .iter()
+        .position(|s| s.starts_with("Suspend: suspended"));
+    let blocked = steps
+        .iter()
+        .position(|s| s.starts_with("Offboard: blocked"));
+    assert!(suspended.is_some() && suspended < blocked, "{steps:#?}");
 
     // Further passes find the same and write nothing.
     let rows = world.history(&jane).await.expect("history").len();

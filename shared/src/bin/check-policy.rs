@@ -40,11 +40,18 @@ fn main() -> ExitCode {
         match Policy::parse(&source, file, &domain_ids) {
             Ok(policy) => {
                 println!(
-                    "{file}: valid: identity store {}, {} domain(s), {} mapping(s), grace period {}{}",
+                    "{file}: valid: identity store {}, {} domain(s), {} mapping(s), grace period {}, {}{}",
                     policy.identity_store.id,
                     policy.domains.len(),
                     policy.mappings.len(),
                     humantime::format_duration(policy.offboarding.grace_period),
+                    match policy.offboarding.data_retention() {
+                        Some(keep) => format!(
+                            "data deleted {} after the suspension",
+                            humantime::format_duration(keep)
+                        ),
+                        None => "data kept (remove = \"apps\")".to_owned(),
+                    },
                     if policy.offboarding.dry_run {
                         ", DRY RUN"
                     } else {

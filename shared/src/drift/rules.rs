@@ -538,10 +538,12 @@ fn profile_unmanaged(ctx: &mut Ctx<'_>, snap: &Snapshot) {
 
 fn profile_orphan(ctx: &mut Ctx<'_>, snap: &Snapshot) {
     for p in profiles(ctx, snap, PROFILE_ORPHAN) {
-        let orphan = snap
-            .managed
-            .get(&p.name)
-            .filter(|m| matches!(m.phase.as_str(), "Grace" | "Offboarding" | "Suspended"));
+        let orphan = snap.managed.get(&p.name).filter(|m| {
+            matches!(
+                m.phase.as_str(),
+                "Grace" | "Suspending" | "Suspended" | "Offboarding"
+            )
+        });
         let broken = orphan.map(|m| {
             (
                 "an entitled user".to_owned(),

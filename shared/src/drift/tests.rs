@@ -255,6 +255,32 @@ fn each_rule_fires_on_its_drift() {
     }
 }
 
+/// Every phase of a user who lost the entitlement but still has a profile is an orphan, the
+/// two stages of offboarding included; an entitled user's is not.
+#[test]
+fn a_profile_is_an_orphan_in_every_phase_of_offboarding() {
+    use crate::model::{OffboardStep, Phase};
+    let orphan = |phase: Phase| {
+        let mut snap = compliant();
+        if let Some(m) = snap.managed.values_mut().next() {
+            m.phase = phase.name().into();
+        }
+        fired(&snap).contains("profile.orphan")
+    };
+    for phase in [
+        Phase::Grace { since: 0 },
+        Phase::Suspending { since: 0 },
+        Phase::Suspended { at: 0 },
+        Phase::Offboarding {
+            since: 0,
+            step: OffboardStep::DeletingSpaces,
+        },
+    ] {
+        assert!(orphan(phase.clone()), "{phase:?}");
+    }
+    assert!(!orphan(Phase::Active));
+}
+
 #[test]
 fn switched_off_rules_neither_fire_nor_count_as_checked() {
     let mut b = baseline();

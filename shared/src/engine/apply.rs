@@ -36,6 +36,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             records: &observed.records,
             scope: &observed.scope,
             grace_period: self.policy.offboarding.grace_period,
+            retention: self.policy.offboarding.data_retention(),
             now: run.now,
         };
         let actions = planner::plan(&state);
@@ -263,20 +264,13 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 self.transition(run, next, action, Outcome::Ok).await
             }
             Action::Restore {
-                user, entitlement, ..
+                user,
+                profile,
+                entitlement,
+                ..
             } => {
-                // Offboarding may have removed the SSO assignment already (or a suspension
-                // did): give it back. Assigning is idempotent.
-                if let Some(app) = info.and_then(|i| i.sso_application_arn.as_deref()) {
-                    self.studio.assign(app, user).await?;
-                }
-                let next = UserRecord {
-                    phase: Phase::Active,
-                    user_name: entitlement.user_name.clone(),
-                    attention: None,
-                    ..next(r, run)
-                };
-                self.transition(run, next, action, Outcome::Ok).await
+                self.restore(at, action, user, profile, entitlement, r)
+                    .await
             }
             Action::Forget { .. } => {
                 let next = UserRecord {
@@ -286,6 +280,9 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                     ..next(r, run)
                 };
                 self.transition(run, next, action, Outcome::Ok).await
+            }
+            Action::Suspend { user, profile, .. } => {
+                self.suspend(at, action, user, profile, r).await
             }
             Action::Offboard { user, profile, .. } => {
                 self.offboard(at, action, user, profile, r).await
@@ -354,6 +351,9 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 profile, reason, ..
             }
             | Action::Restore {
+                profile, reason, ..
+            }
+            | Action::Suspend {
                 profile, reason, ..
             }
             | Action::Offboard {

@@ -58,9 +58,13 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 .and_then(|(_, o)| o.records.get(u))
                 .map(|r| &r.phase)
         };
-        // A start: a grace period, or an offboarding that is not already under way.
+        // A start: a grace period, a suspension (the grace period is over), or a deletion of
+        // data that is not already under way (the retention is over).
         let is_start = |d: &DomainId, a: &Action| match a {
             Action::StartGrace { .. } => true,
+            Action::Suspend { user, .. } => {
+                !matches!(phase_of(d, user), Some(Phase::Suspending { .. }))
+            }
             Action::Offboard { user, .. } => {
                 !matches!(phase_of(d, user), Some(Phase::Offboarding { .. }))
             }

@@ -7,7 +7,8 @@
 //! - [`observe`](self::observe): resolve the mappings, read the directory, the profiles and the
 //!   ledger for the subjects;
 //! - [`apply`](self::apply): plan each domain and carry the plan out, recording each outcome;
-//! - [`create`](self::create) and [`offboard`](self::offboard): the two multi-step actions;
+//! - [`create`](self::create), [`suspend`](self::suspend) and [`offboard`](self::offboard): the
+//!   multi-step actions (offboarding's two stages: access now, data after the retention);
 //! - [`outcome`]: what became of each action and of the run.
 
 mod apply;
@@ -19,6 +20,7 @@ mod outcome;
 mod resolve;
 mod run;
 mod safety;
+mod suspend;
 mod tags;
 
 use std::collections::BTreeSet;
@@ -48,6 +50,9 @@ impl<T: Ledger + FindingStore> Store for T {}
 pub const TAG_MANAGED: &str = "studio-warden:managed";
 /// The tag that names the Identity Store user a managed profile belongs to.
 pub const TAG_USER_ID: &str = "studio-warden:user-id";
+/// The tag a suspended profile carries, with the time the suspension began (RFC 3339): the
+/// only studio-warden key added and removed after creation.
+pub const TAG_SUSPENDED: &str = "studio-warden:suspended";
 
 /// How long a handled event id is remembered.
 pub const EVENT_TTL_SECS: i64 = 7 * 24 * 3600;

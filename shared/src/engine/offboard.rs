@@ -1,8 +1,10 @@
-//! Offboard: one pass of the offboarding state machine. Apps, owned spaces, the SSO
-//! assignment, the profile, the record: each step is idempotent, and whatever is still being
-//! deleted is waited for by the next sweep or event.
+//! Offboard: the second stage of offboarding, one pass of deleting a suspended user's data
+//! once the retention has passed. Apps (again: SageMaker deletes no space or profile with
+//! apps), owned spaces, the SSO assignment (again, idempotent), the profile, the record: each
+//! step is idempotent, and whatever is still being deleted is waited for by the next sweep or
+//! event. The first stage, the suspension, is in [`super::suspend`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::apply::next;
 use super::run::InDomain;
@@ -15,7 +17,54 @@ use crate::planner::Action;
 use crate::policy::{Removal, SharedSpaces};
 use crate::ports::{AppSummary, Directory, Studio};
 
+/// Whether an offboarding stage may touch the profile, after its two guards.
+pub(super) enum Guard {
+    /// It may: the profile's tags (`None`: the profile no longer exists).
+    Proceed(Option<BTreeMap<String, String>>),
+    /// It may not; the outcome says why (and the record was closed if need be).
+    Stop(Outcome),
+}
+
 impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
+    /// The guards of both offboarding stages. Never touch a profile that is not ours (a
+    /// profile that no longer exists has nothing left to protect): the record is closed once,
+    /// so that no later run refuses again. And a last look at the truth: never suspend an
+    /// entitled user nor delete an entitled user's profile.
+    pub(super) async fn offboarding_guard(
+        &self,
+        at: InDomain<'_>,
+        action: &Action,
+        user: &UserId,
+        profile: &ResourceName,
+        r: &UserRecord,
+    ) -> Result<Guard> {
+        let InDomain { run, domain, .. } = at;
+        let tags = self.studio.profile_tags(domain, profile).await?;
+        if tags
+            .as_ref()
+            .is_some_and(|t| t.get(TAG_USER_ID).map(String::as_str) != Some(user.as_str()))
+        {
+            let rec = UserRecord {
+                phase: Phase::Offboarded { at: run.now },
+                profile_status: None,
+                attention: None,
+                ..next(r, run)
+            };
+            let outcome = self.transition(run, rec, action, Outcome::Refused).await?;
+            return Ok(Guard::Stop(outcome));
+        }
+        if let Some(u) = self.directory.user(user).await?
+            && u.enabled
+        {
+            let groups: BTreeSet<GroupId> =
+                self.directory.groups_of(user).await?.into_iter().collect();
+            if entitlements(&self.policy, &run.resolved, &u, &groups).contains_key(domain) {
+                return Ok(Guard::Stop(Outcome::Halted));
+            }
+        }
+        Ok(Guard::Proceed(tags))
+    }
+
     pub(super) async fn offboard(
         &self,
         at: InDomain<'_>,
@@ -24,29 +73,15 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         profile: &ResourceName,
         r: &UserRecord,
     ) -> Result<Outcome> {
+        // `remove = "apps"` never deletes data: the planner plans no deletion then, and this
+        // makes sure of it.
+        if self.policy.offboarding.remove == Removal::Apps {
+            return self.suspend(at, action, user, profile, r).await;
+        }
+        if let Guard::Stop(outcome) = self.offboarding_guard(at, action, user, profile, r).await? {
+            return Ok(outcome);
+        }
         let InDomain { run, domain, info } = at;
-        // Never touch a profile that is not ours. (A profile that no longer exists has nothing
-        // left to protect.) The record is closed once, so that no later run refuses again.
-        let tags = self.studio.profile_tags(domain, profile).await?;
-        if tags.is_some_and(|t| t.get(TAG_USER_ID).map(String::as_str) != Some(user.as_str())) {
-            let rec = UserRecord {
-                phase: Phase::Offboarded { at: run.now },
-                profile_status: None,
-                attention: None,
-                ..next(r, run)
-            };
-            return self.transition(run, rec, action, Outcome::Refused).await;
-        }
-        // A last look at the truth: never delete an entitled user's profile.
-        if let Some(u) = self.directory.user(user).await?
-            && u.enabled
-        {
-            let groups: BTreeSet<GroupId> =
-                self.directory.groups_of(user).await?.into_iter().collect();
-            if entitlements(&self.policy, &run.resolved, &u, &groups).contains_key(domain) {
-                return Ok(Outcome::Halted);
-            }
-        }
         let since = match r.phase {
             Phase::Offboarding { since, .. } => since,
             _ => run.now,
@@ -66,7 +101,8 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         };
         run.touched(domain, profile);
 
-        // 1. The profile's own apps.
+        // 1. The profile's own apps (the suspension deleted them; somebody may have started
+        //    one since).
         let apps = self.studio.profile_apps(domain, profile).await?;
         let left = self.delete_apps(domain, apps).await?;
         if left > 0 {
@@ -77,13 +113,11 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             )
             .await;
         }
-        // 2. The spaces the profile owns: their apps, then (when the policy removes profiles)
-        //    the spaces themselves. Shared spaces hold other people's work too: they are
-        //    deleted only when the policy says so, and otherwise keep the profile (SageMaker
-        //    deletes no profile that owns a space).
-        let remove_profile = self.policy.offboarding.remove == Removal::Profile;
-        let delete_shared =
-            remove_profile && self.policy.offboarding.shared_spaces == SharedSpaces::Delete;
+        // 2. The spaces the profile owns: their apps, then the spaces themselves. Shared
+        //    spaces hold other people's work too: they are deleted only when the policy says
+        //    so, and otherwise keep the profile (SageMaker deletes no profile that owns a
+        //    space).
+        let delete_shared = self.policy.offboarding.shared_spaces == SharedSpaces::Delete;
         let (private, shared): (Vec<_>, Vec<_>) = self
             .studio
             .list_spaces(domain)
@@ -98,42 +132,26 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         for space in deleted_here {
             let apps = self.studio.space_apps(domain, &space.name).await?;
             let left = self.delete_apps(domain, apps).await?;
-            if remove_profile {
-                if left == 0 && space.status != "Deleting" {
-                    self.studio.delete_space(domain, &space.name).await?;
-                }
-                busy_spaces += 1;
-            } else if left > 0 {
-                busy_spaces += 1;
+            if left == 0 && space.status != "Deleting" {
+                self.studio.delete_space(domain, &space.name).await?;
             }
+            busy_spaces += 1;
         }
         if busy_spaces > 0 {
-            let waiting = if remove_profile {
-                Progress::SpacesDeleting(busy_spaces)
-            } else {
-                Progress::SpaceAppsDeleting(busy_spaces)
-            };
             return progress(
                 OffboardStep::DeletingSpaces,
-                Outcome::InProgress(waiting),
+                Outcome::InProgress(Progress::SpacesDeleting(busy_spaces)),
                 None,
             )
             .await;
         }
-        // 3. The Identity Center application assignment (SSO-mode domains).
+        // 3. The Identity Center application assignment (SSO-mode domains): the suspension
+        //    removed it; removing it again costs one idempotent call and covers a record that
+        //    an earlier version left mid-offboarding.
         if let Some(app) = info.and_then(|i| i.sso_application_arn.as_deref()) {
             self.studio.unassign(app, user).await?;
         }
-        // 4. The profile, unless the policy keeps it (suspension) or it owns shared spaces the
-        //    policy keeps.
-        if !remove_profile {
-            let rec = UserRecord {
-                phase: Phase::Suspended { at: run.now },
-                attention: None,
-                ..next(r, run)
-            };
-            return self.transition(run, rec, action, Outcome::Suspended).await;
-        }
+        // 4. The profile, unless it owns shared spaces the policy keeps.
         if !delete_shared && !shared.is_empty() {
             let mut spaces: Vec<String> = shared.into_iter().map(|s| s.name).collect();
             spaces.sort();
@@ -199,7 +217,11 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
     /// Starts deleting the apps that are not yet being deleted, and answers how many still
     /// exist. A `Deleted` app is gone, and so is a `Failed` one: SageMaker deletes a failed
     /// app by itself (and answers `DeleteApp` on it with a ValidationException).
-    async fn delete_apps(&self, domain: &DomainId, apps: Vec<AppSummary>) -> Result<usize> {
+    pub(super) async fn delete_apps(
+        &self,
+        domain: &DomainId,
+        apps: Vec<AppSummary>,
+    ) -> Result<usize> {
         let live: Vec<AppSummary> = apps
             .into_iter()
             .filter(|a| !matches!(a.status.as_str(), "Deleted" | "Failed"))

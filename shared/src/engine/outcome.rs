@@ -7,7 +7,7 @@ use std::fmt;
 use serde::{Serialize, Serializer};
 
 use crate::ids::{DomainId, ResourceName, UserId};
-use crate::model::{Attention, DomainView, Mode};
+use crate::model::{Attention, DomainView, Epoch, Mode, rfc3339};
 use crate::planner::Action;
 
 /// The outcome of one action. `Display` gives the words the ledger's history keeps (their
@@ -60,8 +60,10 @@ pub enum Outcome {
     /// Offboarding refused: the profile lacks the ownership tag for this user. The record is
     /// closed and the profile left alone.
     Refused,
-    /// `remove = "apps"`: apps and access removed, the profile kept.
-    Suspended,
+    /// The first stage of offboarding is done: apps and access removed, the profile tagged
+    /// suspended, its data kept until `until` (the suspension plus `[offboarding] retention`),
+    /// or for ever (`None`: `remove = "apps"`).
+    Suspended { until: Option<Epoch> },
     /// The profile is gone and the record closed.
     Offboarded,
 }
@@ -131,8 +133,13 @@ impl fmt::Display for Outcome {
             Outcome::Refused => f.write_str(
                 "refused: the profile lacks studio-warden's ownership tag for this user; left alone, record closed",
             ),
-            Outcome::Suspended => f.write_str(
+            Outcome::Suspended { until: None } => f.write_str(
                 "suspended: apps and access removed; profile, spaces and home kept by policy",
+            ),
+            Outcome::Suspended { until: Some(t) } => write!(
+                f,
+                "suspended: apps and access removed; profile and spaces kept until {} (retention)",
+                rfc3339(*t)
             ),
             Outcome::Offboarded => f.write_str("offboarded"),
         }
@@ -252,6 +259,16 @@ mod tests {
                 "conflict: profile jdoe-0a1b2c3d exists and is not studio-warden's profile for this user; left alone",
             ),
             (Outcome::Offboarded, "offboarded"),
+            (
+                Outcome::Suspended { until: None },
+                "suspended: apps and access removed; profile, spaces and home kept by policy",
+            ),
+            (
+                Outcome::Suspended {
+                    until: Some(1_790_000_000),
+                },
+                "suspended: apps and access removed; profile and spaces kept until 2026-09-21T14:13:20Z (retention)",
+            ),
             (
                 Outcome::Blocked(Attention::SharedSpaces {
                     spaces: vec!["team-a".into(), "team-b".into()],

@@ -10,6 +10,7 @@ use crate::policy::{AppDefaults, ProfileTemplate};
 use crate::template::template_hash;
 
 const GRACE: Duration = Duration::from_secs(3600);
+const RETENTION: Duration = Duration::from_secs(3 * 3600);
 
 fn uid(n: u8) -> UserId {
     UserId::parse(&format!(
@@ -80,6 +81,21 @@ struct World {
     desired: BTreeMap<UserId, Entitlement>,
     profiles: BTreeMap<ResourceName, ProfileSummary>,
     records: BTreeMap<UserId, UserRecord>,
+    grace: Duration,
+    /// `None`: `remove = "apps"`, data kept for ever.
+    retention: Option<Duration>,
+}
+
+impl Default for World {
+    fn default() -> Self {
+        Self {
+            desired: BTreeMap::new(),
+            profiles: BTreeMap::new(),
+            records: BTreeMap::new(),
+            grace: GRACE,
+            retention: Some(RETENTION),
+        }
+    }
 }
 
 impl World {
@@ -90,7 +106,8 @@ impl World {
             profiles: &self.profiles,
             records: &self.records,
             scope: &Scope::All,
-            grace_period: GRACE,
+            grace_period: self.grace,
+            retention: self.retention,
             now,
         })
     }
@@ -102,6 +119,7 @@ fn an_entitled_user_without_a_record_gets_a_profile() {
         desired: BTreeMap::from([(uid(1), ent(1, "a"))]),
         profiles: BTreeMap::new(),
         records: BTreeMap::new(),
+        ..World::default()
     };
     let actions = w.plan(0);
     assert_eq!(actions.len(), 1);
@@ -121,6 +139,7 @@ fn nothing_to_do_when_everything_matches() {
             summary(&r.profile, ProfileStatus::InService),
         )]),
         records: BTreeMap::from([(uid(1), r)]),
+        ..World::default()
     };
     assert_eq!(w.plan(0), vec![]);
 }
@@ -135,6 +154,7 @@ fn a_changed_mapping_updates_the_profile_once_it_is_in_service() {
             summary(&r.profile, ProfileStatus::InService),
         )]),
         records: BTreeMap::from([(uid(1), r.clone())]),
+        ..World::default()
     };
     assert!(matches!(w.plan(0).as_slice(), [Action::Update { .. }]));
     w.profiles.insert(
@@ -162,6 +182,7 @@ fn settings_sagemaker_rejected_are_not_sent_again_until_they_change() {
             summary(&r.profile, ProfileStatus::InService),
         )]),
         records: BTreeMap::from([(uid(1), r.clone())]),
+        ..World::default()
     };
     assert_eq!(w.plan(0), vec![], "the rejected settings are not retried");
     // The mapping changes again (here: back to what the profile has, then to something new).
@@ -170,7 +191,7 @@ fn settings_sagemaker_rejected_are_not_sent_again_until_they_change() {
 }
 
 #[test]
-fn leaving_starts_a_grace_period_then_offboards() {
+fn leaving_starts_a_grace_period_then_suspends_then_deletes_after_the_retention() {
     let r = record(1, Phase::Active);
     let mut w = World {
         desired: BTreeMap::new(),
@@ -179,6 +200,7 @@ fn leaving_starts_a_grace_period_then_offboards() {
             summary(&r.profile, ProfileStatus::InService),
         )]),
         records: BTreeMap::from([(uid(1), r.clone())]),
+        ..World::default()
     };
     assert!(matches!(
         w.plan(100).as_slice(),
@@ -187,16 +209,99 @@ fn leaving_starts_a_grace_period_then_offboards() {
     w.records
         .insert(uid(1), record(1, Phase::Grace { since: 100 }));
     assert_eq!(w.plan(100 + 3599), vec![], "inside the grace period");
+    // The grace period is over: access goes, the data stays.
     assert!(matches!(
         w.plan(100 + 3600).as_slice(),
+        [Action::Suspend { .. }]
+    ));
+    w.records
+        .insert(uid(1), record(1, Phase::Suspending { since: 3700 }));
+    assert!(matches!(w.plan(3800).as_slice(), [Action::Suspend { .. }]));
+    w.records
+        .insert(uid(1), record(1, Phase::Suspended { at: 3700 }));
+    assert_eq!(w.plan(3700 + 3 * 3600 - 1), vec![], "inside the retention");
+    let actions = w.plan(3700 + 3 * 3600);
+    let [Action::Offboard { reason, .. }] = actions.as_slice() else {
+        panic!("the retention is over: {actions:?}")
+    };
+    assert!(
+        reason.starts_with("retention of 3h since the suspension"),
+        "{reason}"
+    );
+    // A deletion under way goes on.
+    w.records.insert(
+        uid(1),
+        record(
+            1,
+            Phase::Offboarding {
+                since: 20_000,
+                step: OffboardStep::DeletingSpaces,
+            },
+        ),
+    );
+    assert!(matches!(
+        w.plan(20_001).as_slice(),
         [Action::Offboard { .. }]
     ));
 }
 
 #[test]
-fn rejoining_during_grace_or_offboarding_restores() {
+fn a_zero_retention_deletes_right_after_the_suspension_and_a_zero_grace_suspends_at_once() {
+    let r = record(1, Phase::Active);
+    let mut w = World {
+        profiles: BTreeMap::from([(
+            r.profile.clone(),
+            summary(&r.profile, ProfileStatus::InService),
+        )]),
+        records: BTreeMap::from([(uid(1), r)]),
+        grace: Duration::ZERO,
+        retention: Some(Duration::ZERO),
+        ..World::default()
+    };
+    assert!(matches!(w.plan(100).as_slice(), [Action::Suspend { .. }]));
+    w.records
+        .insert(uid(1), record(1, Phase::Suspended { at: 100 }));
+    assert!(matches!(w.plan(100).as_slice(), [Action::Offboard { .. }]));
+}
+
+/// `remove = "apps"`: suspended for ever (until the user rejoins), and a deletion under way
+/// when the policy changed to it stops.
+#[test]
+fn a_policy_that_keeps_data_never_deletes_it() {
+    let r = record(1, Phase::Suspended { at: 0 });
+    let mut w = World {
+        profiles: BTreeMap::from([(
+            r.profile.clone(),
+            summary(&r.profile, ProfileStatus::InService),
+        )]),
+        records: BTreeMap::from([(uid(1), r)]),
+        retention: None,
+        ..World::default()
+    };
+    assert_eq!(w.plan(i64::MAX / 2), vec![]);
+    w.records.insert(
+        uid(1),
+        record(
+            1,
+            Phase::Offboarding {
+                since: 0,
+                step: OffboardStep::DeletingSpaces,
+            },
+        ),
+    );
+    assert!(matches!(w.plan(10).as_slice(), [Action::Suspend { .. }]));
+    w.desired.insert(uid(1), ent(1, "a"));
+    w.records
+        .insert(uid(1), record(1, Phase::Suspended { at: 0 }));
+    assert!(matches!(w.plan(10).as_slice(), [Action::Restore { .. }]));
+}
+
+#[test]
+fn rejoining_during_grace_suspension_or_deletion_restores() {
     for phase in [
         Phase::Grace { since: 0 },
+        Phase::Suspending { since: 0 },
+        Phase::Suspended { at: 0 },
         Phase::Offboarding {
             since: 0,
             step: OffboardStep::DeletingApps,
@@ -210,6 +315,7 @@ fn rejoining_during_grace_or_offboarding_restores() {
                 summary(&r.profile, ProfileStatus::InService),
             )]),
             records: BTreeMap::from([(uid(1), r)]),
+            ..World::default()
         };
         assert!(matches!(
             w.plan(10_000).as_slice(),
@@ -228,6 +334,7 @@ fn a_profile_without_a_record_is_reported_never_changed() {
             summary(&stranger, ProfileStatus::InService),
         )]),
         records: BTreeMap::new(),
+        ..World::default()
     };
     assert_eq!(
         w.plan(0),
@@ -245,12 +352,14 @@ fn a_missing_profile_is_recreated_and_a_lost_one_forgotten() {
         desired: BTreeMap::from([(uid(1), ent(1, "a"))]),
         profiles: BTreeMap::new(),
         records: BTreeMap::from([(uid(1), r.clone())]),
+        ..World::default()
     };
     assert!(matches!(w.plan(0).as_slice(), [Action::Create { .. }]));
     let w = World {
         desired: BTreeMap::new(),
         profiles: BTreeMap::new(),
         records: BTreeMap::from([(uid(1), r)]),
+        ..World::default()
     };
     assert!(matches!(w.plan(0).as_slice(), [Action::Forget { .. }]));
 }
@@ -266,6 +375,7 @@ fn a_fresh_claim_is_left_to_its_creator_and_an_abandoned_one_forgotten() {
         desired: BTreeMap::new(),
         profiles: BTreeMap::new(),
         records: BTreeMap::from([(uid(1), r)]),
+        ..World::default()
     };
     assert_eq!(w.plan(1_000 + 60), vec![]);
     assert_eq!(w.plan(1_000 + CLAIM_LEASE_SECS - 1), vec![]);
@@ -282,6 +392,7 @@ fn event_scope_only_touches_its_users() {
         desired: BTreeMap::from([(uid(2), ent(2, "a"))]),
         profiles: BTreeMap::new(),
         records: BTreeMap::from([(uid(1), r1)]),
+        ..World::default()
     };
     let scope = Scope::Users(BTreeSet::from([uid(2)]));
     let actions = plan(&DomainState {
@@ -291,6 +402,7 @@ fn event_scope_only_touches_its_users() {
         records: &w.records,
         scope: &scope,
         grace_period: GRACE,
+        retention: Some(RETENTION),
         now: 0,
     });
     assert_eq!(actions.len(), 1);
@@ -344,6 +456,11 @@ fn apply(w: &mut World, actions: &[Action], now: Epoch) {
             Action::Restore { user, .. } => {
                 w.records.get_mut(user).expect("restore has a record").phase = Phase::Active;
             }
+            Action::Suspend { user, .. } => {
+                // Access removed; the profile and its data stay.
+                w.records.get_mut(user).expect("suspend has a record").phase =
+                    Phase::Suspended { at: now };
+            }
             Action::Offboard { user, profile, .. } => {
                 w.profiles.remove(profile);
                 w.records
@@ -365,26 +482,55 @@ fn arb_phase() -> impl Strategy<Value = Option<Phase>> {
         Just(None),
         Just(Some(Phase::Creating)),
         Just(Some(Phase::Active)),
-        (0i64..10_000).prop_map(|s| Some(Phase::Grace { since: s })),
+        (0i64..30_000).prop_map(|s| Some(Phase::Grace { since: s })),
+        (0i64..30_000).prop_map(|s| Some(Phase::Suspending { since: s })),
+        (0i64..30_000).prop_map(|s| Some(Phase::Suspended { at: s })),
         Just(Some(Phase::Offboarding {
             since: 0,
             step: OffboardStep::DeletingApps
         })),
-        (0i64..10_000).prop_map(|s| Some(Phase::Offboarded { at: s })),
-        (0i64..10_000).prop_map(|s| Some(Phase::Suspended { at: s })),
+        Just(Some(Phase::Offboarding {
+            since: 0,
+            step: OffboardStep::Blocked
+        })),
+        (0i64..30_000).prop_map(|s| Some(Phase::Offboarded { at: s })),
     ]
 }
 
+/// `[offboarding] retention` as the planner sees it: `None` is `remove = "apps"`.
+fn arb_retention() -> impl Strategy<Value = Option<Duration>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(Duration::ZERO)),
+        Just(Some(GRACE)),
+        Just(Some(RETENTION)),
+    ]
+}
+
+fn secs(d: Duration) -> Epoch {
+    i64::try_from(d.as_secs()).expect("small")
+}
+
 proptest! {
-    /// From any mix of entitlements, records and profiles, repeated planning and applying
-    /// reaches a fixed point where exactly the entitled users have profiles, and along the way
-    /// never offboards an entitled user nor touches an unmanaged profile.
+    /// From any mix of entitlements, records (suspensions and deletions under way included)
+    /// and profiles, under any grace period and retention, repeated planning and applying
+    /// reaches a fixed point (one that time passing does not move) where exactly the entitled
+    /// users have profiles, and along the way:
+    /// - never suspends an entitled user nor deletes an entitled user's data, and never
+    ///   touches an unmanaged profile;
+    /// - suspends only once the grace period is over;
+    /// - deletes data only once the retention since the suspension is over, which for a user
+    ///   who leaves during the run is grace + retention after leaving, and never when the
+    ///   policy keeps data.
     #[test]
     fn planning_converges_safely(
         users in proptest::collection::vec((any::<bool>(), arb_phase(), any::<bool>(), prop_oneof![Just("a"), Just("b")]), 1..12),
         strangers in 0usize..3,
+        zero_grace in any::<bool>(),
+        retention in arb_retention(),
     ) {
-        let mut w = World { desired: BTreeMap::new(), profiles: BTreeMap::new(), records: BTreeMap::new() };
+        let grace = if zero_grace { Duration::ZERO } else { GRACE };
+        let mut w = World { grace, retention, ..World::default() };
         for (i, (entitled, phase, has_profile, role)) in users.iter().enumerate() {
             let n = u8::try_from(i + 1).expect("small");
             if *entitled {
@@ -411,29 +557,67 @@ proptest! {
             w.profiles.insert(name.clone(), summary(name, ProfileStatus::InService));
         }
 
-        let mut now = 20_000;
+        // When each user was seen to lose their entitlement in this run (the StartGrace).
+        let mut left_at: BTreeMap<UserId, Epoch> = BTreeMap::new();
+        let horizon = secs(grace) + retention.map_or(0, secs) + 1;
+        let mut now = 40_000;
         let mut settled = false;
-        for _ in 0..8 {
+        for _ in 0..16 {
             let actions = w.plan(now);
             for a in &actions {
-                if let Action::Offboard { user, .. } | Action::StartGrace { user, .. } | Action::Forget { user, .. } = a {
+                if let Action::Offboard { user, .. } | Action::Suspend { user, .. } | Action::StartGrace { user, .. } | Action::Forget { user, .. } = a {
                     prop_assert!(!w.desired.contains_key(user), "offboarding an entitled user: {a:?}");
                 }
                 if let Some(profile) = match a {
-                    Action::Update { profile, .. } | Action::Offboard { profile, .. } => Some(profile),
+                    Action::Update { profile, .. } | Action::Suspend { profile, .. } | Action::Offboard { profile, .. } => Some(profile),
                     _ => None,
                 } {
                     prop_assert!(!unmanaged.contains(profile), "touched an unmanaged profile: {a:?}");
                 }
+                let Some(r) = a.user().and_then(|u| w.records.get(u)) else { continue };
+                match a {
+                    // The suspension: only after the grace period (or to stop a deletion the
+                    // policy no longer wants).
+                    Action::Suspend { .. } => match r.phase {
+                        Phase::Grace { since } => prop_assert!(now >= since + secs(grace), "suspended inside the grace period: {a:?}"),
+                        Phase::Creating | Phase::Active => prop_assert!(grace.is_zero(), "suspended without a grace period: {a:?}"),
+                        Phase::Suspending { .. } => {}
+                        Phase::Offboarding { .. } => prop_assert!(retention.is_none(), "{a:?}"),
+                        ref other => prop_assert!(false, "suspending from {other:?}: {a:?}"),
+                    },
+                    // The deletion: only after the retention, never when data is kept, and
+                    // for a user who left in this run, grace + retention after leaving.
+                    Action::Offboard { profile, .. } => {
+                        let deletes = w.profiles.contains_key(profile);
+                        match (r.phase.clone(), retention) {
+                            (_, None) => prop_assert!(!deletes, "the policy keeps data: {a:?}"),
+                            (Phase::Suspended { at }, Some(keep)) => {
+                                prop_assert!(now >= at + secs(keep), "deleted inside the retention: {a:?}");
+                                if let Some(left) = left_at.get(a.user().expect("a user")) {
+                                    prop_assert!(now >= left + secs(grace) + secs(keep), "deleted before grace + retention: {a:?}");
+                                }
+                            }
+                            (Phase::Offboarding { .. }, Some(_)) => {}
+                            (other, _) => prop_assert!(!deletes, "deleting from {other:?}: {a:?}"),
+                        }
+                    }
+                    _ => {}
+                }
             }
-            if actions.iter().all(|a| matches!(a, Action::ReportUnmanaged { .. })) {
+            let idle = |plan: &[Action]| plan.iter().all(|a| matches!(a, Action::ReportUnmanaged { .. }));
+            if idle(&actions) && idle(&w.plan(now + horizon)) {
                 settled = true;
                 break;
             }
+            for a in &actions {
+                if let Action::StartGrace { user, .. } = a {
+                    left_at.insert(user.clone(), now);
+                }
+            }
             apply(&mut w, &actions, now);
-            now += GRACE.as_secs() as i64;
+            now += secs(GRACE);
         }
-        prop_assert!(settled, "no fixed point after 8 rounds");
+        prop_assert!(settled, "no fixed point after 16 rounds");
         for (user, e) in &w.desired {
             let r = w.records.get(user).expect("entitled users have a record");
             prop_assert_eq!(&r.phase, &Phase::Active);
@@ -443,8 +627,11 @@ proptest! {
         for (user, r) in &w.records {
             if !w.desired.contains_key(user) {
                 match r.phase {
-                    // Suspended: the profile and its data are kept on purpose.
-                    Phase::Suspended { .. } => {}
+                    // Suspended for ever: only when the policy keeps data.
+                    Phase::Suspended { .. } => {
+                        prop_assert!(retention.is_none(), "suspended past the retention: {:?}", r);
+                        prop_assert!(w.profiles.contains_key(&r.profile), "a suspended user's data is kept");
+                    }
                     Phase::Offboarded { .. } => prop_assert!(
                         !w.profiles.contains_key(&r.profile) || unmanaged.contains(&r.profile)
                     ),

@@ -162,6 +162,7 @@ fn grace_period_must_be_a_duration() {
         ok.offboarding,
         Offboarding {
             grace_period: Duration::from_secs(5400),
+            retention: Duration::from_secs(30 * 86_400),
             remove: Removal::Profile,
             shared_spaces: SharedSpaces::Keep,
             max_per_run: 10,
@@ -169,6 +170,39 @@ fn grace_period_must_be_a_duration() {
             dry_run: true
         }
     );
+}
+
+#[test]
+fn retention_is_a_duration_of_30_days_by_default() {
+    assert_eq!(
+        parse(MINIMAL).expect("valid").offboarding.retention,
+        Duration::from_secs(30 * 86_400)
+    );
+    let src =
+        format!("{MINIMAL}\n[offboarding]\ngrace_period = \"24h\"\nretention = \"a month\"\n");
+    let (line, msg) = message(parse(&src).expect_err("bad duration"));
+    assert_eq!(line, 18, "{msg}");
+    assert!(
+        msg.contains("offboarding.retention: \"a month\" is not a duration"),
+        "{msg}"
+    );
+    let policy = parse(&format!("{MINIMAL}\n[offboarding]\nretention = \"7d\"\n")).expect("valid");
+    assert_eq!(
+        policy.offboarding.retention,
+        Duration::from_secs(7 * 86_400)
+    );
+    assert_eq!(
+        policy.offboarding.data_retention(),
+        Some(Duration::from_secs(7 * 86_400))
+    );
+    let zero = parse(&format!("{MINIMAL}\n[offboarding]\nretention = \"0s\"\n")).expect("valid");
+    assert_eq!(zero.offboarding.data_retention(), Some(Duration::ZERO));
+    // `remove = "apps"` never deletes data, whatever the retention says.
+    let apps = parse(&format!(
+        "{MINIMAL}\n[offboarding]\nretention = \"7d\"\nremove = \"apps\"\n"
+    ))
+    .expect("valid");
+    assert_eq!(apps.offboarding.data_retention(), None);
 }
 
 #[test]

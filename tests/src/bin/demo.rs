@@ -54,6 +54,38 @@ async fn show_profiles(world: &World) -> Result<()> {
     Ok(())
 }
 
+/// Sweeps from `at`, one second apart, until the user's record reads `phase`, saying what each
+/// sweep did of `kind` for the user; answers the time the phase began (`Suspended`) or the last
+/// sweep's.
+async fn offboard_stage(
+    world: &World,
+    user: &str,
+    at: i64,
+    kind: &str,
+    phase: &str,
+) -> Result<i64> {
+    for round in 0..40 {
+        let report = world
+            .invoke_at(json!({"mode": "apply"}), at + round)
+            .await?;
+        for a in report.actions.iter().filter(|a| {
+            a.action.kind() == kind && a.action.user().map(|u| u.as_str()) == Some(user)
+        }) {
+            say(format!("sweep {}: {kind}: {}", round + 1, a.outcome));
+        }
+        if let Some(r) = world.record(user).await?
+            && r.phase.name() == phase
+        {
+            return Ok(match r.phase {
+                warden::model::Phase::Suspended { at } => at,
+                _ => at + round,
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Err(format!("{user} did not reach {phase} in 40 sweeps").into())
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<()> {
     heading("Starting the local AWS emulator (moto + studio-warden's SageMaker Studio extensions)");
@@ -61,6 +93,7 @@ async fn main() -> Result<()> {
     // every sweep, and alerts go to an SNS topic that an SQS queue reads back.
     let world = World::with(WorldOptions {
         baseline: Some(String::new()),
+        retention: "30d",
         ..WorldOptions::default()
     })
     .await?;
@@ -70,7 +103,7 @@ async fn main() -> Result<()> {
         world.domain, world.table
     ));
     say(
-        "policy: ml-researchers -> research (priority 10), ml-leads -> research (priority 20), grace period 1h",
+        "policy: ml-researchers -> research (priority 10), ml-leads -> research (priority 20), grace period 1h, retention 30d",
     );
 
     heading("Ana joins ml-researchers; the CloudTrail event reaches membership-sync");
@@ -137,27 +170,51 @@ async fn main() -> Result<()> {
     )?;
     show_report(&world.invoke(event).await?);
 
-    heading("Two hours later, the sweeps offboard Ana in the order SageMaker requires");
-    for round in 0..40 {
-        let report = world
-            .invoke_at(json!({"mode": "apply"}), now() + 7200 + round)
-            .await?;
-        for a in report
+    heading("Two hours later (grace over), the sweeps suspend Ana: access now, data later");
+    let left = now();
+    let suspended_at = offboard_stage(&world, &ana, left + 7200, "Suspend", "Suspended").await?;
+    say(format!(
+        "her apps: {} left running; tag studio-warden:suspended = {}",
+        world
+            .live_apps()
+            .await?
+            .iter()
+            .filter(|(owner, ..)| *owner == name || owner == "ana-space")
+            .count(),
+        world
+            .tags(&name)
+            .await?
+            .get("studio-warden:suspended")
+            .map_or("(none)", String::as_str)
+    ));
+    say(format!(
+        "her profile and her private space are kept: spaces {:?}",
+        world.spaces().await?
+    ));
+
+    heading("Two weeks on, a sweep: Ana's data is kept for the 30-day retention");
+    let report = world
+        .invoke_at(json!({"mode": "apply"}), suspended_at + 14 * 86_400)
+        .await?;
+    say(format!(
+        "{} action(s) for Ana; her profile is still there: {}; a rejoin now would restore it as it is",
+        report
             .actions
             .iter()
-            .filter(|a| a.action.kind() == "Offboard")
-        {
-            say(format!("sweep {}: {}", round + 1, a.outcome));
-        }
-        if world
-            .record(&ana)
-            .await?
-            .is_some_and(|r| r.phase.name() == "Offboarded")
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+            .filter(|a| a.action.user().map(|u| u.as_str()) == Some(ana.as_str()))
+            .count(),
+        world.profiles().await?.contains_key(&name)
+    ));
+
+    heading("30 days after the suspension, the sweeps delete her space, then her profile");
+    offboard_stage(
+        &world,
+        &ana,
+        suspended_at + 30 * 86_400,
+        "Offboard",
+        "Offboarded",
+    )
+    .await?;
     show_profiles(&world).await?;
 
     heading("Ana's story, from the ledger's append-only history");
