@@ -18,16 +18,23 @@ use warden_tests::fixture::*;
 const GRACE: i64 = 3600;
 const RETENTION: i64 = 30 * 86_400;
 
-/// A world with a one-hour grace period and a 30-day retention.
+/// A world with a one-hour grace period and a 30-day retention. Three leavers of four are a
+/// mass deletion to the default threshold (over 25 % of the domain): this story is about
+/// leavers under it, so the percentage is switched off (`max_percent = 100`); the count (10)
+/// stays. The held case is tests/tests/safety.rs.
 async fn world(auth_mode: AuthMode) -> World {
-    World::with(WorldOptions {
+    let mut world = World::with(WorldOptions {
         grace_period: "1h",
         retention: "30d",
         auth_mode,
         ..WorldOptions::default()
     })
     .await
-    .expect("world")
+    .expect("world");
+    world
+        .edit_policy("[offboarding]\n", "[offboarding]\nmax_percent = 100\n")
+        .expect("policy");
+    world
 }
 
 async fn record(world: &World, user: &str) -> UserRecord {
