@@ -972,6 +972,23 @@ impl World {
     }
 }
 
+/// A handler response's actions, as (action, outcome).
+pub fn actions(report: &Value) -> Vec<(String, String)> {
+    report["actions"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|x| {
+                    (
+                        x["action"].as_str().unwrap_or_default().to_owned(),
+                        x["outcome"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The wall clock in epoch seconds, as the engine's `now`.
 pub fn now() -> i64 {
     std::time::SystemTime::now()

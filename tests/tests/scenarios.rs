@@ -9,22 +9,6 @@ use warden::engine::{TAG_MANAGED, TAG_SUSPENDED, TAG_USER_ID};
 use warden::model::Phase;
 use warden_tests::fixture::*;
 
-fn actions(report: &Value) -> Vec<(String, String)> {
-    report["actions"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|x| {
-                    (
-                        x["action"].as_str().unwrap_or_default().to_owned(),
-                        x["outcome"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The AWS calls made since `before`, by "service:Operation".
 async fn calls_since(world: &World, before: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
     let after = world.emulator.stats().await.expect("stats");

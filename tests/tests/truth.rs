@@ -13,22 +13,6 @@ use warden::model::{Attention, OffboardStep, Phase, UserRecord};
 use warden::template::template_hash;
 use warden_tests::fixture::*;
 
-fn actions(report: &Value) -> Vec<(String, String)> {
-    report["actions"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|x| {
-                    (
-                        x["action"].as_str().unwrap_or_default().to_owned(),
-                        x["outcome"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn keys(report: &Value, field: &str) -> Vec<String> {
     report["drift"][field]
         .as_array()
