@@ -91,7 +91,7 @@ async fn main() -> Result<()> {
     heading("Starting the local AWS emulator (moto + studio-warden's SageMaker Studio extensions)");
     // The domain carries a secure network baseline ([domains.baseline]): drift checks run with
     // every sweep, and alerts go to an SNS topic that an SQS queue reads back.
-    let world = World::with(WorldOptions {
+    let mut world = World::with(WorldOptions {
         baseline: Some(String::new()),
         retention: "30d",
         ..WorldOptions::default()
@@ -137,7 +137,7 @@ async fn main() -> Result<()> {
 
     heading("Bo joins ml-researchers and Cy joins ml-leads, but their events are lost");
     let bo = world.add_user("bo").await?;
-    world.join(&bo, &world.researchers).await?;
+    let bo_membership = world.join(&bo, &world.researchers).await?;
     let cy = world.add_user("cy.chen@example.com").await?;
     world.join(&cy, &world.leads).await?;
     say("and someone creates a profile by hand in the console: made-by-hand");
@@ -270,6 +270,99 @@ async fn main() -> Result<()> {
     for a in world.read_alerts().await? {
         say(format!("Subject: {}", a.subject));
     }
+    safety_net(&mut world, &bo, bo_membership).await?;
     println!("\nDone. The emulator stops with this process; nothing is left running.");
     Ok(())
+}
+
+/// The safety net: a renamed group changes nothing, and a mass removal waits for an operator.
+async fn safety_net(world: &mut World, bo: &str, bo_membership: String) -> Result<()> {
+    heading("The safety net, 1: an administrator renames ml-researchers to ml-research-team");
+    world
+        .rename_group(&world.researchers, "ml-research-team")
+        .await?;
+    let report = world.invoke(json!({"mode": "apply"})).await?;
+    show_report(&report);
+    say(format!("open safety findings: {}", report["safety"]));
+    for a in world.read_alerts().await? {
+        say(format!("Subject: {}", a.subject));
+    }
+    say(format!(
+        "Bo is still {}: the mapping was pinned to the group's id on its first run, not to its name",
+        phase_of(world, bo).await?
+    ));
+    say("the operator updates the policy to the new name; the next sweep resolves the finding");
+    world.edit_policy(
+        &format!("group = \"{RESEARCHERS}\""),
+        "group = \"ml-research-team\"",
+    )?;
+    world.invoke(json!({"mode": "apply"})).await?;
+    for a in world.read_alerts().await? {
+        say(format!("Subject: {}", a.subject));
+    }
+
+    heading("Four more researchers join; the sweep creates their profiles");
+    let mut team = vec![(bo.to_owned(), bo_membership)];
+    for name in ["dee", "eli", "fay", "gus"] {
+        let user = world.add_user(name).await?;
+        let membership = world.join(&user, &world.researchers).await?;
+        team.push((user, membership));
+    }
+    show_report(&world.invoke(json!({"mode": "apply"})).await?);
+    world.settle().await?;
+
+    heading("The IdP's sync goes wrong and empties ml-research-team: five leavers in one sweep");
+    for (_, membership) in &team {
+        world.leave(membership).await?;
+    }
+    let report = world.invoke(json!({"mode": "apply"})).await?;
+    let hold = &report["hold"];
+    let id = hold["id"]
+        .as_str()
+        .ok_or_else(|| format!("the sweep did not hold the removals: {report:#}"))?
+        .to_owned();
+    say(format!(
+        "no grace period started; hold {id} names {} user(s): {}",
+        hold["users"].as_array().map_or(0, Vec::len),
+        hold["reason"].as_str().unwrap_or_default()
+    ));
+    for a in world.read_alerts().await? {
+        say(format!(
+            "Subject: {} (severity {})",
+            a.subject,
+            a.attributes.get("severity").map_or("-", String::as_str)
+        ));
+    }
+    let plan = world.invoke(json!({"mode": "plan"})).await?;
+    say(format!(
+        "{{\"mode\":\"plan\"}} shows the same hold: {}",
+        plan["hold"]["id"].as_str().unwrap_or("(none)")
+    ));
+    say(format!(
+        "every profile is intact: {} of them",
+        world.profiles().await?.len()
+    ));
+
+    heading("The team really was disbanded: an operator approves the hold");
+    say(format!(
+        "{{\"mode\":\"approve\",\"hold\":\"{id}\"}} to compliance-sweep"
+    ));
+    show_report(&world.invoke(json!({"mode": "approve", "hold": id})).await?);
+    if let Some(h) = world.history(bo).await?.last() {
+        say(format!(
+            "Bo's history: {} {}: {} [trigger {}]",
+            h.action, h.outcome, h.reason, h.trigger
+        ));
+    }
+    say("their grace periods run from here; suspension and retention follow as for Ana");
+    Ok(())
+}
+
+async fn phase_of(world: &World, user: &str) -> Result<String> {
+    Ok(world
+        .record(user)
+        .await?
+        .map_or("unknown to the ledger".to_owned(), |r| {
+            r.phase.name().to_owned()
+        }))
 }
