@@ -135,6 +135,7 @@ fn world(policy: &Policy, users: usize, mix: Mix) -> World {
                 template_hash: Some(hash.clone()),
                 profile_status: Some(ProfileStatus::InService),
                 attention: None,
+                released_by: None,
                 version: 3,
                 updated_at: NOW - 86_400,
             },

@@ -254,6 +254,12 @@ pub struct UserRecord {
     /// What an operator must resolve for this record to move on, if anything.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub attention: Option<Attention>,
+    /// The approved hold under which the user's current leaving began: the grace period, the
+    /// suspension or the deletion it let through the deletion threshold. The rest of that same
+    /// leaving passes the threshold under it; it is cleared when the user is Active again, so
+    /// an approval never covers a later leaving.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub released_by: Option<String>,
     /// Optimistic-concurrency version: every write is conditional on the version it read.
     pub version: u64,
     pub updated_at: Epoch,

@@ -73,6 +73,9 @@ pub enum Action {
         user: UserId,
         profile: ResourceName,
         reason: String,
+        /// The approved hold that lets this start through the deletion threshold, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        released_by: Option<String>,
     },
     /// The user is entitled again: cancel a grace period, lift a suspension, or stop a deletion
     /// that has not reached the profile yet.
@@ -89,6 +92,9 @@ pub enum Action {
         user: UserId,
         profile: ResourceName,
         reason: String,
+        /// The approved hold that lets this start through the deletion threshold, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        released_by: Option<String>,
     },
     /// The second stage, as far as it goes now: delete the suspended user's data (private
     /// spaces, shared ones as the policy says, then the profile).
@@ -96,6 +102,9 @@ pub enum Action {
         user: UserId,
         profile: ResourceName,
         reason: String,
+        /// The approved hold that lets this start through the deletion threshold, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        released_by: Option<String>,
     },
     /// Mark the record offboarded without touching SageMaker: there is no profile.
     Forget {
@@ -122,6 +131,16 @@ impl Action {
             Action::Offboard { .. } => "Offboard",
             Action::Forget { .. } => "Forget",
             Action::ReportUnmanaged { .. } => "ReportUnmanaged",
+        }
+    }
+
+    /// The approved hold that released this start through the deletion threshold, if any.
+    pub fn released_by(&self) -> Option<&str> {
+        match self {
+            Action::StartGrace { released_by, .. }
+            | Action::Suspend { released_by, .. }
+            | Action::Offboard { released_by, .. } => released_by.as_deref(),
+            _ => None,
         }
     }
 
@@ -320,11 +339,13 @@ fn plan_not_entitled(
         user: user.clone(),
         profile: r.profile.clone(),
         reason,
+        released_by: None,
     };
     let offboard = |reason: String| Action::Offboard {
         user: user.clone(),
         profile: r.profile.clone(),
         reason,
+        released_by: None,
     };
     let forget = |reason: &str| Action::Forget {
         user: user.clone(),
@@ -379,6 +400,7 @@ fn plan_not_entitled(
                             None => "data kept (remove = \"apps\")".to_owned(),
                         }
                     ),
+                    released_by: None,
                 })
             }
         }

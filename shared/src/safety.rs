@@ -1,7 +1,7 @@
 //! The safety net, pure: which planned deletions wait for an operator, and what the run found
 //! about the policy's groups, as findings. No I/O; the engine applies it after the planner.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -11,7 +11,7 @@ use crate::catalogue::{
 use crate::desired::{MappingStatus, ResolvedMappings};
 use crate::drift::model::Finding;
 use crate::ids::{DomainId, UserId};
-use crate::model::Epoch;
+use crate::model::{Epoch, UserRecord};
 use crate::planner::Action;
 use crate::policy::{Baseline, GroupRef, MIN_PERCENT_COUNT, Policy};
 
@@ -158,6 +158,52 @@ pub struct HoldEntry {
     pub domain: DomainId,
     pub user: UserId,
     pub action: String,
+    /// The version of the user's ledger record when the start was held: an approval covers
+    /// the record as the operator saw it. 0 in holds written before versions were kept, which
+    /// an approval then never releases (held again, never let through unseen).
+    #[serde(default)]
+    pub version: u64,
+}
+
+/// What the operator's approved holds let through the deletion threshold. A start is released
+/// when an approved hold names the user's record at the version the record still has (the
+/// operator approved what they saw), or when the user's current leaving began under an
+/// approved hold ([`UserRecord::released_by`]): one approval carries a leaver through grace,
+/// suspension and deletion. It never covers a later leaving: by then the record's version has
+/// moved on, and being Active again cleared `released_by`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Approvals {
+    /// (domain, user, record version) -> the approved hold naming them.
+    entries: BTreeMap<(DomainId, UserId, u64), String>,
+    approved: BTreeSet<String>,
+}
+
+impl Approvals {
+    pub fn new(holds: &[Hold]) -> Self {
+        let mut out = Self::default();
+        for h in holds.iter().filter(|h| h.status == HoldStatus::Approved) {
+            out.approved.insert(h.id.clone());
+            for u in &h.users {
+                out.entries
+                    .entry((u.domain.clone(), u.user.clone(), u.version))
+                    .or_insert_with(|| h.id.clone());
+            }
+        }
+        out
+    }
+
+    /// The approved hold that releases the next start of this record, if any.
+    pub fn release(&self, record: Option<&UserRecord>) -> Option<&str> {
+        let r = record?;
+        if let Some(hold) = r.released_by.as_deref()
+            && self.approved.contains(hold)
+        {
+            return Some(hold);
+        }
+        self.entries
+            .get(&(r.domain.clone(), r.user.clone(), r.version))
+            .map(String::as_str)
+    }
 }
 
 /// Too many grace periods or offboardings in one run, held for an operator: approved with
@@ -214,14 +260,15 @@ pub struct Gate {
 }
 
 /// The deletion threshold. Counts, per domain and in total, the starts (`is_start`) that no
-/// approved hold covers; when there are more than `max_per_run` in total or in one domain,
-/// or more than `max_percent` of a domain's managed profiles (and at least
-/// [`MIN_PERCENT_COUNT`]), none of them runs: they are taken out of the plans and answered
-/// as held. Starts an approved hold covers always run, their reason naming the hold.
+/// approved hold releases (`release`, see [`Approvals`]); when there are more than
+/// `max_per_run` in total or in one domain, or more than `max_percent` of a domain's managed
+/// profiles (and at least [`MIN_PERCENT_COUNT`]), none of them runs: they are taken out of the
+/// plans and answered as held. Starts an approved hold releases always run, carrying the
+/// hold's id and their reason naming it.
 pub fn gate(
     plans: &mut [DomainPlan],
     is_start: impl Fn(&DomainId, &Action) -> bool,
-    approved: &BTreeMap<(DomainId, UserId), String>,
+    release: impl Fn(&DomainId, &Action) -> Option<String>,
     threshold: Threshold,
 ) -> Gate {
     let mut out = Gate::default();
@@ -235,21 +282,35 @@ pub fn gate(
             let Some(user) = action.user().cloned() else {
                 continue;
             };
-            match approved.get(&(plan.domain.clone(), user.clone())) {
+            match release(&plan.domain, action) {
                 Some(hold) => {
-                    if let Action::StartGrace { reason, .. }
-                    | Action::Suspend { reason, .. }
-                    | Action::Offboard { reason, .. } = action
+                    if let Action::StartGrace {
+                        reason,
+                        released_by,
+                        ..
+                    }
+                    | Action::Suspend {
+                        reason,
+                        released_by,
+                        ..
+                    }
+                    | Action::Offboard {
+                        reason,
+                        released_by,
+                        ..
+                    } = action
                     {
                         reason.push_str(&format!(" (released by hold {hold})"));
+                        *released_by = Some(hold.clone());
                     }
                     out.released.push((
                         HoldEntry {
                             domain: plan.domain.clone(),
                             user,
                             action: action.kind().to_owned(),
+                            version: 0,
                         },
-                        hold.clone(),
+                        hold,
                     ));
                 }
                 None => n += 1,
@@ -281,14 +342,14 @@ pub fn gate(
             let domain = plan.domain.clone();
             plan.actions.retain(|action| {
                 let held = is_start(&domain, action)
-                    && action
-                        .user()
-                        .is_some_and(|u| !approved.contains_key(&(domain.clone(), u.clone())));
+                    && action.user().is_some()
+                    && action.released_by().is_none();
                 if held && let Some(user) = action.user() {
                     out.held.push(HoldEntry {
                         domain: domain.clone(),
                         user: user.clone(),
                         action: action.kind().to_owned(),
+                        version: 0,
                     });
                 }
                 !held
@@ -347,11 +408,13 @@ mod tests {
                 user,
                 profile,
                 reason,
+                released_by: None,
             },
             "Offboard" => Action::Offboard {
                 user,
                 profile,
                 reason,
+                released_by: None,
             },
             _ => Action::Forget {
                 user,
@@ -470,6 +533,114 @@ execution_role = "arn:aws:iam::123456789012:role/r"
         }
     }
 
+    /// A `release` for the gate: the approved (domain, user) pairs, whatever the record.
+    fn by_user(
+        approved: &BTreeMap<(DomainId, UserId), String>,
+    ) -> impl Fn(&DomainId, &Action) -> Option<String> + '_ {
+        |d, a| {
+            a.user()
+                .and_then(|u| approved.get(&(d.clone(), u.clone())).cloned())
+        }
+    }
+
+    fn record(n: u8, version: u64, released_by: Option<&str>) -> UserRecord {
+        UserRecord {
+            domain: domain(),
+            user: uid(n),
+            user_name: format!("user-{n}"),
+            profile: ResourceName::parse(&format!("user-{n}")).expect("name"),
+            phase: crate::model::Phase::Active,
+            group: None,
+            template_hash: None,
+            profile_status: None,
+            attention: None,
+            released_by: released_by.map(str::to_owned),
+            version,
+            updated_at: 0,
+        }
+    }
+
+    fn hold(id: &str, status: HoldStatus, users: &[(u8, u64)]) -> Hold {
+        Hold {
+            id: id.to_owned(),
+            status,
+            reason: String::new(),
+            users: users
+                .iter()
+                .map(|(n, version)| HoldEntry {
+                    domain: domain(),
+                    user: uid(*n),
+                    action: "StartGrace".to_owned(),
+                    version: *version,
+                })
+                .collect(),
+            found_by: "sweep-1".to_owned(),
+            created_at: 0,
+            decided_at: None,
+            decided_by: None,
+            version: 1,
+        }
+    }
+
+    /// An approval covers the record as the operator saw it, and the rest of the leaving it
+    /// began; not a pending or discarded hold, not a record that has moved on since, not a
+    /// later leaving.
+    #[test]
+    fn an_approval_covers_what_the_operator_saw_and_that_leaving_only() {
+        let approvals = Approvals::new(&[
+            hold("01APPROVED", HoldStatus::Approved, &[(1, 4), (2, 7)]),
+            hold("01PENDING", HoldStatus::Pending, &[(3, 1)]),
+            hold("01DISCARDED", HoldStatus::Discarded, &[(4, 1)]),
+        ]);
+        assert_eq!(
+            approvals.release(Some(&record(1, 4, None))),
+            Some("01APPROVED")
+        );
+        assert_eq!(
+            approvals.release(Some(&record(2, 8, None))),
+            None,
+            "moved on"
+        );
+        assert_eq!(
+            approvals.release(Some(&record(3, 1, None))),
+            None,
+            "pending"
+        );
+        assert_eq!(
+            approvals.release(Some(&record(4, 1, None))),
+            None,
+            "discarded"
+        );
+        assert_eq!(approvals.release(None), None);
+        // Later stages of a leaving the approval began: released whatever the version.
+        assert_eq!(
+            approvals.release(Some(&record(2, 12, Some("01APPROVED")))),
+            Some("01APPROVED")
+        );
+        assert_eq!(
+            approvals.release(Some(&record(5, 3, Some("01DISCARDED")))),
+            None
+        );
+        // Holds written before versions were kept (version 0) release nothing.
+        let old = Approvals::new(&[hold("01OLD", HoldStatus::Approved, &[(6, 0)])]);
+        assert_eq!(old.release(Some(&record(6, 3, None))), None);
+    }
+
+    #[test]
+    fn a_released_start_carries_its_hold() {
+        let mut plans = vec![plan(&domain(), 1000, &[1, 2])];
+        let approved = BTreeMap::from([((domain(), uid(2)), "01HOLD".to_owned())]);
+        let g = gate(
+            &mut plans,
+            |_, a| a.kind() == "StartGrace",
+            by_user(&approved),
+            T,
+        );
+        assert_eq!(g.tripped, None);
+        let carried: Vec<_> = plans[0].actions.iter().map(Action::released_by).collect();
+        assert_eq!(carried, vec![None, Some("01HOLD")]);
+    }
+
     const T: Threshold = Threshold {
         max_per_run: 10,
         max_percent: 25,
@@ -478,12 +649,7 @@ execution_role = "arn:aws:iam::123456789012:role/r"
     #[test]
     fn below_the_threshold_nothing_changes() {
         let mut plans = vec![plan(&domain(), 100, &[1, 2, 3])];
-        let g = gate(
-            &mut plans,
-            |_, a| a.kind() == "StartGrace",
-            &BTreeMap::new(),
-            T,
-        );
+        let g = gate(&mut plans, |_, a| a.kind() == "StartGrace", |_, _| None, T);
         assert_eq!(g, Gate::default());
         assert_eq!(plans[0].actions.len(), 3);
     }
@@ -493,7 +659,12 @@ execution_role = "arn:aws:iam::123456789012:role/r"
         let starts: Vec<u8> = (1..=12).collect();
         let mut plans = vec![plan(&domain(), 1000, &starts)];
         let approved = BTreeMap::from([((domain(), uid(1)), "01HOLD".to_owned())]);
-        let g = gate(&mut plans, |_, a| a.kind() == "StartGrace", &approved, T);
+        let g = gate(
+            &mut plans,
+            |_, a| a.kind() == "StartGrace",
+            by_user(&approved),
+            T,
+        );
         assert!(g.tripped.is_some_and(|r| r.contains("max_per_run")));
         assert_eq!(g.held.len(), 11);
         assert_eq!(plans[0].actions.len(), 1, "only the approved start runs");
@@ -506,22 +677,12 @@ execution_role = "arn:aws:iam::123456789012:role/r"
     #[test]
     fn a_large_share_of_a_small_domain_trips_the_percentage() {
         let mut plans = vec![plan(&domain(), 8, &[1, 2, 3])];
-        let g = gate(
-            &mut plans,
-            |_, a| a.kind() == "StartGrace",
-            &BTreeMap::new(),
-            T,
-        );
+        let g = gate(&mut plans, |_, a| a.kind() == "StartGrace", |_, _| None, T);
         assert!(g.tripped.is_some_and(|r| r.contains("max_percent")));
         assert!(plans[0].actions.is_empty());
         // Two of four is half the domain, but too few to count as a mass deletion.
         let mut plans = vec![plan(&domain(), 4, &[1, 2])];
-        let g = gate(
-            &mut plans,
-            |_, a| a.kind() == "StartGrace",
-            &BTreeMap::new(),
-            T,
-        );
+        let g = gate(&mut plans, |_, a| a.kind() == "StartGrace", |_, _| None, T);
         assert_eq!(g.tripped, None);
     }
 
@@ -547,7 +708,7 @@ execution_role = "arn:aws:iam::123456789012:role/r"
                 .flat_map(|d| approved_users.iter().map(move |n| ((d.clone(), uid(*n)), "h".to_owned())))
                 .collect();
             let before: usize = plans.iter().map(|p| p.actions.len()).sum();
-            let g = gate(&mut plans, |_, a| a.kind() == "StartGrace", &approved,
+            let g = gate(&mut plans, |_, a| a.kind() == "StartGrace", by_user(&approved),
                 Threshold { max_per_run, max_percent });
             let after: usize = plans.iter().map(|p| p.actions.len()).sum();
             proptest::prop_assert_eq!(before - after, g.held.len());
@@ -558,6 +719,7 @@ execution_role = "arn:aws:iam::123456789012:role/r"
                         if a.kind() == "StartGrace" {
                             let u = a.user().cloned().expect("user");
                             proptest::prop_assert!(approved.contains_key(&(p.domain.clone(), u)));
+                            proptest::prop_assert_eq!(a.released_by(), Some("h"));
                         }
                     }
                 }

@@ -33,6 +33,8 @@ fn record(world: &World, user: &str, version: u64) -> UserRecord {
         template_hash: Some("abc".into()),
         profile_status: None,
         attention: None,
+        released_by: None,
+        released_by: None,
         version,
         updated_at: 1,
     }

@@ -362,11 +362,20 @@ async fn a_hold_expires_when_the_members_come_back() {
     assert!(format!("{err:?}").contains("Hold"), "{err:?}");
 }
 
-/// A deleted group's members are offboarded only after an operator approves the hold.
+/// A mapped group of 50 is deleted: a hold appears (alerted, shown by the plan) and nobody is
+/// suspended, however long the sweeps go on. After one approval the 50 start their grace
+/// period, are suspended together when it ends, and have their data deleted together when the
+/// retention ends: each stage is a mass start, and the one approval carries them through.
 #[tokio::test]
 async fn a_deleted_groups_members_leave_only_after_approval() {
-    let world = guarded().await;
-    let users = researchers(&world, 3).await;
+    let world = World::with(WorldOptions {
+        baseline: Some(String::new()),
+        retention: "30d",
+        ..WorldOptions::default()
+    })
+    .await
+    .expect("world");
+    let users = researchers(&world, 50).await;
     world
         .delete_group(&world.researchers)
         .await
@@ -374,15 +383,114 @@ async fn a_deleted_groups_members_leave_only_after_approval() {
     let report = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
     assert_eq!(started_grace(&report), 0);
     let id = hold_id(&report);
+    assert!(opened(&report).contains(&format!("offboarding.hold#{id}")));
+    let plan = world.invoke(json!({"mode": "plan"})).await.expect("plan");
+    assert_eq!(hold_id(&plan), id, "the plan shows the hold: {plan:#}");
+    let alerts = world.read_alerts().await.expect("alerts");
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.attributes.get("rule").map(String::as_str) == Some("offboarding.hold")),
+        "{alerts:#?}"
+    );
+    // Weeks of sweeps: nobody is suspended while the hold waits.
+    let report = world
+        .invoke_at(json!({"mode": "apply"}), now() + 40 * DAY)
+        .await
+        .expect("sweep");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    untouched(&world, &users).await;
+
     let report = world
         .invoke(json!({"mode": "approve", "hold": id}))
         .await
         .expect("approve");
-    assert_eq!(started_grace(&report), 3, "{report:#}");
-    for user in &users {
-        assert!(matches!(
-            world.record(user).await.expect("l").expect("r").phase,
-            Phase::Grace { .. }
-        ));
+    assert_eq!(started_grace(&report), 50, "{report:#}");
+    let approved_at = now();
+    // The grace period ends for all 50 at once: 50 suspensions in one run, released.
+    let mut suspended_at = 0;
+    for round in 0..6 {
+        let at = approved_at + 2 * 3600 + round;
+        let report = world
+            .invoke_at(json!({"mode": "apply"}), at)
+            .await
+            .expect("sweep");
+        assert!(report.hold.is_none(), "held again: {:?}", report.hold);
+        if every(&world, &users, |p| matches!(p, Phase::Suspended { .. })).await {
+            suspended_at = at;
+            break;
+        }
     }
+    assert!(suspended_at > 0, "the 50 were not suspended");
+    assert_eq!(world.profiles().await.expect("profiles").len(), 50);
+    // The retention ends: 50 deletions in one run, released by the same approval.
+    for round in 0..10 {
+        let report = world
+            .invoke_at(json!({"mode": "apply"}), suspended_at + 31 * DAY + round)
+            .await
+            .expect("sweep");
+        assert!(report.hold.is_none(), "held again: {:?}", report.hold);
+        if every(&world, &users, |p| matches!(p, Phase::Offboarded { .. })).await {
+            break;
+        }
+        world.settle().await.expect("settled");
+    }
+    assert!(every(&world, &users, |p| matches!(p, Phase::Offboarded { .. })).await);
+    assert!(world.profiles().await.expect("profiles").is_empty());
+    for user in &users {
+        let history = world.history(user).await.expect("history");
+        for stage in ["StartGrace", "Suspend", "Offboard"] {
+            assert!(
+                history
+                    .iter()
+                    .any(|h| h.action == stage && h.reason.contains(&id)),
+                "{stage} names the hold: {history:#?}"
+            );
+        }
+    }
+}
+
+/// Whether every one of these users' records is in a phase `is`.
+async fn every(world: &World, users: &[String], is: impl Fn(&Phase) -> bool) -> bool {
+    for user in users {
+        match world.record(user).await.expect("ledger") {
+            Some(r) if is(&r.phase) => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// An approval covers one leaving, not the next: twelve leavers approved, back in the group
+/// during their grace period, then removed at once again, are held again.
+#[tokio::test]
+async fn an_approval_does_not_cover_a_later_leaving() {
+    let world = guarded().await;
+    let users = members(&world, 12).await;
+    for (_, membership) in &users {
+        world.leave(membership).await.expect("leave");
+    }
+    let report = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    let first = hold_id(&report);
+    let report = world
+        .invoke(json!({"mode": "approve", "hold": first}))
+        .await
+        .expect("approve");
+    assert_eq!(started_grace(&report), 12, "{report:#}");
+    // Back in the group: restored.
+    let mut again = Vec::new();
+    for (user, _) in &users {
+        again.push(world.join(user, &world.researchers).await.expect("join"));
+    }
+    world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    let ids: Vec<String> = users.iter().map(|(u, _)| u.clone()).collect();
+    assert!(every(&world, &ids, |p| *p == Phase::Active).await);
+    // Removed at once again: the old approval does not let them through.
+    for membership in &again {
+        world.leave(membership).await.expect("leave");
+    }
+    let report = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    assert_eq!(started_grace(&report), 0, "{report:#}");
+    assert_ne!(hold_id(&report), first);
+    assert_eq!(report["hold"]["users"].as_array().map(Vec::len), Some(12));
 }

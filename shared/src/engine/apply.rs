@@ -27,7 +27,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         report: &mut Report,
         domain: &DomainId,
         observed: &DomainObservation,
-        approved: &BTreeMap<(DomainId, UserId), String>,
+        approvals: &safety::Approvals,
     ) -> Vec<Action> {
         let state = DomainState {
             domain,
@@ -48,10 +48,11 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             .map(|d| d.name.as_str())
             .unwrap_or_default();
         let (actions, held) = safety::hold_back(domain, actions, |user| {
-            if approved.contains_key(&(domain.clone(), user.clone())) {
+            let record = observed.records.get(user);
+            if approvals.release(record).is_some() {
                 return None;
             }
-            let group = observed.records.get(user).and_then(|r| r.group.as_ref());
+            let group = record.and_then(|r| r.group.as_ref());
             run.resolved.held(&self.policy, domain_name, group)
         });
         for h in &held {
@@ -299,6 +300,14 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         action: &Action,
         outcome: Outcome,
     ) -> Result<Outcome> {
+        let mut next = next;
+        // An approval carries one leaving through the deletion threshold: set by the start it
+        // released, kept through the stages after it, ended when the user is Active again.
+        next.released_by = match (&next.phase, action.released_by()) {
+            (Phase::Creating | Phase::Active, _) => None,
+            (_, Some(hold)) => Some(hold.to_owned()),
+            (_, None) => next.released_by,
+        };
         let entry = self.history(run, &next.domain, &next.user, action, &outcome);
         self.ledger.commit(&next, &entry).await?;
         run.wrote(&next);

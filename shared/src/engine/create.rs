@@ -45,6 +45,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                     template_hash: None,
                     profile_status: None,
                     attention: None,
+                    released_by: None,
                     version: 1,
                     updated_at: run.now,
                 };

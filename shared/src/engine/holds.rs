@@ -3,8 +3,6 @@
 //! `[offboarding] max_per_run` / `max_percent`, held back together with the leavers whose
 //! group is in doubt, in one pending hold an operator approves or discards.
 
-use std::collections::BTreeMap;
-
 use super::observe::DomainObservation;
 use super::{Engine, Report, Run, Store};
 use crate::error::{Result, WardenError};
@@ -13,7 +11,9 @@ use crate::model::{Epoch, Mode, Phase};
 use crate::planner::Action;
 use crate::policy::Domain;
 use crate::ports::{Directory, Studio};
-use crate::safety::{self, DomainPlan, Hold, HoldEntry, HoldReport, HoldStatus, Threshold};
+use crate::safety::{
+    self, Approvals, DomainPlan, Hold, HoldEntry, HoldReport, HoldStatus, Threshold,
+};
 
 impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
     /// Plans every observed domain, then passes the plans through the safety net: the
@@ -28,18 +28,10 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         full: bool,
     ) -> Result<Vec<DomainPlan>> {
         let holds = self.ledger.holds().await?;
-        let approved: BTreeMap<(DomainId, UserId), String> = holds
-            .iter()
-            .filter(|h| h.status == HoldStatus::Approved)
-            .flat_map(|h| {
-                h.users
-                    .iter()
-                    .map(move |u| ((u.domain.clone(), u.user.clone()), h.id.clone()))
-            })
-            .collect();
+        let approvals = Approvals::new(&holds);
         let mut plans = Vec::with_capacity(observed.len());
         for (domain, o) in observed {
-            let actions = self.plan_domain(run, report, &domain.id, o, &approved);
+            let actions = self.plan_domain(run, report, &domain.id, o, &approvals);
             let managed = o
                 .records
                 .values()
@@ -51,13 +43,13 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 actions,
             });
         }
-        let phase_of = |d: &DomainId, u: &UserId| {
+        let record_of = |d: &DomainId, u: &UserId| {
             observed
                 .iter()
                 .find(|(domain, _)| domain.id == *d)
                 .and_then(|(_, o)| o.records.get(u))
-                .map(|r| &r.phase)
         };
+        let phase_of = |d: &DomainId, u: &UserId| record_of(d, u).map(|r| &r.phase);
         // A start: a grace period, a suspension (the grace period is over), or a deletion of
         // data that is not already under way (the retention is over).
         let is_start = |d: &DomainId, a: &Action| match a {
@@ -74,7 +66,12 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             max_per_run: self.policy.offboarding.max_per_run,
             max_percent: self.policy.offboarding.max_percent,
         };
-        let gate = safety::gate(&mut plans, is_start, &approved, threshold);
+        let release = |d: &DomainId, a: &Action| {
+            approvals
+                .release(a.user().and_then(|u| record_of(d, u)))
+                .map(str::to_owned)
+        };
+        let gate = safety::gate(&mut plans, is_start, release, threshold);
         for (entry, hold) in &gate.released {
             tracing::info!(domain = %entry.domain, user = %entry.user, action = %entry.action, hold = %hold, "released by an approved hold");
         }
@@ -85,8 +82,14 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 domain: h.domain.clone(),
                 user: h.user.clone(),
                 action: h.action.to_owned(),
+                version: 0,
             })
             .chain(gate.held.iter().cloned())
+            .map(|mut entry| {
+                // What the operator will approve: the record as it is now.
+                entry.version = record_of(&entry.domain, &entry.user).map_or(0, |r| r.version);
+                entry
+            })
             .collect();
         let pending = holds.iter().find(|h| h.status == HoldStatus::Pending);
         let writes = run.mode == Mode::Apply && !self.policy.offboarding.dry_run;

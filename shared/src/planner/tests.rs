@@ -64,6 +64,8 @@ fn record(n: u8, phase: Phase) -> UserRecord {
         template_hash: Some(e.template_hash),
         profile_status: Some(ProfileStatus::InService),
         attention: None,
+        released_by: None,
+        released_by: None,
         version: 3,
         updated_at: 0,
     }

@@ -393,6 +393,7 @@ async fn prebuild(
                 template_hash: Some(e.template_hash.clone()),
                 profile_status: Some(ProfileStatus::InService),
                 attention: None,
+                released_by: None,
                 version: 1,
                 updated_at: now(),
             });
