@@ -193,7 +193,7 @@ impl Approvals {
     }
 
     /// The approved hold that releases the next start of this record, if any.
-    pub fn release(&self, record: Option<&UserRecord>) -> Option<&str> {
+    pub fn release<'a>(&'a self, record: Option<&'a UserRecord>) -> Option<&'a str> {
         let r = record?;
         if let Some(hold) = r.released_by.as_deref()
             && self.approved.contains(hold)

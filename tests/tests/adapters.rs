@@ -34,7 +34,6 @@ fn record(world: &World, user: &str, version: u64) -> UserRecord {
         profile_status: None,
         attention: None,
         released_by: None,
-        released_by: None,
         version,
         updated_at: 1,
     }

@@ -65,7 +65,6 @@ fn record(n: u8, phase: Phase) -> UserRecord {
         profile_status: Some(ProfileStatus::InService),
         attention: None,
         released_by: None,
-        released_by: None,
         version: 3,
         updated_at: 0,
     }
