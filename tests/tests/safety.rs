@@ -236,6 +236,17 @@ async fn a_directory_that_cannot_be_read_makes_no_leavers() {
     }
 }
 
+/// `n` researchers with settled profiles, all removed from the group at once, and the sweep
+/// that follows.
+async fn wiped(world: &World, n: usize) -> (Vec<(String, String)>, Value) {
+    let users = members(world, n).await;
+    for (_, membership) in &users {
+        world.leave(membership).await.expect("leave");
+    }
+    let report = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    (users, report)
+}
+
 fn hold_id(report: &Value) -> String {
     report["hold"]["id"]
         .as_str()
@@ -257,11 +268,7 @@ fn started_grace(report: &Value) -> usize {
 #[tokio::test]
 async fn a_directory_wipe_is_held_until_an_operator_approves() {
     let world = guarded().await;
-    let users = members(&world, 12).await;
-    for (_, membership) in &users {
-        world.leave(membership).await.expect("leave");
-    }
-    let report = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    let (users, report) = wiped(&world, 12).await;
     assert_eq!(started_grace(&report), 0, "{report:#}");
     assert_eq!(report["hold"]["users"].as_array().map(Vec::len), Some(12));
     assert!(
@@ -340,11 +347,7 @@ async fn a_few_leavers_are_not_held() {
 #[tokio::test]
 async fn a_hold_expires_when_the_members_come_back() {
     let world = guarded().await;
-    let users = members(&world, 12).await;
-    for (_, membership) in &users {
-        world.leave(membership).await.expect("leave");
-    }
-    let report = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    let (users, report) = wiped(&world, 12).await;
     let id = hold_id(&report);
     for (user, _) in &users {
         world.join(user, &world.researchers).await.expect("rejoin");
@@ -466,11 +469,7 @@ async fn every(world: &World, users: &[String], is: impl Fn(&Phase) -> bool) -> 
 #[tokio::test]
 async fn an_approval_does_not_cover_a_later_leaving() {
     let world = guarded().await;
-    let users = members(&world, 12).await;
-    for (_, membership) in &users {
-        world.leave(membership).await.expect("leave");
-    }
-    let report = world.invoke(json!({"mode": "apply"})).await.expect("sweep");
+    let (users, report) = wiped(&world, 12).await;
     let first = hold_id(&report);
     let report = world
         .invoke(json!({"mode": "approve", "hold": first}))
