@@ -158,8 +158,10 @@ impl Action {
         }
     }
 
-    /// Whether the action changes SageMaker (as opposed to only the ledger).
-    pub fn changes_sagemaker(&self) -> bool {
+    /// Whether the action changes AWS (SageMaker, or the domain's Identity Center
+    /// application assignments), as opposed to only the ledger: it needs the domain's
+    /// description.
+    pub fn changes_aws(&self) -> bool {
         matches!(
             self,
             Action::Create { .. }
@@ -167,6 +169,7 @@ impl Action {
                 | Action::Suspend { .. }
                 | Action::Offboard { .. }
                 | Action::Restore { .. }
+                | Action::Forget { .. }
         )
     }
 }

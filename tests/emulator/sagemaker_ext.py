@@ -1001,9 +1001,13 @@ def add_tags(self: SageMakerResponse) -> ActionResult:
         resource = _tagged(self.sagemaker_backend, self._get_param("ResourceArn") or "")
         if resource is None:
             return _original_add_tags(self)
-        resource.tags = _merge_tags(resource.tags, self._get_param("Tags"))
-        if len(resource.tags) > 50:
+        merged = _merge_tags(resource.tags, self._get_param("Tags"))
+        # At most 50 user tags per resource (doc: AWS tagging quotas); a request that would
+        # exceed them is refused whole, nothing applied (the code, ValidationException, is
+        # unknown in AWS, chosen here).
+        if len(merged) > 50:
             raise validation("Resource can have at most 50 tags.")
+        resource.tags = merged
         return ActionResult({"Tags": resource.tags})
 
 

@@ -262,8 +262,8 @@ async fn run_history(steps: Vec<Step>, grace_zero: bool, seed: u64) {
         };
         let changing = held
             || report.actions.iter().any(|a| {
-                a.action.changes_sagemaker()
-                    || matches!(a.action.kind(), "StartGrace" | "Forget")
+                a.action.changes_aws()
+                    || a.action.kind() == "StartGrace"
                     || matches!(a.outcome, warden::engine::Outcome::InProgress(_))
             });
         let profiles = world.profiles().await.expect("profiles");

@@ -1196,7 +1196,12 @@ async fn list_apps_by_profile_and_by_space() {
 
 #[tokio::test]
 async fn list_spaces_returns_ownership_and_sharing_summaries() {
-    let emu = emulator().await;
+    // A status delay no loaded machine outlasts: the new space must still read Pending.
+    let emu = start(EmulatorOptions {
+        status_delay: Duration::from_secs(30),
+        ..EmulatorOptions::default()
+    })
+    .await;
     let sm = sagemaker(&emu);
     let domain = create_domain(&sm, "listspaces", AuthMode::Iam).await;
     create_profile(&sm, &domain, "alice").await;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use aws_sdk_sagemaker::types::{AppType, AuthMode};
 use serde_json::json;
 use warden::engine::{Report, TAG_SUSPENDED, TAG_USER_ID};
-use warden::model::{Phase, UserRecord, rfc3339};
+use warden::model::{Attention, OffboardStep, Phase, UserRecord, rfc3339};
 use warden::ports::HistoryEntry;
 use warden_tests::fixture::*;
 
@@ -428,4 +428,243 @@ async fn a_leaver_entitled_again_during_the_retention_gets_the_profile_back_with
     for (user, ..) in &case.users[1..] {
         assert!(!w.assigned(user).await.expect("assignments"), "{user}");
     }
+}
+
+/// One researcher at work (an app), who leaves; a sweep starts her grace period. Answers the
+/// world, her id, her profile and when she left. `shared`: she also owns a private space
+/// and this shared space.
+async fn one_leaver(options: WorldOptions, shared: Option<&str>) -> (World, String, String, i64) {
+    let mut world = World::with(options).await.expect("world");
+    world
+        .edit_policy("[offboarding]\n", "[offboarding]\nmax_percent = 100\n")
+        .expect("policy");
+    let ana = world.add_user("ana").await.expect("user");
+    let membership = world.join(&ana, &world.researchers).await.expect("join");
+    world
+        .invoke_at(json!({"mode": "apply"}), now())
+        .await
+        .expect("sweep");
+    world.settle().await.expect("settled");
+    let profile = record(&world, &ana).await.profile.to_string();
+    world
+        .start_app(&profile, AppType::JupyterServer, "default")
+        .await
+        .expect("app");
+    if let Some(space) = shared {
+        world
+            .private_space(&profile, &format!("{profile}-work"))
+            .await
+            .expect("private space");
+        world.shared_space(&profile, space).await.expect("space");
+    }
+    world.leave(&membership).await.expect("leave");
+    let left_at = now();
+    let report = world
+        .invoke_at(json!({"mode": "apply"}), left_at)
+        .await
+        .expect("sweep");
+    assert!(
+        report
+            .actions
+            .iter()
+            .any(|a| a.action.kind() == "StartGrace"),
+        "{report:?}"
+    );
+    (world, ana, profile, left_at)
+}
+
+/// A leaver who owns a shared space (kept by the default `shared_spaces = "keep"`): the
+/// suspension says at once that the deletion will wait for an operator, so that the 30 days of
+/// retention are the time to move the work, and the drift sweep raises
+/// `profile.offboarding-blocked` then. The finding stays open, neither resolved nor raised
+/// again, through the deletion's passes until the deletion stops at the space.
+#[tokio::test]
+async fn a_shared_space_is_flagged_at_the_suspension_not_only_when_the_deletion_stops() {
+    let (w, ana, profile, left_at) = one_leaver(
+        WorldOptions {
+            retention: "30d",
+            baseline: Some(String::new()),
+            ..WorldOptions::default()
+        },
+        Some("team-notes"),
+    )
+    .await;
+    let finding = format!("profile.offboarding-blocked#{profile}");
+    let flagged = Some(Attention::SharedSpaces {
+        spaces: vec!["team-notes".into()],
+    });
+    let drift = w.drift_sweep_at(left_at).await;
+    assert!(!drift.open.contains(&finding), "{drift:?}");
+
+    sweeps_until(&w, left_at + GRACE, "suspended", async || {
+        matches!(record(&w, &ana).await.phase, Phase::Suspended { .. })
+    })
+    .await;
+    let r = record(&w, &ana).await;
+    assert_eq!(r.attention, flagged, "{r:?}");
+    let history = w.history(&ana).await.expect("history");
+    let suspend = history
+        .iter()
+        .find(|h| h.action == "Suspend" && h.outcome.starts_with("suspended"))
+        .expect("a Suspend row");
+    assert!(
+        suspend.outcome.ends_with(
+            "; the deletion will wait for an operator: the profile owns shared space(s) team-notes and [offboarding] shared_spaces = \"keep\""
+        ),
+        "{suspend:?}"
+    );
+    let Phase::Suspended { at } = r.phase else {
+        unreachable!()
+    };
+    let drift = w.drift_sweep_at(at).await;
+    assert_eq!(drift.opened, vec![finding.clone()], "{drift:?}");
+
+    // After the retention: each deletion pass is followed by a drift sweep; the finding is
+    // never resolved on the way to the blocked step.
+    let mut clock = at + RETENTION;
+    loop {
+        let report = w
+            .invoke_at(json!({"mode": "apply"}), clock)
+            .await
+            .expect("sweep");
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        let drift = w.drift_sweep_at(clock).await;
+        assert!(drift.resolved.is_empty(), "{drift:?}");
+        assert!(drift.opened.is_empty(), "{drift:?}");
+        assert!(drift.open.contains(&finding), "{drift:?}");
+        let r = record(&w, &ana).await;
+        assert_eq!(r.attention, flagged, "{r:?}");
+        if matches!(
+            r.phase,
+            Phase::Offboarding {
+                step: OffboardStep::Blocked,
+                ..
+            }
+        ) {
+            break;
+        }
+        assert!(
+            clock < at + RETENTION + 40,
+            "not blocked after 40 passes: {r:?}"
+        );
+        clock += 1;
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    assert!(w.profiles().await.expect("profiles").contains_key(&profile));
+    assert!(
+        w.spaces()
+            .await
+            .expect("spaces")
+            .contains(&"team-notes".to_owned())
+    );
+}
+
+/// SageMaker refuses the suspended tag (the profile already carries AWS's maximum of 50
+/// tags): the suspension is not held back by a mark nothing depends on. Access goes, the
+/// history says the profile is not tagged, and the data is deleted after the retention.
+#[tokio::test]
+async fn a_refused_suspended_tag_does_not_hold_the_suspension_back() {
+    let (w, ana, profile, left_at) = one_leaver(
+        WorldOptions {
+            retention: "30d",
+            auth_mode: AuthMode::Sso,
+            ..WorldOptions::default()
+        },
+        None,
+    )
+    .await;
+    assert!(w.assigned(&ana).await.expect("assignments"));
+    // Fill the profile's tags up to 50, as other tools or people may.
+    let arn = w
+        .describe(&profile)
+        .await
+        .expect("profile")
+        .user_profile_arn()
+        .expect("arn")
+        .to_owned();
+    let have = w.tags(&profile).await.expect("tags").len();
+    let extra: Vec<_> = (have..50)
+        .map(|i| {
+            aws_sdk_sagemaker::types::Tag::builder()
+                .key(format!("cost-centre-{i}"))
+                .value("x")
+                .build()
+        })
+        .collect();
+    w.sagemaker
+        .add_tags()
+        .resource_arn(&arn)
+        .set_tags(Some(extra))
+        .send()
+        .await
+        .expect("AddTags");
+    assert_eq!(w.tags(&profile).await.expect("tags").len(), 50);
+
+    sweeps_until(&w, left_at + GRACE, "suspended", async || {
+        matches!(record(&w, &ana).await.phase, Phase::Suspended { .. })
+    })
+    .await;
+    assert!(!w.assigned(&ana).await.expect("assignments"));
+    assert!(w.live_apps().await.expect("apps").is_empty());
+    let tags = w.tags(&profile).await.expect("tags");
+    assert_eq!(tags.len(), 50, "AWS applied nothing of the refused AddTags");
+    assert!(!tags.contains_key(TAG_SUSPENDED));
+    let history = w.history(&ana).await.expect("history");
+    assert!(
+        history.iter().any(|h| h.action == "Suspend"
+            && h.outcome.contains("; not tagged suspended: ")
+            && h.outcome.contains("AddTags")),
+        "{:#?}",
+        steps(&history)
+    );
+    let Phase::Suspended { at } = record(&w, &ana).await.phase else {
+        unreachable!()
+    };
+    sweeps_until(&w, at + RETENTION, "offboarded", async || {
+        matches!(record(&w, &ana).await.phase, Phase::Offboarded { .. })
+    })
+    .await;
+    assert!(!w.profiles().await.expect("profiles").contains_key(&profile));
+}
+
+/// A leaver whose profile somebody deleted by hand has nothing left to offboard, but an
+/// SSO-mode domain's assignment is still there (SageMaker would make a new profile at her next
+/// sign-in): forgetting her removes it.
+#[tokio::test]
+async fn a_leaver_without_a_profile_loses_the_sso_assignment() {
+    let world = world(AuthMode::Sso).await;
+    let w = &world;
+    let ana = w.add_user("ana").await.expect("user");
+    let membership = w.join(&ana, &w.researchers).await.expect("join");
+    w.invoke_at(json!({"mode": "apply"}), now())
+        .await
+        .expect("sweep");
+    w.settle().await.expect("settled");
+    assert!(w.assigned(&ana).await.expect("assignments"));
+    let profile = record(w, &ana).await.profile.to_string();
+    w.sagemaker
+        .delete_user_profile()
+        .domain_id(w.domain.as_str())
+        .user_profile_name(&profile)
+        .send()
+        .await
+        .expect("DeleteUserProfile");
+    w.settle().await.expect("settled");
+    assert!(!w.profiles().await.expect("profiles").contains_key(&profile));
+
+    w.leave(&membership).await.expect("leave");
+    let report = w
+        .invoke_at(json!({"mode": "apply"}), now())
+        .await
+        .expect("sweep");
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(
+        report.actions.iter().any(|a| a.action.kind() == "Forget"),
+        "{report:?}"
+    );
+    assert!(matches!(
+        record(w, &ana).await.phase,
+        Phase::Offboarded { .. }
+    ));
+    assert!(!w.assigned(&ana).await.expect("assignments"), "{report:?}");
 }

@@ -77,7 +77,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         let dry_run = run.mode == Mode::Plan || self.policy.offboarding.dry_run;
         let info = match &observed.description {
             Some(d) => Some(d.clone()),
-            None if dry_run || !actions.iter().any(Action::changes_sagemaker) => None,
+            None if dry_run || !actions.iter().any(Action::changes_aws) => None,
             None => Some(self.studio.describe_domain(domain).await?),
         };
         let records = &observed.records;
@@ -273,7 +273,16 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 self.restore(at, action, user, profile, entitlement, r)
                     .await
             }
-            Action::Forget { .. } => {
+            Action::Forget { user, .. } => {
+                // No profile is left, but an SSO-mode domain's application assignment may be
+                // (SageMaker makes a new profile at the next sign-in): it goes too, after a
+                // last look at the directory, as in a suspension.
+                if let Some(app) = info.and_then(|i| i.sso_application_arn.as_deref()) {
+                    if self.entitled_now(at, user).await? {
+                        return Ok(Outcome::Halted);
+                    }
+                    self.studio.unassign(app, user).await?;
+                }
                 let next = UserRecord {
                     phase: Phase::Offboarded { at: run.now },
                     profile_status: None,

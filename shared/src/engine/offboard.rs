@@ -53,16 +53,21 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             let outcome = self.transition(run, rec, action, Outcome::Refused).await?;
             return Ok(Guard::Stop(outcome));
         }
-        if let Some(u) = self.directory.user(user).await?
-            && u.enabled
-        {
-            let groups: BTreeSet<GroupId> =
-                self.directory.groups_of(user).await?.into_iter().collect();
-            if entitlements(&self.policy, &run.resolved, &u, &groups).contains_key(domain) {
-                return Ok(Guard::Stop(Outcome::Halted));
-            }
+        if self.entitled_now(at, user).await? {
+            return Ok(Guard::Stop(Outcome::Halted));
         }
         Ok(Guard::Proceed(tags))
+    }
+
+    /// A last look at the directory before access or data goes (two Identity Store calls):
+    /// whether the user is entitled to this domain now, whatever the run's plan read earlier.
+    pub(super) async fn entitled_now(&self, at: InDomain<'_>, user: &UserId) -> Result<bool> {
+        let InDomain { run, domain, .. } = at;
+        let Some(u) = self.directory.user(user).await?.filter(|u| u.enabled) else {
+            return Ok(false);
+        };
+        let groups: BTreeSet<GroupId> = self.directory.groups_of(user).await?.into_iter().collect();
+        Ok(entitlements(&self.policy, &run.resolved, &u, &groups).contains_key(domain))
     }
 
     pub(super) async fn offboard(
@@ -88,6 +93,13 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         };
         // Records a step reached, once: a pass that finds the same step (and the same cause
         // for attention) again writes nothing.
+        // Shared spaces the policy keeps were flagged at the suspension, so that the retention
+        // gives an operator time to move the work: the flag stays until this pass looks at the
+        // spaces again (step 4), so that its finding does not resolve and re-open meanwhile.
+        let flagged = r
+            .attention
+            .clone()
+            .filter(|a| matches!(a, Attention::SharedSpaces { .. }));
         let progress = |step: OffboardStep, outcome: Outcome, attention: Option<Attention>| async move {
             if r.phase == (Phase::Offboarding { since, step }) && r.attention == attention {
                 return Ok(outcome);
@@ -109,7 +121,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             return progress(
                 OffboardStep::DeletingApps,
                 Outcome::InProgress(Progress::AppsDeleting(left)),
-                None,
+                flagged,
             )
             .await;
         }
@@ -141,7 +153,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             return progress(
                 OffboardStep::DeletingSpaces,
                 Outcome::InProgress(Progress::SpacesDeleting(busy_spaces)),
-                None,
+                flagged,
             )
             .await;
         }

@@ -62,8 +62,14 @@ pub enum Outcome {
     Refused,
     /// The first stage of offboarding is done: apps and access removed, the profile tagged
     /// suspended, its data kept until `until` (the suspension plus `[offboarding] retention`),
-    /// or for ever (`None`: `remove = "apps"`).
-    Suspended { until: Option<Epoch> },
+    /// or for ever (`None`: `remove = "apps"`). `attention`: what will stop the deletion
+    /// unless an operator acts first (shared spaces the policy keeps). `unmarked`: SageMaker
+    /// refused the suspended tag (the error), which nothing depends on.
+    Suspended {
+        until: Option<Epoch>,
+        attention: Option<Attention>,
+        unmarked: Option<String>,
+    },
     /// The profile is gone and the record closed.
     Offboarded,
 }
@@ -133,14 +139,29 @@ impl fmt::Display for Outcome {
             Outcome::Refused => f.write_str(
                 "refused: the profile lacks studio-warden's ownership tag for this user; left alone, record closed",
             ),
-            Outcome::Suspended { until: None } => f.write_str(
-                "suspended: apps and access removed; profile, spaces and home kept by policy",
-            ),
-            Outcome::Suspended { until: Some(t) } => write!(
-                f,
-                "suspended: apps and access removed; profile and spaces kept until {} (retention)",
-                rfc3339(*t)
-            ),
+            Outcome::Suspended {
+                until,
+                attention,
+                unmarked,
+            } => {
+                match until {
+                    None => f.write_str(
+                        "suspended: apps and access removed; profile, spaces and home kept by policy",
+                    )?,
+                    Some(t) => write!(
+                        f,
+                        "suspended: apps and access removed; profile and spaces kept until {} (retention)",
+                        rfc3339(*t)
+                    )?,
+                }
+                if let Some(a) = attention {
+                    write!(f, "; the deletion will wait for an operator: {a}")?;
+                }
+                if let Some(e) = unmarked {
+                    write!(f, "; not tagged suspended: {e}")?;
+                }
+                Ok(())
+            }
             Outcome::Offboarded => f.write_str("offboarded"),
         }
     }
@@ -260,14 +281,30 @@ mod tests {
             ),
             (Outcome::Offboarded, "offboarded"),
             (
-                Outcome::Suspended { until: None },
+                Outcome::Suspended {
+                    until: None,
+                    attention: None,
+                    unmarked: None,
+                },
                 "suspended: apps and access removed; profile, spaces and home kept by policy",
             ),
             (
                 Outcome::Suspended {
                     until: Some(1_790_000_000),
+                    attention: None,
+                    unmarked: None,
                 },
                 "suspended: apps and access removed; profile and spaces kept until 2026-09-21T14:13:20Z (retention)",
+            ),
+            (
+                Outcome::Suspended {
+                    until: Some(1_790_000_000),
+                    attention: Some(Attention::SharedSpaces {
+                        spaces: vec!["team-a".into()],
+                    }),
+                    unmarked: Some("SageMaker AddTags failed: denied".into()),
+                },
+                "suspended: apps and access removed; profile and spaces kept until 2026-09-21T14:13:20Z (retention); the deletion will wait for an operator: the profile owns shared space(s) team-a and [offboarding] shared_spaces = \"keep\"; not tagged suspended: SageMaker AddTags failed: denied",
             ),
             (
                 Outcome::Blocked(Attention::SharedSpaces {

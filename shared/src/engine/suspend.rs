@@ -12,8 +12,9 @@ use super::run::InDomain;
 use super::{Engine, Outcome, Progress, Store, TAG_SUSPENDED, TAG_USER_ID};
 use crate::error::Result;
 use crate::ids::{ResourceName, UserId};
-use crate::model::{Entitlement, Phase, ProfileStatus, UserRecord, rfc3339};
+use crate::model::{Attention, Entitlement, Phase, ProfileStatus, UserRecord, rfc3339};
 use crate::planner::Action;
+use crate::policy::SharedSpaces;
 use crate::ports::{Directory, Studio, UpdateOutcome};
 
 impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
@@ -58,23 +59,39 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         let apps = self.studio.profile_apps(domain, profile).await?;
         let left = self.delete_apps(domain, apps).await?;
         let mut busy_spaces = 0;
+        let mut shared = Vec::new();
         for space in self.studio.list_spaces(domain).await? {
-            if space.private && space.owner.as_deref() == Some(profile.as_str()) {
-                let apps = self.studio.space_apps(domain, &space.name).await?;
-                if self.delete_apps(domain, apps).await? > 0 {
-                    busy_spaces += 1;
-                }
+            if space.owner.as_deref() != Some(profile.as_str()) {
+                continue;
+            }
+            if !space.private {
+                shared.push(space.name);
+                continue;
+            }
+            let apps = self.studio.space_apps(domain, &space.name).await?;
+            if self.delete_apps(domain, apps).await? > 0 {
+                busy_spaces += 1;
             }
         }
         // 3. The mark, for people looking at the profile: when the suspension began. Always
         //    the record's time (a pass cut after tagging, before its record, tags again).
         //    After the access-critical steps, so that a refused tag never keeps apps running.
+        //    Nothing depends on the mark (the retention counts from the record), so a refusal
+        //    that trying again cannot fix (a tag policy, a full tag set, a denied AddTags)
+        //    does not hold the suspension back: it is said in the history, and tried again
+        //    by the next pass of a suspension still under way.
         let mark = rfc3339(since);
+        let mut unmarked = None;
         if tags.get(TAG_SUSPENDED) != Some(&mark) {
             let add = BTreeMap::from([(TAG_SUSPENDED.to_owned(), mark)]);
-            self.studio
-                .retag_profile(domain, profile, &add, &[])
-                .await?;
+            match self.studio.retag_profile(domain, profile, &add, &[]).await {
+                Ok(()) => {}
+                Err(e) if !e.is_retryable() => {
+                    tracing::warn!(domain = %domain, profile = %profile, error = %e, "suspension goes on without its tag");
+                    unmarked = Some(e.to_string());
+                }
+                Err(e) => return Err(e),
+            }
         }
         let waiting = if left > 0 {
             Some(Progress::AppsDeleting(left))
@@ -97,18 +114,29 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 .transition(run, rec, action, Outcome::InProgress(waiting))
                 .await;
         }
-        // 4. Suspended. The data waits for the retention (or for ever).
+        // 4. Suspended. The data waits for the retention (or for ever). Shared spaces the
+        //    policy keeps will block the deletion: said now, so that the retention gives an
+        //    operator time to move the work (the drift sweep alerts on it).
         let until =
             self.policy.offboarding.data_retention().map(|keep| {
                 since.saturating_add(i64::try_from(keep.as_secs()).unwrap_or(i64::MAX))
             });
+        let keeps_shared = self.policy.offboarding.shared_spaces == SharedSpaces::Keep;
+        let attention = (until.is_some() && keeps_shared && !shared.is_empty()).then(|| {
+            shared.sort();
+            Attention::SharedSpaces { spaces: shared }
+        });
         let rec = UserRecord {
             phase: Phase::Suspended { at: since },
-            attention: None,
+            attention: attention.clone(),
             ..next(r, run)
         };
-        self.transition(run, rec, action, Outcome::Suspended { until })
-            .await
+        let outcome = Outcome::Suspended {
+            until,
+            attention,
+            unmarked,
+        };
+        self.transition(run, rec, action, outcome).await
     }
 
     /// A user entitled again during grace, suspension or deletion: access back (the SSO

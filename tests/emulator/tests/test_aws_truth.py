@@ -122,6 +122,20 @@ def test_add_tags_validates_tag_values(emu: Emu) -> None:
     assert sm.list_tags(ResourceArn=arn)["Tags"] == []
 
 
+def test_at_most_50_tags_per_resource_and_a_refused_add_tags_applies_nothing(emu: Emu) -> None:
+    sm = emu.client("sagemaker")
+    d = domain(emu)
+    arn = sm.create_user_profile(DomainId=d, UserProfileName="alice")["UserProfileArn"]
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": f"k{i}", "Value": "v"} for i in range(49)])
+    # Overwriting a key adds no tag.
+    sm.add_tags(ResourceArn=arn, Tags=[{"Key": "k0", "Value": "w"}, {"Key": "k49", "Value": "v"}])
+    assert len(sm.list_tags(ResourceArn=arn)["Tags"]) == 50
+    error = err(sm.add_tags, ResourceArn=arn, Tags=[{"Key": "k1", "Value": "changed"}, {"Key": "k50", "Value": "v"}])["Error"]
+    assert error["Code"] == "ValidationException", error
+    tags = {t["Key"]: t["Value"] for t in sm.list_tags(ResourceArn=arn)["Tags"]}
+    assert len(tags) == 50 and tags["k1"] == "v" and tags["k0"] == "w"
+
+
 def test_sso_admin_requests_are_validated_from_the_service_model(emu: Emu) -> None:
     sso = emu.client("sso-admin")
     error = err(
