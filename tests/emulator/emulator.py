@@ -344,6 +344,7 @@ class Emulator:
                 with config.LOCK:
                     reason = sts_ext.refusal(caller, environ, body)
                     if reason is not None:
+                        logging.getLogger("emulator.sts").info("AssumeRole refused: %s", reason)
                         return sts_ext.access_denied(start_response, caller, environ, body)
                     return self.moto(environ, start_response)
             if (service, operation) in UNSERIALISED:
