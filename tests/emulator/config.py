@@ -22,6 +22,13 @@ DEFAULT_PROFILE_QUOTA = 1000
 # /_emulator/config {"identity_stores": [...]}.
 DEFAULT_IDENTITY_STORE_ID = "d-9067c0ffee"
 
+# The account of the emulator's IAM Identity Center instance: its identity stores exist
+# there only (an Identity Store call with another account's credentials does not find
+# them), and SSO-mode domains of every account look their users up there, as domains of an
+# organisation's member accounts use the organisation's instance. Changed through
+# /_emulator/config {"identity_center_account": "..."}; reset by /_emulator/reset.
+DEFAULT_IDENTITY_CENTER_ACCOUNT = "123456789012"
+
 
 class Settings:
     def __init__(self) -> None:
@@ -29,6 +36,7 @@ class Settings:
         self.profile_quota = DEFAULT_PROFILE_QUOTA
         self.seed = 0
         self.identity_stores: list[str] = [DEFAULT_IDENTITY_STORE_ID]
+        self.identity_center_account = DEFAULT_IDENTITY_CENTER_ACCOUNT
 
 
 SETTINGS = Settings()

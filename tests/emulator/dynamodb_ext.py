@@ -34,16 +34,19 @@ from config import LOCK
 
 WINDOW_SECONDS = 600.0
 
-# (region, token) -> (parameters digest, time, status line, headers, body)
-_CACHE: dict[tuple[str, str], tuple[str, float, str, list[tuple[str, str]], bytes]] = {}
+# Where an item or token lives: (account, region). Tables, tokens and pending items are
+# per account and region, as in AWS.
+Where = tuple[str, str]
+
+# (where, token) -> (parameters digest, time, status line, headers, body)
+_CACHE: dict[tuple[Where, str], tuple[str, float, str, list[tuple[str, str]], bytes]] = {}
 
 
-# (region, table, key) -> monotonic time until which the item is pending.
-_PENDING: dict[tuple[str, str, str], float] = {}
-# (region, token) of transactions in progress (held open).
-_IN_PROGRESS: set[tuple[str, str]] = set()
+# (where, table, key) -> monotonic time until which the item is pending.
+_PENDING: dict[tuple[Where, str, str], float] = {}
+# (where, token) of transactions in progress (held open).
+_IN_PROGRESS: set[tuple[Where, str]] = set()
 HOLD = {"ms": 0}
-ACCOUNT = "123456789012"
 
 
 def clear() -> None:
@@ -66,7 +69,7 @@ def _error(start_response: Callable[..., Any], code: str, message: str, **fields
     return [payload]
 
 
-def _table_key(region: str, table_name: Any, attributes: Any) -> tuple[str, str, str] | None:
+def _table_key(where: Where, table_name: Any, attributes: Any) -> tuple[Where, str, str] | None:
     """The identity of the item ``attributes`` (a full item or a key) names, or None when
     the table is unknown (moto answers that) or the key is incomplete."""
     if not isinstance(table_name, str) or not isinstance(attributes, dict):
@@ -74,17 +77,17 @@ def _table_key(region: str, table_name: Any, attributes: Any) -> tuple[str, str,
     from moto.dynamodb.models import dynamodb_backends
 
     try:
-        table = dynamodb_backends[ACCOUNT][region].get_table(table_name)
+        table = dynamodb_backends[where[0]][where[1]].get_table(table_name)
     except Exception:
         return None
     names = [table.hash_key_attr] + ([table.range_key_attr] if table.range_key_attr else [])
     if not all(n in attributes for n in names):
         return None
     key = json.dumps({n: attributes[n] for n in names}, sort_keys=True)
-    return (region, table.name, key)
+    return (where, table.name, key)
 
 
-def _is_pending(key: tuple[str, str, str] | None) -> bool:
+def _is_pending(key: tuple[Where, str, str] | None) -> bool:
     if key is None:
         return False
     until = _PENDING.get(key)
@@ -96,19 +99,19 @@ def _is_pending(key: tuple[str, str, str] | None) -> bool:
     return True
 
 
-def mark_pending(region: str, table_name: str, key: dict[str, Any], seconds: float) -> None:
+def mark_pending(where: Where, table_name: str, key: dict[str, Any], seconds: float) -> None:
     """Control endpoint: the item is part of a pending transaction for ``seconds``."""
     with LOCK:
-        ident = _table_key(region, table_name, key)
+        ident = _table_key(where, table_name, key)
         if ident is None:
-            raise KeyError(f"no table {table_name} in {region}, or the key lacks a key attribute")
+            raise KeyError(f"no table {table_name} in account {where[0]}, region {where[1]}, or the key lacks a key attribute")
         _PENDING[ident] = time.monotonic() + seconds
 
 
 _SINGLE_WRITES = {"PutItem": "Item", "UpdateItem": "Key", "DeleteItem": "Key"}
 
 
-def single_write_conflict(operation: str, body: bytes, region: str, start_response: Callable[..., Any]) -> list[bytes] | None:
+def single_write_conflict(operation: str, body: bytes, where: Where, start_response: Callable[..., Any]) -> list[bytes] | None:
     """PutItem/UpdateItem/DeleteItem on an item in a pending transaction: the
     TransactionConflictException response; None otherwise. Called under the request lock."""
     member = _SINGLE_WRITES.get(operation)
@@ -120,19 +123,19 @@ def single_write_conflict(operation: str, body: bytes, region: str, start_respon
         return None
     if not isinstance(params, dict):
         return None
-    if _is_pending(_table_key(region, params.get("TableName"), params.get(member))):
+    if _is_pending(_table_key(where, params.get("TableName"), params.get(member))):
         return _error(start_response, "TransactionConflictException", "Transaction is ongoing for the item")
     return None
 
 
-def _transaction_keys(region: str, params: dict[str, Any]) -> list[tuple[str, str, str] | None]:
+def _transaction_keys(where: Where, params: dict[str, Any]) -> list[tuple[Where, str, str] | None]:
     keys = []
     for entry in params.get("TransactItems") or []:
         kind, op = next(iter(entry.items()), (None, None)) if isinstance(entry, dict) else (None, None)
         if not isinstance(op, dict):
             keys.append(None)
             continue
-        keys.append(_table_key(region, op.get("TableName"), op.get("Item") if kind == "Put" else op.get("Key")))
+        keys.append(_table_key(where, op.get("TableName"), op.get("Item") if kind == "Put" else op.get("Key")))
     return keys
 
 
@@ -161,7 +164,7 @@ def transact_write_items(
     environ: dict[str, Any],
     start_response: Callable[..., Any],
     body: bytes,
-    region: str,
+    where: Where,
 ) -> Iterable[bytes]:
     """Called WITHOUT the request lock: takes it for the checks and for moto's apply, and
     releases it while a held transaction keeps its items pending."""
@@ -179,13 +182,13 @@ def transact_write_items(
         if token:
             for key in [k for k, v in _CACHE.items() if now - v[1] > WINDOW_SECONDS]:
                 del _CACHE[key]
-            if (region, token) in _IN_PROGRESS:
+            if (where, token) in _IN_PROGRESS:
                 return _error(
                     start_response,
                     "TransactionInProgressException",
                     "The transaction with the given request token is already in progress.",
                 )
-            cached = _CACHE.get((region, token))
+            cached = _CACHE.get((where, token))
             if cached is not None:
                 if cached[0] != digest:
                     return _error(
@@ -197,7 +200,7 @@ def transact_write_items(
                 _, _, status, headers, payload = cached
                 start_response(status, headers)
                 return [payload]
-        keys = _transaction_keys(region, params)
+        keys = _transaction_keys(where, params)
         if any(_is_pending(k) for k in keys):
             return _cancelled(
                 start_response,
@@ -210,13 +213,13 @@ def transact_write_items(
             )
         hold = HOLD["ms"] / 1000.0
         if hold <= 0:
-            return _apply(app, environ, start_response, region, token, digest)
+            return _apply(app, environ, start_response, where, token, digest)
         held = [k for k in keys if k is not None]
         until = now + hold + 60.0  # released below; the margin only bounds a crashed request
         for k in held:
             _PENDING[k] = until
         if token:
-            _IN_PROGRESS.add((region, token))
+            _IN_PROGRESS.add((where, token))
     try:
         time.sleep(hold)
     finally:
@@ -225,16 +228,16 @@ def transact_write_items(
                 if _PENDING.get(k) == until:
                     del _PENDING[k]
             if token:
-                _IN_PROGRESS.discard((region, token))
+                _IN_PROGRESS.discard((where, token))
     with LOCK:
-        return _apply(app, environ, start_response, region, token, digest)
+        return _apply(app, environ, start_response, where, token, digest)
 
 
 def _apply(
     app: Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]],
     environ: dict[str, Any],
     start_response: Callable[..., Any],
-    region: str,
+    where: Where,
     token: str | None,
     digest: str,
 ) -> list[bytes]:
@@ -247,7 +250,7 @@ def _apply(
 
     payload = b"".join(app(environ, capture))
     if token and str(captured.get("status", "")).startswith("200"):
-        _CACHE[(region, token)] = (digest, time.monotonic(), captured["status"], captured["headers"], payload)
+        _CACHE[(where, token)] = (digest, time.monotonic(), captured["status"], captured["headers"], payload)
     return [payload]
 
 

@@ -12,6 +12,10 @@ Exits on SIGTERM/SIGINT and by itself when its parent process dies.
 SageMaker, Identity Store and sso-admin requests are validated against botocore's service
 models (validate.py) before moto or an extension sees them.
 
+Every request acts in the account of its access key id (accounts.py: a key moto issued, or a
+key of 12 digits naming the account; anything else is 123456789012). STS AssumeRole honours
+the role's trust policy (sts_ext.py).
+
 Control endpoint (same port):
     POST /_emulator/faults  JSON list of {service, operation, throttle, error, latency_ms}
                             (replaces the rules; "*" matches any service/operation)
@@ -21,7 +25,8 @@ Control endpoint (same port):
                             (+ "timeline": [[arrival, done, "service:Operation", fault], ...]
                             while the call timeline is on; times are time.monotonic())
     POST /_emulator/config  JSON {status_delay?, profile_quota?, seed?, call_timeline?,
-                            fast_transactions?, transaction_hold_ms?, identity_stores?}
+                            fast_transactions?, transaction_hold_ms?, identity_stores?,
+                            identity_center_account?}
     POST /_emulator/identitystore/user-status  JSON {IdentityStoreId, UserId, UserStatus}
     POST /_emulator/identitystore/seed  JSON {IdentityStoreId, Groups, Users, Prefix} (benchmarks)
     POST /_emulator/sagemaker/profile-status   JSON {DomainId, UserProfileName, Status}
@@ -29,7 +34,8 @@ Control endpoint (same port):
     POST /_emulator/sagemaker/app-status       JSON {DomainId, UserProfileName|SpaceName, AppType, AppName,
                                                Status: "Failed", FailureReason?}
     POST /_emulator/sagemaker/legacy-sso-domain JSON {DomainId} (no SingleSignOnApplicationArn, as before 10/2023)
-    POST /_emulator/dynamodb/pending-item      JSON {TableName, Key, Seconds} (writes to it conflict)
+    POST /_emulator/dynamodb/pending-item      JSON {TableName, Key, Seconds, Account?} (writes to it conflict)
+    POST /_emulator/organizations/accounts     JSON {ManagementAccount, Accounts} (join an organisation)
     GET  /_emulator/config  the current settings
 moto's own POST /moto-api/reset clears moto and extension state (not faults or stats).
 """
@@ -58,6 +64,9 @@ if HERE not in sys.path:
 # moto records every request to ./moto_recording when this variable is set to anything
 # (even "False"): keep it off.
 os.environ.pop("MOTO_ENABLE_RECORDING", None)
+# moto would put every request in this account whatever its credentials; the account comes
+# from the access key alone (accounts.py).
+os.environ.pop("MOTO_ACCOUNT_ID", None)
 
 from werkzeug.serving import make_server  # noqa: E402
 
@@ -68,14 +77,18 @@ from moto.moto_server.werkzeug_app import (  # noqa: E402
     create_backend_app,
 )
 
+import accounts  # noqa: E402
 import config  # noqa: E402
 import dynamodb_ext  # noqa: E402
 import ec2_ext  # noqa: E402,F401  (installs the EC2 fixes)
+import events_ext  # noqa: E402,F401  (installs cross-account event bus delivery)
 import faults  # noqa: E402
 import identitystore_ext  # noqa: E402,F401  (installs the Identity Store fixes)
 import sagemaker_ext  # noqa: E402,F401  (installs the SageMaker operations)
 import sns_ext  # noqa: E402
+import sqs_ext  # noqa: E402,F401  (installs the SQS fixes)
 import ssoadmin_ext  # noqa: E402,F401  (installs the sso-admin operations)
+import sts_ext  # noqa: E402
 import validate  # noqa: E402
 
 StartResponse = Callable[..., Any]
@@ -96,6 +109,8 @@ def reset_all_state() -> None:
 
     with config.LOCK:
         moto_api_backend.reset()
+        sts_ext.clear_organizations()
+        config.SETTINGS.identity_center_account = config.DEFAULT_IDENTITY_CENTER_ACCOUNT
         dynamodb_ext.clear()
         dynamodb_ext.HOLD["ms"] = 0
 
@@ -226,7 +241,7 @@ class Emulator:
                 if seconds <= 0:
                     raise ValueError("Seconds must be > 0")
                 dynamodb_ext.mark_pending(
-                    str(payload.get("Region", "us-east-1")),
+                    (str(payload.get("Account", "123456789012")), str(payload.get("Region", "us-east-1"))),
                     str(payload.get("TableName", "")),
                     payload.get("Key") or {},
                     seconds,
@@ -234,6 +249,16 @@ class Emulator:
             except (KeyError, ValueError, TypeError) as exc:
                 return 404 if isinstance(exc, KeyError) else 400, {"error": str(exc)}
             return 200, {"status": "ok"}
+        if path == "/_emulator/organizations/accounts" and method == "POST":
+            if not isinstance(payload, dict) or not isinstance(payload.get("Accounts"), list):
+                return 400, {"error": "expected {ManagementAccount, Accounts: [account ids]}"}
+            try:
+                with config.LOCK:
+                    return 200, sts_ext.join_organization(
+                        str(payload.get("ManagementAccount", "")), [str(a) for a in payload["Accounts"]]
+                    )
+            except (KeyError, ValueError) as exc:
+                return 404 if isinstance(exc, KeyError) else 400, {"error": str(exc)}
         if path == "/_emulator/reset" and method == "POST":
             self.engine.reset()
             reset_all_state()
@@ -253,6 +278,7 @@ class Emulator:
                     "profile_quota": s.profile_quota,
                     "seed": s.seed,
                     "identity_stores": s.identity_stores,
+                    "identity_center_account": s.identity_center_account,
                     "call_timeline": self.engine.timeline_enabled,
                     "fast_transactions": dynamodb_ext.FAST_TRANSACTIONS["enabled"],
                     "transaction_hold_ms": dynamodb_ext.HOLD["ms"],
@@ -285,8 +311,12 @@ class Emulator:
         if path.startswith("/moto-api/reset") and environ.get("REQUEST_METHOD") == "POST":
             with config.LOCK:
                 dynamodb_ext.clear()
+                sts_ext.clear_organizations()
                 return self.moto(environ, start_response)
         attributed = None if path.startswith("/moto-api") else faults.attribute(environ, body)
+        if not path.startswith("/moto-api"):
+            with config.LOCK:
+                caller = accounts.settle(environ)
         if attributed is not None:
             service, operation, _region = attributed
             kind, latency = self.engine.decide(service, operation)
@@ -310,15 +340,26 @@ class Emulator:
                 refusal_sns = sns_ext.publish_refusal(body, environ.get("CONTENT_TYPE", ""))
                 if refusal_sns is not None:
                     return sns_ext.error(start_response, *refusal_sns)
+            if (service, operation) == ("sts", "AssumeRole"):
+                with config.LOCK:
+                    reason = sts_ext.refusal(caller, environ, body)
+                    if reason is not None:
+                        logging.getLogger("emulator.sts").info("AssumeRole refused: %s", reason)
+                        return sts_ext.access_denied(start_response, caller, environ, body)
+                    return self.moto(environ, start_response)
             if (service, operation) in UNSERIALISED:
                 return self.moto(environ, start_response)
             if (service, operation) == ("dynamodb", "TransactWriteItems"):
                 # Takes the request lock itself, and lets it go while a held transaction's
                 # items are pending.
-                return dynamodb_ext.transact_write_items(self.moto, environ, start_response, body, _region)
+                return dynamodb_ext.transact_write_items(
+                    self.moto, environ, start_response, body, (caller.account, _region)
+                )
             if service == "dynamodb":
                 with config.LOCK:
-                    conflict = dynamodb_ext.single_write_conflict(operation, body, _region, start_response)
+                    conflict = dynamodb_ext.single_write_conflict(
+                        operation, body, (caller.account, _region), start_response
+                    )
                     if conflict is not None:
                         return conflict
                     return self.moto(environ, start_response)
@@ -390,6 +431,11 @@ def apply_config(payload: dict[str, Any], engine: faults.FaultEngine) -> None:
         if not isinstance(stores, list) or not stores or not all(isinstance(x, str) for x in stores):
             raise ValueError("identity_stores must be a non-empty list of identity store ids")
         s.identity_stores = list(stores)
+    if payload.get("identity_center_account") is not None:
+        account = payload["identity_center_account"]
+        if not isinstance(account, str) or not account.isdigit() or len(account) != 12:
+            raise ValueError("identity_center_account must be a 12-digit account id")
+        s.identity_center_account = account
     if payload.get("transaction_hold_ms") is not None:
         hold = int(payload["transaction_hold_ms"])
         if not 0 <= hold <= 60_000:

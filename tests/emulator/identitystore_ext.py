@@ -51,7 +51,7 @@ def _get_identity_store(self: IdentityStoreBackend, store_id: str) -> IdentitySt
     """moto's accessor created a store on first use of any id; AWS knows only the stores
     of its Identity Center instances."""
     sid = _store_id(store_id)
-    if sid not in SETTINGS.identity_stores:
+    if sid not in SETTINGS.identity_stores or self.account_id != SETTINGS.identity_center_account:
         raise ResourceNotFoundException(message=f"Identity store {sid} not found.", resource_type="IDENTITY_STORE")
     store = self.identity_stores.get(sid)
     if store is None:

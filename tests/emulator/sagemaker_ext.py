@@ -573,10 +573,13 @@ def _profile(state: StudioState, domain: Domain, name: str) -> Profile:
     return profile
 
 
-def _identity_center_user_exists(account_id: str, user_name: str) -> bool:
+def _identity_center_user_exists(user_name: str) -> bool:
+    """Whether the Identity Center instance's directory has the user. The instance lives in
+    ``config.SETTINGS.identity_center_account`` whatever the domain's account, as an
+    organisation's member accounts use its instance."""
     from moto.identitystore.models import identitystore_backends
 
-    for _region, backend in identitystore_backends[account_id].items():
+    for _region, backend in identitystore_backends[SETTINGS.identity_center_account].items():
         for store in backend.identity_stores.values():
             if any(u.UserName == user_name for u in store.users.values()):
                 return True
@@ -597,7 +600,7 @@ def create_user_profile(self: SageMakerResponse) -> ActionResult:
                 raise validation(
                     "SingleSignOnUserIdentifier and SingleSignOnUserValue are required when the Domain's AuthMode is SSO."
                 )
-            if not _identity_center_user_exists(domain.account_id, sso_value):
+            if not _identity_center_user_exists(sso_value):
                 raise validation(f"SingleSignOnUserValue [{sso_value}] is not a valid user in the IAM Identity Center directory.")
         elif sso_id or sso_value:
             raise validation(

@@ -42,13 +42,30 @@ class Emu:
         assert status == 200, (path, status, body)
         return body
 
-    def client(self, service: str, retries: int = 0) -> Any:
+    def client(
+        self,
+        service: str,
+        retries: int = 0,
+        account: str | None = None,
+        region: str = REGION,
+        credentials: dict[str, str] | None = None,
+    ) -> Any:
+        """A boto3 client. ``account``: act in that account (an access key id of 12 digits,
+        README "Accounts and credentials"); ``credentials``: STS AssumeRole's Credentials;
+        neither: the default account 123456789012."""
+        if credentials is not None:
+            keys = {
+                "aws_access_key_id": credentials["AccessKeyId"],
+                "aws_secret_access_key": credentials["SecretAccessKey"],
+                "aws_session_token": credentials["SessionToken"],
+            }
+        else:
+            keys = {"aws_access_key_id": account or "test", "aws_secret_access_key": "test"}
         return boto3.client(
             service,
             endpoint_url=self.url,
-            region_name=REGION,
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            region_name=region,
+            **keys,
             config=botocore.config.Config(
                 retries={"total_max_attempts": retries + 1, "mode": "standard"},
                 # Let the emulator, not the client, judge the requests.
