@@ -37,7 +37,8 @@ async fn sweep_until(world: &World, user: &str, at: i64, phase: &str) {
     panic!("{user} did not reach {phase}");
 }
 
-/// Cy is in both groups: the leads' mapping (priority 20) wins, the researchers' loses. The
+/// Cy is in both groups: the leads' mapping (priority 20) wins, the researchers' loses (the
+/// policy's mappings are numbered as the engine numbers them, highest priority first). The
 /// explanation names both, the ledger's phase, the profile SageMaker has (the leads' role), and
 /// the creation in the history with the sweep that did it; by name or by id, as text or JSON.
 #[tokio::test]
@@ -67,21 +68,21 @@ async fn explain_tells_an_active_users_story() {
     );
     assert!(
         text.contains(&format!(
-            "why:      entitled through group id {} (mapping 1, priority 20); profile {profile} is Active",
+            "why:      entitled through group id {} (mapping 0, priority 20); profile {profile} is Active",
             world.leads
         )),
         "{text}"
     );
     assert!(
         text.contains(&format!(
-            "mapping:  group id {}, mapping 1, priority 20: wins",
+            "mapping:  group id {}, mapping 0, priority 20: wins",
             world.leads
         )),
         "{text}"
     );
     assert!(
         text.contains(&format!(
-            "mapping:  group \"{RESEARCHERS}\" ({}), mapping 0, priority 10: lost to mapping 1 (priority 20 > 10)",
+            "mapping:  group \"{RESEARCHERS}\" ({}), mapping 1, priority 10: lost to mapping 0 (priority 20 > 10)",
             world.researchers
         )),
         "{text}"
@@ -104,7 +105,7 @@ async fn explain_tells_an_active_users_story() {
     assert_eq!(e["directory"], json!("enabled"));
     let d = &e["domains"][0];
     assert_eq!(d["domain_id"], json!(world.domain.to_string()));
-    assert_eq!(d["mappings"][0]["mapping"], json!(1));
+    assert_eq!(d["mappings"][0]["mapping"], json!(0));
     assert_eq!(d["mappings"][0]["wins"], json!(true));
     assert_eq!(d["mappings"][1]["wins"], json!(false));
     assert_eq!(d["record"]["phase"], json!("Active"));
