@@ -111,10 +111,11 @@ impl From<StatusArg> for FindingStatus {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Why a user has, has not, or is losing a profile: per domain, the mappings that entitle
-    /// them (and those that lost to priority), the ledger's phase, the profile as SageMaker
-    /// has it, holds and findings that concern them, and the last history rows with their
-    /// triggers. Exit 1 if no such user is known.
+    /// Why a user has, has not, or is losing a profile
+    ///
+    /// Per domain: the mappings that entitle the user (and those that lost to priority), the
+    /// ledger's phase, the profile as SageMaker has it, holds and findings that concern the
+    /// user, and the last history rows with their triggers. Exit 1 if no such user is known.
     Explain {
         /// The Identity Center user name (e.g. jane.doe@example.com) or user id.
         user: String,
@@ -122,13 +123,17 @@ pub enum Command {
         #[arg(long, default_value_t = 10, value_name = "N")]
         rows: usize,
     },
-    /// A user's whole history in the ledger, oldest first, each row with the event or sweep
-    /// that led to it. Exit 1 if no such user is known.
+    /// A user's whole history in the ledger, each row with its trigger
+    ///
+    /// Oldest first, each row with the event or sweep that led to it. Exit 1 if no such user
+    /// is known.
     History {
         /// The Identity Center user name or user id.
         user: String,
     },
-    /// Drift and safety findings, highest severity first. Exit 1 if an open one is listed.
+    /// Drift and safety findings
+    ///
+    /// Highest severity first. Exit 1 if an open one is listed.
     Findings {
         /// Only this domain (the policy's name for it, or its id).
         #[arg(long, value_name = "DOMAIN")]
@@ -137,10 +142,15 @@ pub enum Command {
         #[arg(long, value_enum)]
         status: Option<StatusArg>,
     },
-    /// Holds: offboardings waiting for an operator. Exit 1 if one is pending.
+    /// Holds: offboardings waiting for an operator
+    ///
+    /// The latest first; a pending hold's users by name. Exit 1 if one is pending.
     Holds,
-    /// Approve a pending hold: its users' grace periods and offboardings start at the next
-    /// sweep, each history row naming the hold. Exit 1 if the hold is unknown or decided.
+    /// Approve a pending hold
+    ///
+    /// Recorded as compliance-sweep records {"mode":"approve"}: its users' grace periods and
+    /// offboardings start at the next sweep, each history row naming the hold. Exit 1 if the
+    /// hold is unknown or decided otherwise.
     Approve {
         /// The hold's id (see `studio-warden holds`).
         hold: String,
@@ -148,8 +158,10 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
     },
-    /// Discard a pending hold once its cause is fixed (a sweep that still finds too many
-    /// leavers records a new one). Exit 1 if the hold is unknown or decided.
+    /// Discard a pending hold once its cause is fixed
+    ///
+    /// A sweep that still finds too many leavers records a new one. Exit 1 if the hold is
+    /// unknown or decided otherwise.
     Discard {
         /// The hold's id (see `studio-warden holds`).
         hold: String,
@@ -157,18 +169,22 @@ pub enum Command {
         #[arg(long, value_name = "NAME")]
         by: Option<String>,
     },
-    /// What a sweep would do now: the dry-run plan, exactly what compliance-sweep answers to
-    /// {"mode":"plan"}, computed here; writes nothing. Exit 1 if it holds deletions or fails.
+    /// What a sweep would do now (the dry-run plan)
+    ///
+    /// Exactly what compliance-sweep answers to {"mode":"plan"}, computed here; writes
+    /// nothing. Exit 1 if it holds deletions or fails.
     Plan,
-    /// Recent sweeps, the latest first: complete or not, actions, failures. Exit 1 if the
-    /// latest is incomplete or failed, or there is none.
+    /// Recent sweeps: complete or not, actions, failures
+    ///
+    /// The latest first. Exit 1 if the latest is incomplete or failed, or there is none.
     Sweeps {
         /// How many.
         #[arg(long, default_value_t = 10, value_name = "N")]
         limit: usize,
     },
-    /// Validate policy files as the functions do at cold start (needs no AWS). Exit 1 if one
-    /// is invalid.
+    /// Validate policy files as the functions do at cold start
+    ///
+    /// Needs no AWS. Exit 1 if one is invalid.
     CheckPolicy {
         /// Domain ids the deployment supplies, as WARDEN_DOMAIN_IDS does: {"research":"d-..."}
         /// [default: WARDEN_DOMAIN_IDS, else {}].

@@ -50,12 +50,14 @@ fn time(t: Epoch) -> String {
     rfc3339(t)
 }
 
+/// History rows: when, what, which event or sweep, then what became of it and why (the
+/// last, free column: outcomes and reasons are the long texts).
 fn history_rows(rows: &[HistoryEntry], with_domain: bool) -> String {
     let mut headers = vec!["AT"];
     if with_domain {
         headers.push("DOMAIN");
     }
-    headers.extend(["ACTION", "OUTCOME", "TRIGGER", "REASON"]);
+    headers.extend(["ACTION", "TRIGGER", "OUTCOME — REASON"]);
     let rows: Vec<Vec<String>> = rows
         .iter()
         .map(|h| {
@@ -65,9 +67,8 @@ fn history_rows(rows: &[HistoryEntry], with_domain: bool) -> String {
             }
             row.extend([
                 h.action.clone(),
-                h.outcome.clone(),
                 h.trigger.clone(),
-                h.reason.clone(),
+                format!("{} — {}", h.outcome, h.reason),
             ]);
             row
         })

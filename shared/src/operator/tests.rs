@@ -255,7 +255,7 @@ fn an_explanation_reads_top_down_with_each_history_row_and_its_trigger() {
     );
     assert!(
         text.contains(
-            "  2026-03-02T09:01:00Z  Offboard    offboarded  sweep-2  no longer entitled"
+            "  2026-03-02T09:01:00Z  Offboard    sweep-2  offboarded — no longer entitled\n"
         ),
         "{text}"
     );
