@@ -27,7 +27,7 @@ LINT_ENV = RUSTC_WORKSPACE_WRAPPER=$(CLIPPY_DRIVER) CLIPPY_ARGS=-D__CLIPPY_HACKE
 # The builds whose dependencies must be shared (`make check-build-reuse` proves it).
 TEST_BUILD = $(LINT_ENV) cargo test --workspace --all-targets --locked --no-run
 DEMO_BUILD = cargo build --locked -p warden-tests --bin demo
-POLICY_BUILD = cargo build --locked -p studio-warden --bin check-policy
+POLICY_BUILD = cargo build --locked -p studio-warden --bin studio-warden
 
 # A one-line notice before a build that will compile the AWS SDKs from scratch.
 TARGET_DIR = $(or $(CARGO_TARGET_DIR),target)
@@ -76,11 +76,11 @@ demo: venv ## the story on the local emulator: onboarding, offboarding, drift
 emulator: venv ## run the local AWS emulator in the foreground on EMULATOR_PORT
 	$(VENV)/bin/python tests/emulator/emulator.py --port $(EMULATOR_PORT)
 
-check-policy: ## validate a policy file: make check-policy POLICY=path/to/policy.toml
+check-policy: ## validate a policy file: make check-policy POLICY=path/to/policy.toml (studio-warden check-policy)
 	$(sdk-notice)
-	cargo run --locked -p studio-warden --bin check-policy -- $(POLICY)
+	cargo run --locked -p studio-warden --bin studio-warden -- check-policy $(POLICY)
 
-check-build-reuse: ## prove on the current target dir that test, demo and check-policy builds share every dependency
+check-build-reuse: ## prove on the current target dir that test, demo and check-policy (the studio-warden CLI) builds share every dependency
 	@# Bring the test build up to date (whatever that compiles), then each other build must
 	@# compile nothing but the workspace's own crates, and the test build again nothing at all.
 	$(TEST_BUILD)
@@ -89,7 +89,7 @@ check-build-reuse: ## prove on the current target dir that test, demo and check-
 	scripts/expect-fresh-deps "make test" $(TEST_BUILD)
 
 package: venv rust-targets ## build both functions for arm64 as zips, each with the policy inside
-	cargo run --locked -p studio-warden --bin check-policy -- $(POLICY)
+	cargo run --locked -p studio-warden --bin studio-warden -- check-policy $(POLICY)
 	mkdir -p target/lambda-policy && cp $(POLICY) target/lambda-policy/policy.toml
 	cd target/lambda-policy && $(VENV_PATH) $(CARGO_LAMBDA) lambda build --manifest-path ../../Cargo.toml --release --arm64 --output-format zip --lambda-dir ../lambda $(addprefix --bin ,$(FUNCTIONS)) --include policy.toml
 	@for f in $(FUNCTIONS); do ls -l target/lambda/$$f/bootstrap.zip; done

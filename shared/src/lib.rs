@@ -8,7 +8,9 @@
 //! - [`service`]: routes each kind of input (membership change, drift change, sweep, plan, skip)
 //!   and answers one typed report;
 //! - [`runtime`]: the Lambda edge: configuration from the environment, clients built once, the
-//!   handler, init errors.
+//!   handler, init errors;
+//! - [`operator`]: the operator CLI (`studio-warden explain`, `history`, `holds`, `approve`,
+//!   `plan`, `sweeps`, `findings`, `check-policy`) over the same settings, clients and engine.
 
 pub mod adapters;
 pub mod catalogue;
@@ -23,6 +25,7 @@ pub mod events;
 pub mod ids;
 pub mod model;
 pub mod naming;
+pub mod operator;
 pub mod planner;
 pub mod policy;
 pub mod ports;

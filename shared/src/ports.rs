@@ -33,6 +33,9 @@ pub trait Directory: Send + Sync {
     fn group_name(&self, group: &GroupId) -> impl Future<Output = Result<Option<String>>> + Send;
     /// A group's id from its display name, or `None` if there is no such group.
     fn group_id(&self, display_name: &str) -> impl Future<Output = Result<Option<GroupId>>> + Send;
+    /// A user's id from their user name (`GetUserId`), or `None` if no user has it. Used by
+    /// the operator CLI, which is asked about people by name.
+    fn user_id(&self, user_name: &str) -> impl Future<Output = Result<Option<UserId>>> + Send;
 }
 
 /// What SageMaker needs to create or update a profile.
@@ -194,7 +197,7 @@ pub struct HistoryEntry {
 }
 
 /// A sweep's summary.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct SweepSummary {
     pub sweep_id: String,
     pub mode: String,
@@ -274,4 +277,6 @@ pub trait Ledger: Send + Sync {
         membership: &MembershipId,
     ) -> impl Future<Output = Result<Option<(GroupId, UserId)>>> + Send;
     fn record_sweep(&self, summary: &SweepSummary) -> impl Future<Output = Result<()>> + Send;
+    /// The `limit` most recent sweep summaries, the latest first (by `started_at`).
+    fn sweeps(&self, limit: usize) -> impl Future<Output = Result<Vec<SweepSummary>>> + Send;
 }

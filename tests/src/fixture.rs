@@ -692,6 +692,35 @@ impl World {
         self.engine.handle(inbound, now, None).await
     }
 
+    /// Runs the operator CLI, `studio-warden ARGS...` (without the program name), against
+    /// this world as an operator would against a deployment: the deployment's settings (the
+    /// world's policy as `WARDEN_POLICY`, its table as `WARDEN_TABLE`, its topic) and the
+    /// emulator's endpoint and credentials with the functions' retry configuration. `$USER`
+    /// is `operator`. The same entry point as the `studio-warden` binary.
+    pub async fn cli(&self, args: &[&str]) -> (warden::operator::Exit, warden::operator::Output) {
+        let vars: BTreeMap<&str, String> = BTreeMap::from([
+            ("WARDEN_POLICY", self.policy_source.clone()),
+            ("WARDEN_TABLE", self.table.clone()),
+            ("WARDEN_TOPIC_ARN", self.topic_arn.clone()),
+            ("USER", "operator".to_owned()),
+        ]);
+        let var = move |key: &str| vars.get(key).cloned();
+        let env = warden::operator::Environment {
+            var: &var,
+            sdk: Some(
+                self.sdk
+                    .to_builder()
+                    .retry_config(warden::runtime::retry_config())
+                    .build(),
+            ),
+            now: now(),
+        };
+        let mut out = warden::operator::Output::default();
+        let argv = std::iter::once("studio-warden").chain(args.iter().copied());
+        let exit = warden::operator::run(argv, &env, &mut out).await;
+        (exit, out)
+    }
+
     /// The domain's profiles: name -> status.
     pub async fn profiles(&self) -> Result<BTreeMap<String, String>, WorldError> {
         let mut out = BTreeMap::new();

@@ -18,7 +18,7 @@ use warden::WardenError;
 use warden::adapters::{IdentityStoreDirectory, SageMakerStudio};
 use warden::ids::{DomainId, GroupId, IdentityStoreId, MembershipId, ResourceName, UserId};
 use warden::model::{Phase, UserRecord};
-use warden::ports::{Directory, HistoryEntry, Ledger, Studio};
+use warden::ports::{Directory, HistoryEntry, Ledger, Studio, SweepSummary};
 use warden_tests::FaultRule;
 use warden_tests::fixture::*;
 
@@ -166,6 +166,14 @@ async fn the_directory_reads_users_groups_and_memberships() {
         Some(world.researchers.clone())
     );
     assert_eq!(dir.group_id("no-such-group").await.expect("lookup"), None);
+    assert_eq!(
+        dir.user_id("jane.doe@example.com").await.expect("lookup"),
+        Some(jane_id.clone())
+    );
+    assert_eq!(
+        dir.user_id("nobody@example.com").await.expect("lookup"),
+        None
+    );
     assert_eq!(dir.users().await.expect("users").len(), 2);
 
     world.delete_user(&jane).await.expect("delete");
@@ -255,6 +263,10 @@ async fn the_directory_never_reads_a_missing_identity_store_as_missing_users_or_
             .group_id(RESEARCHERS)
             .await
             .expect_err("unknown store"),
+    );
+    not_found(
+        "GetUserId",
+        wrong.user_id("jane").await.expect_err("unknown store"),
     );
 
     // The right store still reads a deleted user as gone and an unknown name as no group.
@@ -585,4 +597,39 @@ async fn ledger_conflicts_and_throttles_are_told_apart_by_their_codes() {
             .expect("read"),
         None
     );
+}
+
+fn summary(id: &str, started_at: i64, complete: bool) -> SweepSummary {
+    SweepSummary {
+        sweep_id: id.to_owned(),
+        mode: "apply".into(),
+        started_at,
+        finished_at: started_at + 3,
+        complete,
+        actions: [("Create".to_owned(), 2)].into_iter().collect(),
+        failures: u64::from(!complete),
+        unmanaged: 0,
+    }
+}
+
+/// Sweep ids do not sort by time (a Scheduler envelope's id is a UUID): the latest summaries
+/// are the latest started, whatever their ids, and read back as they were written.
+#[tokio::test]
+async fn recent_sweeps_are_listed_latest_first_whatever_their_ids() {
+    let world = World::new().await.expect("world");
+    let ledger = &world.engine.ledger;
+    assert!(ledger.sweeps(10).await.expect("none yet").is_empty());
+    let written = [
+        summary("sweep-01JZZZZZZZZZZZZZZZZZZZZZZZ", 1_000, true),
+        summary("0b3c1a52-7d7e-4f5e-9a51-2f1f6c7a9d10", 3_000, false),
+        summary("f4e2d3c1-0000-4000-8000-000000000001", 2_000, true),
+    ];
+    for s in &written {
+        ledger.record_sweep(s).await.expect("record");
+    }
+    let latest = ledger.sweeps(2).await.expect("sweeps");
+    assert_eq!(latest, vec![written[1].clone(), written[2].clone()]);
+    let all = ledger.sweeps(10).await.expect("sweeps");
+    assert_eq!(all.len(), 3);
+    assert_eq!(all[2], written[0]);
 }

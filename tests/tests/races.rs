@@ -73,6 +73,9 @@ impl Ledger for Overtaken {
     async fn record_sweep(&self, summary: &SweepSummary) -> Result<()> {
         self.inner.record_sweep(summary).await
     }
+    async fn sweeps(&self, limit: usize) -> Result<Vec<SweepSummary>> {
+        self.inner.sweeps(limit).await
+    }
     async fn holds(&self) -> Result<Vec<Hold>> {
         self.inner.holds().await
     }

@@ -28,7 +28,7 @@ const BUILDS: &[(&str, &[&str])] = &[
         &["-p", "warden-tests", "-e", "normal,build"],
     ),
     (
-        "make check-policy (cargo run -p studio-warden --bin check-policy)",
+        "make check-policy and the operator CLI (cargo run -p studio-warden --bin studio-warden)",
         &["-p", "studio-warden", "-e", "normal,build"],
     ),
     (

@@ -6,7 +6,7 @@
 //! | history row | `USER#<user id>` | `HIST#<ulid>` | append-only (`attribute_not_exists`) |
 //! | handled event | `EVENT#<event id>` | `EVENT` | `expires_at` TTL |
 //! | membership id seen in an event | `MEMBERSHIP#<membership id>` | `MEMBERSHIP` | `expires_at` TTL |
-//! | sweep run | `SWEEP` | `RUN#<ulid>` | summary of one run |
+//! | sweep run | `SWEEP` | `RUN#<sweep id>` | summary of one run (listed by `started_at`) |
 //! | hold (deletions waiting for an operator) | `HOLD` | `HOLD#<ulid>` | conditional on `version` |
 //! | pinned group of a display-name mapping | `PIN` | `GROUP#<display name>` | written once (`attribute_not_exists`) |
 
@@ -419,5 +419,27 @@ impl Ledger for DynamoLedger {
             .await
             .map_err(|e| aws_error(SERVICE, "PutItem", e))?;
         Ok(())
+    }
+
+    /// Reads the whole `SWEEP` partition: its sort keys are sweep ids, which are not all in
+    /// time order (a Scheduler envelope's id is a UUID), so the latest are found by
+    /// `started_at`. A summary is a few hundred bytes: a year of sweeps every 15 minutes is
+    /// about 10 MB, read only when an operator asks.
+    async fn sweeps(&self, limit: usize) -> Result<Vec<SweepSummary>> {
+        let mut all: Vec<SweepSummary> = self
+            .query_partition("SWEEP".to_owned(), "RUN#")
+            .await?
+            .into_iter()
+            .map(from_item)
+            .collect::<Result<_>>()?;
+        all.sort_by(|a, b| {
+            (b.started_at, b.finished_at, &b.sweep_id).cmp(&(
+                a.started_at,
+                a.finished_at,
+                &a.sweep_id,
+            ))
+        });
+        all.truncate(limit);
+        Ok(all)
     }
 }

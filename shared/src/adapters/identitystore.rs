@@ -4,6 +4,7 @@ use aws_sdk_identitystore::Client;
 use aws_sdk_identitystore::operation::describe_group::DescribeGroupError;
 use aws_sdk_identitystore::operation::describe_user::DescribeUserError;
 use aws_sdk_identitystore::operation::get_group_id::GetGroupIdError;
+use aws_sdk_identitystore::operation::get_user_id::GetUserIdError;
 use aws_sdk_identitystore::operation::list_group_memberships::ListGroupMembershipsError;
 use aws_sdk_identitystore::operation::list_group_memberships_for_member::ListGroupMembershipsForMemberError;
 use aws_sdk_identitystore::types::error::ResourceNotFoundException;
@@ -223,6 +224,34 @@ impl Directory for IdentityStoreDirectory {
                 Ok(None)
             }
             Err(e) => Err(aws_error(SERVICE, "GetGroupId", e)),
+        }
+    }
+
+    async fn user_id(&self, user_name: &str) -> Result<Option<UserId>> {
+        let attribute = UniqueAttribute::builder()
+            .attribute_path("userName")
+            .attribute_value(Document::String(user_name.to_owned()))
+            .build()
+            .map_err(|e| WardenError::Config(format!("user name {user_name:?}: {e}")))?;
+        self.rate.wait().await;
+        match self
+            .client
+            .get_user_id()
+            .identity_store_id(self.store.as_str())
+            .alternate_identifier(AlternateIdentifier::UniqueAttribute(attribute))
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(UserId::parse(out.user_id())?)),
+            // No user has this user name.
+            Err(e)
+                if matches!(e.as_service_error(),
+                    Some(GetUserIdError::ResourceNotFoundException(nf))
+                        if not_found(nf, ResourceType::User)) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(aws_error(SERVICE, "GetUserId", e)),
         }
     }
 }

@@ -142,6 +142,12 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         ))
     }
 
+    /// The policy's groups resolved as a plan resolves them (pinned ids checked, nothing
+    /// written): read-only, for the operator CLI's explanations.
+    pub async fn resolved_mappings(&self, now: Epoch) -> Result<crate::desired::ResolvedMappings> {
+        self.resolve_mappings("operator", Mode::Plan, now).await
+    }
+
     /// The instant after which no AWS call is waited on (see [`crate::deadline`]).
     fn calls_by(&self, deadline: Option<Instant>) -> Option<Instant> {
         crate::deadline::calls_by(deadline, self.options.deadline_margin)

@@ -224,6 +224,16 @@ async fn main() -> Result<()> {
             h.action, h.outcome, h.reason, h.trigger
         ));
     }
+    heading(
+        "An operator asks why Ana has no Studio any more: studio-warden explain ana.lopez@example.com",
+    );
+    let (exit, out) = world.cli(&["explain", "ana.lopez@example.com"]).await;
+    if exit != warden::operator::Exit::Ok {
+        return Err(format!("studio-warden explain failed ({exit:?}): {}", out.stderr).into());
+    }
+    for line in out.stdout.lines() {
+        say(line);
+    }
     heading("Drift: the baseline so far (alerts the sweeps above sent to the SNS topic)");
     for a in world.read_alerts().await? {
         say(&a.subject);
