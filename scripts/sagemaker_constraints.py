@@ -7,7 +7,8 @@ botocore's ``sagemaker`` service model (``service-2.json``, the venv's pinned bo
 same model the emulator validates requests with: tests/emulator/validate.py) says what AWS's
 front end refuses before SageMaker looks at a request: string length and pattern, enum values,
 list sizes, required members. This script copies, for the two calls that carry a policy's
-settings (CreateUserProfile, UpdateUserProfile), exactly the request members a policy sets,
+settings (CreateUserProfile, UpdateUserProfile, and CreateSpace for the private space created
+with a profile), exactly the request members a policy sets,
 with those constraints and nothing else, into ``shared/sagemaker-constraints.json``. The
 policy loader (shared/src/policy/constraints.rs) walks a mapping's settings against it at
 cold start and in ``make check-policy``.
@@ -48,10 +49,30 @@ USER_SETTINGS = [
     "UserSettings.JupyterLabAppSettings.DefaultResourceSpec.InstanceType",  # .jupyterlab_instance_type
     "UserSettings.JupyterLabAppSettings.LifecycleConfigArns",  # .jupyterlab_lifecycle_config_arns
     "UserSettings.CodeEditorAppSettings.DefaultResourceSpec.InstanceType",  # .code_editor_instance_type
+    # Per app type (apps.jupyterlab_* and apps.code_editor_*): the default lifecycle
+    # configuration and image, the custom images, idle shutdown (IdleSettings: the implied
+    # LifecycleManagement and the three *_idle_timeout_minutes).
+    *(
+        f"UserSettings.{app}AppSettings.{member}"
+        for app in ("JupyterLab", "CodeEditor")
+        for member in (
+            "DefaultResourceSpec.LifecycleConfigArn",  # ._default_lifecycle_config_arn
+            "DefaultResourceSpec.SageMakerImageArn",  # ._image_arn
+            "CustomImages",  # ._custom_images
+            "AppLifecycleManagement.IdleSettings",  # ._idle_timeout_minutes, ._min_..., ._max_...
+        )
+    ),
+    "UserSettings.CodeEditorAppSettings.LifecycleConfigArns",  # .code_editor_lifecycle_config_arns
+    "UserSettings.StudioWebPortalSettings.HiddenInstanceTypes",  # .hidden_instance_types
 ]
 MEMBERS = {
     "CreateUserProfile": ["DomainId", "Tags", *USER_SETTINGS],  # domains[].id, mappings[].tags
     "UpdateUserProfile": ["DomainId", *USER_SETTINGS],  # takes no tags
+    # mappings[].private_space: the space created with the profile. SpaceDisplayName is left
+    # out: its pattern, (?!\s*$).+, needs a look-ahead the policy's regex crate lacks, so the
+    # policy checks it itself (not blank, at most 64 characters: NonEmptyString64), and
+    # tests/emulator/tests/test_policy_constraints.py holds that check to the model.
+    "CreateSpace": ["DomainId", "SpaceSettings.SpaceStorageSettings.EbsStorageSettings.EbsVolumeSizeInGb"],
 }
 
 # What AWS documents but the model does not say, by shape name.

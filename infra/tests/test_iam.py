@@ -99,6 +99,35 @@ def test_the_functions_cannot_create_apps_or_spaces(stack, role):
         assert not grants(doc, action), action
 
 
+def test_private_spaces_are_created_only_when_the_policy_asks_and_only_private_and_owned(synth, tmp_path):
+    """[mappings.private_space]: onboarding creates the user's private JupyterLab space. The
+    grant exists only for such a policy, and covers private spaces owned by a profile of a
+    managed domain, nothing else (no shared space, no space of another domain, no apps)."""
+    from conftest import POLICY
+
+    policy = tmp_path / "policy.toml"
+    text = POLICY.read_text()
+    assert "\n[offboarding]\n" in text
+    # The last mapping (the platform domain's) asks for a private space.
+    policy.write_text(text.replace("\n[offboarding]\n", '\n[mappings.private_space]\ndisplay_name = "Notebooks"\nebs_size_gb = 20\n\n[offboarding]\n', 1))
+    stack = synth(policyFile=str(policy))
+    for role in FUNCTION_ROLES:
+        doc = stack.role_policy(role)
+        assert actions_on(doc, "sagemaker:") == SAGEMAKER_ACTIONS | {"sagemaker:CreateSpace"}
+        for d in managed_domains(stack):
+            owner = arn("user-profile", d, "jane-doe-example-com-1a2b3c4d")
+            space = arn("space", d, "jane-doe-example-com-1a2b3c4d")
+            private = {"sagemaker:OwnerUserProfileArn": owner, "sagemaker:SpaceSharingType": "Private"}
+            assert allowed(doc, "sagemaker:CreateSpace", space, private), d
+            assert not allowed(doc, "sagemaker:CreateSpace", space, {**private, "sagemaker:SpaceSharingType": "Shared"})
+            assert not allowed(doc, "sagemaker:CreateSpace", space, {"sagemaker:SpaceSharingType": "Private"}), "an owner-less space"
+            assert not allowed(doc, "sagemaker:CreateApp", arn("app", d, "jane-doe-example-com-1a2b3c4d", "JupyterLab", "default"))
+            assert not allowed(doc, "sagemaker:UpdateSpace", space, private)
+        other = arn("space", "d-unmanaged0001", "s1")
+        unmanaged_owner = {"sagemaker:OwnerUserProfileArn": arn("user-profile", "d-unmanaged0001", "jdoe"), "sagemaker:SpaceSharingType": "Private"}
+        assert not allowed(doc, "sagemaker:CreateSpace", other, unmanaged_owner)
+
+
 @pytest.mark.parametrize("role", FUNCTION_ROLES)
 def test_sagemaker_actions_are_scoped_to_the_managed_domains(stack, role):
     doc = stack.role_policy(role)

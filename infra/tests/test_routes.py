@@ -126,3 +126,18 @@ def test_the_matcher_itself_follows_eventbridge():
     assert not matches({"detail": {"$or": [{"a": ["nope"]}, {"list": ["z"]}]}}, event)
     with pytest.raises(AssertionError):
         matches({"detail": {"a": [{"numeric": [">", 0]}]}}, event)
+
+
+def test_notifications_are_not_scoped_to_the_store_on_purpose(events_stack):
+    """Identity Center's own notifications: the rule matches them whatever store their
+    resources name (their `detail` is undocumented and the store's ARN in `resources` is
+    inferred, so a pattern resting on it could drop them all); the classifier skips another
+    store's (shared/src/events.rs, the notification tests)."""
+    membership = rules(events_stack)["membership-events"]
+    sample = SAMPLES["identitystore-notification-User-Deleted.json"]
+    assert matches(membership, sample)
+    other = json.loads(json.dumps(sample).replace("d-9067c0ffee", "d-1234567890"))
+    assert matches(membership, other)
+    # Only the four detail-types that name a user or group to re-read.
+    assert not matches(membership, {**sample, "detail-type": "User Created"})
+    assert not matches(membership, {**sample, "detail-type": "Group Created"})

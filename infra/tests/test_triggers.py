@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from eventpattern import matches
 from support import pattern, statements
 
 RULE = "aws:cloudwatch/eventRule:EventRule"
@@ -38,11 +39,21 @@ DRIFT = {
 }
 
 
+def cloudtrail(p):
+    """The CloudTrail alternative of the membership pattern (the other is the notifications)."""
+    (record,) = [alt for alt in p["$or"] if alt.get("detail-type") == ["AWS API Call via CloudTrail"]]
+    return record
+
+
 def branches(p):
+    if "$or" in p:
+        p = cloudtrail(p)
     return {b["eventSource"][0]: b for b in p["detail"]["$or"]}
 
 
 def names_by_source(p):
+    if "$or" in p:
+        p = cloudtrail(p)
     found: dict = {}
     for b in p["detail"]["$or"]:
         found.setdefault(b["eventSource"][0], set()).update(b["eventName"])
@@ -51,13 +62,34 @@ def names_by_source(p):
 
 def test_membership_rule_matches_all_three_sources_and_only_the_listed_events(stack):
     p = pattern(stack.named("membership-events"))
-    assert p["detail-type"] == ["AWS API Call via CloudTrail"]
+    assert len(p["$or"]) == 2 and set(p) == {"$or"}, "CloudTrail records or Identity Center notifications, nothing else"
+    record = cloudtrail(p)
+    assert record["detail-type"] == ["AWS API Call via CloudTrail"]
     assert names_by_source(p) == MEMBERSHIP
-    assert all(len(b["eventSource"]) == 1 for b in p["detail"]["$or"]), "one source per branch, so names cannot cross sources"
+    assert all(len(b["eventSource"]) == 1 for b in record["detail"]["$or"]), "one source per branch, so names cannot cross sources"
+
+
+def test_membership_rule_takes_identity_centers_own_notifications(stack):
+    """Identity Store notifications (no trail): the source and the four detail-types the
+    classifier acts on, never the created ones, and never CloudTrail's detail-type through this
+    alternative."""
+    p = pattern(stack.named("membership-events"))
+    (notices,) = [alt for alt in p["$or"] if alt is not cloudtrail(p)]
+    assert notices == {
+        "source": ["aws.identitystore"],
+        "detail-type": ["User Updated", "User Deleted", "Group Updated", "Group Deleted"],
+    }
+    base = {"source": "aws.identitystore", "account": "111122223333", "region": "us-east-1", "resources": [], "detail": {}}
+    for detail_type in ("User Updated", "User Deleted", "Group Updated", "Group Deleted"):
+        assert matches(p, {**base, "detail-type": detail_type}), detail_type
+    for detail_type in ("User Created", "Group Created", "Scheduled Event"):
+        assert not matches(p, {**base, "detail-type": detail_type}), detail_type
+    # Another source with the same detail-type is not Identity Center's.
+    assert not matches(p, {**base, "source": "my.app", "detail-type": "User Updated"})
 
 
 def test_membership_rule_ignores_failed_calls(stack):
-    assert pattern(stack.named("membership-events"))["detail"]["errorCode"] == [{"exists": False}]
+    assert cloudtrail(pattern(stack.named("membership-events")))["detail"]["errorCode"] == [{"exists": False}]
 
 
 def test_membership_rule_is_scoped_to_the_configured_identity_store(stack, synth):

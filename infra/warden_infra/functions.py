@@ -104,6 +104,7 @@ def create_function(
                     log_group_arn=ctx.log_group(log_group_name),
                     failure_queue_arn=v["failure_queue_arn"],
                     shared_spaces=config.policy.shared_spaces,
+                    create_private_spaces=config.policy.creates_private_spaces,
                 )
             )
         )

@@ -20,7 +20,8 @@ VERSION = "2012-10-17"
 OWNERSHIP_TAG = "studio-warden:managed"
 RESERVED_TAG_KEYS = "studio-warden:*"  # the warden's own tags: never added or removed after creation ...
 SUSPENDED_TAG = "studio-warden:suspended"  # ... but this one, on its own: the first stage of offboarding
-# The exact SageMaker action set of both functions; test_iam pins it.
+# The exact SageMaker action set of both functions (plus sagemaker:CreateSpace when a mapping asks
+# for a private space, PRIVATE_SPACE_ACTIONS); test_iam pins it.
 SAGEMAKER_ACTIONS = (
     "sagemaker:DescribeDomain",
     "sagemaker:ListUserProfiles",
@@ -36,6 +37,7 @@ SAGEMAKER_ACTIONS = (
     "sagemaker:DeleteApp",
     "sagemaker:DeleteSpace",
 )
+PRIVATE_SPACE_ACTIONS = ("sagemaker:CreateSpace",)
 # list_amazonsagemaker: ListUserProfiles, ListApps and ListSpaces list "Resource types: (none)",
 # so they must be granted on "*". All three are read-only (access level List).
 SAGEMAKER_UNSCOPABLE_READS = (
@@ -124,6 +126,8 @@ class FunctionScope:
     failure_queue_arn: str
     # [offboarding] shared_spaces: "delete" lets offboarding delete the user's shared spaces too.
     shared_spaces: str = "keep"
+    # A mapping asks for a private space at onboarding ([mappings.private_space]).
+    create_private_spaces: bool = False
 
 
 def deletable_space_types(shared_spaces: str) -> list[str]:
@@ -198,6 +202,17 @@ def function_policy(scope: FunctionScope) -> dict:
         # ... and the spaces a profile owns, with their apps, of the sharing types the policy allows.
         statement("DeleteOwnedSpaceApps", ["sagemaker:DeleteApp"], apps, owned_of_type),
         statement("DeleteOwnedSpaces", ["sagemaker:DeleteSpace"], spaces, owned_of_type),
+        # Onboarding creates the private space a mapping asks for: private, owned by a profile of
+        # a managed domain, and only when the policy asks for one. (No tags are sent with it, so
+        # no AddTags with TaggingAction = CreateSpace is needed.)
+        statement(
+            "CreatePrivateSpacesOfProfiles",
+            ["sagemaker:CreateSpace"],
+            spaces,
+            {**owned, "StringEquals": {"sagemaker:SpaceSharingType": ["Private"]}},
+        )
+        if scope.create_private_spaces
+        else None,
         statement("SageMakerListsWithoutResourceLevelPermissions", SAGEMAKER_UNSCOPABLE_READS, "*"),
         statement(
             "PassOnlyPolicyExecutionRolesToSageMaker",

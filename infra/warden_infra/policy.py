@@ -3,7 +3,8 @@
 The functions own the full schema; this reads only what the infrastructure needs and ignores the
 rest: the identity store (id, home region), the domains (local name, optional id, and from the
 baseline the auth mode and approved security groups), from each mapping the execution role and
-security groups, and `[offboarding] shared_spaces` (whether offboarding may delete shared spaces). Anything that would widen a grant (a wildcard
+security groups and whether it asks for a private space (`[mappings.private_space]`: the functions
+then create one per new profile), and `[offboarding] shared_spaces` (whether offboarding may delete shared spaces). Anything that would widen a grant (a wildcard
 role, a malformed id) is rejected here with a message naming the file and the entry.
 """
 
@@ -46,6 +47,8 @@ class Mapping:
     domain: str
     execution_role: str | None
     security_groups: tuple[str, ...]
+    # [mappings.private_space]: a private JupyterLab space is created with each new profile.
+    private_space: bool = False
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,11 @@ class WardenPolicy:
     mappings: tuple[Mapping, ...]
     # [offboarding] shared_spaces: "keep" (default) or "delete" the user's owned shared spaces.
     shared_spaces: str = "keep"
+
+    @property
+    def creates_private_spaces(self) -> bool:
+        """Whether any mapping asks for a private space at onboarding (sagemaker:CreateSpace)."""
+        return any(m.private_space for m in self.mappings)
 
     @property
     def execution_roles(self) -> list[str]:
@@ -137,7 +145,12 @@ def parse_policy(raw: dict, source: str = "policy") -> WardenPolicy:
         groups = entry.get("security_groups") or []
         if not isinstance(groups, list) or not all(isinstance(g, str) and SECURITY_GROUP_ID.match(g) for g in groups):
             raise fail(f"{label}: security_groups must be a list of sg-... ids")
-        mappings.append(Mapping(domain=domain, execution_role=role, security_groups=tuple(groups)))
+        private_space = entry.get("private_space")
+        if private_space is not None and not isinstance(private_space, dict):
+            raise fail(f"{label}: private_space must be a table ([mappings.private_space])")
+        mappings.append(
+            Mapping(domain=domain, execution_role=role, security_groups=tuple(groups), private_space=private_space is not None)
+        )
 
     offboarding = raw.get("offboarding") or {}
     if not isinstance(offboarding, dict):

@@ -6,6 +6,11 @@ is not, a rule in the home region forwards the same events to the stack region's
 where the same pattern invokes the function (EventBridge rules can only target a function in their
 own region).
 
+Identity Center also sends its own Identity Store notifications (source aws.identitystore,
+detail-types "User Updated", "User Deleted", "Group Updated", "Group Deleted") to the same default
+bus, with no trail: the membership pattern is an `$or` of the CloudTrail records and those
+notifications, so that the same rule (and its forwarder) carries both.
+
 Event patterns (see README.md, "Event patterns", for the sources):
 - every rule requires `detail.errorCode` to be absent: failed calls are logged too and change
   nothing;
@@ -43,6 +48,11 @@ from .functions import WardenFunction
 from .queues import create_queue
 
 CLOUDTRAIL_API_CALL = "AWS API Call via CloudTrail"
+# Identity Center's own notifications: the source and the detail-types membership-sync acts on
+# (shared/src/events.rs, `notification`). "User Created" and "Group Created" are left out: a
+# user or group with no membership entitles nobody.
+NOTIFICATION_SOURCE = "aws.identitystore"
+NOTIFICATION_DETAIL_TYPES = ("User Updated", "User Deleted", "Group Updated", "Group Deleted")
 SWEEP_INPUT = {"mode": "apply"}
 HIDDEN = "HIDDEN_DUE_TO_SECURITY_REASONS"
 # EventBridge's default quota on an event pattern's size (adjustable to 4096).
@@ -92,6 +102,25 @@ DRIFT_EVENTS = {
 
 
 def membership_event_pattern(store_id: str, store_arn: str, scim_tenant_id: str | None = None) -> dict:
+    """Either alternative reaches membership-sync: the CloudTrail records, or Identity Center's
+    own notifications."""
+    return {"$or": [cloudtrail_membership_pattern(store_id, store_arn, scim_tenant_id), notification_pattern()]}
+
+
+def notification_pattern() -> dict:
+    """Identity Center's Identity Store notifications (no trail needed), by source and the
+    detail-types the classifier acts on. The user guide ("Set up event notifications") asks for
+    the detail-types to be named: CloudTrail's own Identity Store records share the source.
+
+    Not narrowed to the store: the notification's `detail` fields are undocumented, and the store
+    only shows in `resources` as an ARN whose presence there is inferred, not documented; a
+    pattern resting on it could drop every notification without a trace. The classifier skips
+    a notification whose resources name another store, and the default bus of one account
+    carries one Identity Center instance's notifications."""
+    return {"source": [NOTIFICATION_SOURCE], "detail-type": list(NOTIFICATION_DETAIL_TYPES)}
+
+
+def cloudtrail_membership_pattern(store_id: str, store_arn: str, scim_tenant_id: str | None = None) -> dict:
     branches = []
     for source, names in MEMBERSHIP_EVENTS.items():
         branch: dict = {"eventSource": [source], "eventName": list(names)}
@@ -213,7 +242,7 @@ def create_membership_trigger(
     there, whose dead-letter queue (in that region) is returned for alarming."""
     store_id = config.policy.identity_store_id
     pattern = pattern_json(membership_event_pattern(store_id, ctx.identity_store(store_id), config.scim_tenant_id), "membership")
-    description = "Identity Center membership changes (Identity Store API, console, SCIM) -> membership-sync"
+    description = "Identity Center membership changes (Identity Store API, console, SCIM; Identity Store notifications) -> membership-sync"
     rule = _rule_to_function("membership-events", description, pattern, fn, config)
     _allow_rules_to_dead_letter(f"{fn.name}-delivery-dlq", fn.delivery_dlq, [rule])
 

@@ -37,6 +37,25 @@ pub const API_CALL_DETAIL_TYPE: &str = "AWS API Call via CloudTrail";
 /// `detail-type` of EventBridge Scheduler and of scheduled EventBridge rules.
 pub const SCHEDULED_DETAIL_TYPE: &str = "Scheduled Event";
 
+/// `source` of Identity Center's own Identity Store notifications, sent to the default bus of
+/// the Identity Center account and home region without a CloudTrail trail (IAM Identity Center
+/// user guide, "Set up event notifications" and "EventBridge event message structure").
+/// CloudTrail's Identity Store records use the same source with the detail-type
+/// [`API_CALL_DETAIL_TYPE`]; the notifications have their own detail-types.
+pub const NOTIFICATION_SOURCE: &str = "aws.identitystore";
+
+/// The notification detail-types studio-warden acts on: each names one user or one group to
+/// re-read. "User Created" and "Group Created" are not among them: a new user or group has no
+/// membership yet, and memberships entitle (the same reasoning as CloudTrail's CreateUser).
+pub mod notification {
+    pub const USER_UPDATED: &str = "User Updated";
+    pub const USER_DELETED: &str = "User Deleted";
+    pub const GROUP_UPDATED: &str = "Group Updated";
+    pub const GROUP_DELETED: &str = "Group Deleted";
+    /// Every one of them, for the infrastructure's rule and the tests.
+    pub const ACTED_ON: [&str; 4] = [USER_UPDATED, USER_DELETED, GROUP_UPDATED, GROUP_DELETED];
+}
+
 /// CloudTrail event sources this module acts on.
 pub mod source {
     /// The Identity Store API (SDK, CLI, IaC).
@@ -61,7 +80,9 @@ pub enum Inbound {
     /// `{"mode":"apply"}`.
     Sweep(SweepRequest),
     /// An Identity Center CloudTrail record (EventBridge detail-type "AWS API Call via
-    /// CloudTrail") that names users, groups or memberships to reconcile: membership-sync.
+    /// CloudTrail"), or one of Identity Center's own notifications (source
+    /// `aws.identitystore`, detail-type "User Updated" and the like), that names users, groups
+    /// or memberships to reconcile: membership-sync.
     Membership(Change),
     /// A SageMaker or EC2 CloudTrail record that names a domain, profile or security group to
     /// check against the baseline: compliance-sweep.
@@ -89,16 +110,16 @@ pub struct Decision {
     pub approve: bool,
 }
 
-/// A CloudTrail API call that names subjects to reconcile.
+/// A CloudTrail API call, or an Identity Center notification, that names subjects to reconcile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
     /// The EventBridge envelope `id`: the trigger id recorded in the ledger.
     pub event_id: String,
     /// `detail.eventID`, the CloudTrail record id, when the record has one.
     pub cloudtrail_event_id: Option<String>,
-    /// `detail.eventSource`, one of [`source`].
+    /// `detail.eventSource`, one of [`source`]; for a notification, [`NOTIFICATION_SOURCE`].
     pub event_source: String,
-    /// `detail.eventName`.
+    /// `detail.eventName`; for a notification, its detail-type (one of [`notification`]).
     pub event_name: String,
     /// `detail.eventTime`, else the envelope `time`.
     pub event_time: Option<String>,
@@ -326,6 +347,9 @@ fn classify_envelope(payload: &Value, store: &IdentityStoreId) -> Result<Inbound
     let detail = envelope.req("detail")?;
     match detail_type {
         API_CALL_DETAIL_TYPE => classify_api_call(id, &envelope, &detail, store),
+        _ if event_source == NOTIFICATION_SOURCE => {
+            classify_notification(id, &envelope, detail_type, store)
+        }
         SCHEDULED_DETAIL_TYPE if matches!(event_source, "aws.scheduler" | "aws.events") => {
             scheduled_detail(&detail)?;
             Ok(Inbound::Sweep(SweepRequest {
@@ -373,6 +397,132 @@ fn skip(event_id: &str, reason: SkipReason) -> Inbound {
         event_id: Some(event_id.to_owned()),
         reason,
     })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Identity Center's own notifications
+
+/// An Identity Store notification: which user or group changed. The subject is read from the
+/// envelope's `resources`, the ARNs of the resources involved (AWS documents the field; the
+/// fields of `detail` are not documented where this was written, so `detail` is not read).
+/// The ARNs are Identity Store's own (Service Authorization Reference):
+/// `arn:<partition>:identitystore::<account>:identitystore/<store id>`,
+/// `arn:<partition>:identitystore:::user/<user id>`, `arn:<partition>:identitystore:::group/<group id>`.
+/// A notification about another store is skipped; one whose resources name no user (or group)
+/// for its detail-type is skipped as naming no subject, never guessed at (the sweep covers it).
+fn classify_notification(
+    event_id: String,
+    envelope: &Node<'_>,
+    detail_type: &str,
+    store: &IdentityStoreId,
+) -> Result<Inbound, EventError> {
+    let user_subject = match detail_type {
+        notification::USER_UPDATED | notification::USER_DELETED => true,
+        notification::GROUP_UPDATED | notification::GROUP_DELETED => false,
+        _ => {
+            return Ok(skip(
+                &event_id,
+                SkipReason::NotHandled {
+                    event_source: NOTIFICATION_SOURCE.to_owned(),
+                    event_name: clip(detail_type),
+                },
+            ));
+        }
+    };
+    let context = format!("{NOTIFICATION_SOURCE} {detail_type}");
+    let envelope = envelope.with_context(&context);
+    let event_time = envelope.opt("time")?.map(|n| token(&n)).transpose()?;
+    let mut found = Found::default();
+    let resources = match envelope.opt("resources")? {
+        Some(node) => node.array()?,
+        None => Vec::new(),
+    };
+    for node in &resources {
+        let arn = node.str()?;
+        let Some(resource) = identity_store_resource(arn) else {
+            continue;
+        };
+        match resource {
+            ("identitystore", id) => {
+                if let Some(reason) = other_store_id(node, id, store)? {
+                    return Ok(skip(&event_id, reason));
+                }
+            }
+            ("user", id) if user_subject => {
+                found.push(Subject::User(parse_text(node, id, UserId::parse)?));
+            }
+            ("group", id) if !user_subject => {
+                found.push(Subject::Group(parse_text(node, id, GroupId::parse)?));
+            }
+            _ => {}
+        }
+    }
+    if found.subjects.is_empty() {
+        return Ok(skip(
+            &event_id,
+            SkipReason::NoSubject {
+                event_source: NOTIFICATION_SOURCE.to_owned(),
+                event_name: clip(detail_type),
+                why: format!(
+                    "resources hold no Identity Store {} ARN",
+                    if user_subject { "user" } else { "group" }
+                ),
+            },
+        ));
+    }
+    Ok(Inbound::Membership(Change {
+        event_id,
+        cloudtrail_event_id: None,
+        event_source: NOTIFICATION_SOURCE.to_owned(),
+        event_name: detail_type.to_owned(),
+        event_time: event_time.map(str::to_owned),
+        subjects: found.subjects,
+    }))
+}
+
+/// `(resource type, id)` of an Identity Store ARN (`identitystore`, `user`, `group`,
+/// `membership`); `None` for any other ARN.
+fn identity_store_resource(arn: &str) -> Option<(&str, &str)> {
+    let mut parts = arn.splitn(6, ':');
+    let (Some("arn"), Some(_partition), Some("identitystore"), Some(_region), Some(_account)) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return None;
+    };
+    parts.next()?.split_once('/')
+}
+
+/// An id read from inside a string (an ARN's last part), with the string's path in errors.
+fn parse_text<T>(
+    node: &Node<'_>,
+    text: &str,
+    parse: fn(&str) -> Result<T, InvalidId>,
+) -> Result<T, EventError> {
+    parse(text).map_err(|source| EventError::InvalidId {
+        context: node.ctx.to_owned(),
+        path: node.path.clone(),
+        source,
+    })
+}
+
+/// Compares a store id read from an ARN with the configured store.
+fn other_store_id(
+    node: &Node<'_>,
+    found: &str,
+    store: &IdentityStoreId,
+) -> Result<Option<SkipReason>, EventError> {
+    if found == store.as_str() {
+        return Ok(None);
+    }
+    parse_text(node, found, IdentityStoreId::parse)?;
+    Ok(Some(SkipReason::OtherIdentityStore {
+        expected: store.to_string(),
+        found: clip(found),
+    }))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1774,5 +1924,156 @@ mod tests {
         })
         .expect("serialises");
         assert_eq!(skip["reason"]["reason"], json!("failed_call"));
+    }
+
+    // ------------------------------------------------ Identity Center's own notifications
+
+    fn notice(detail_type: &str, resources: Value) -> Value {
+        json!({
+            "version": "0",
+            "id": ENVELOPE_ID,
+            "detail-type": detail_type,
+            "source": "aws.identitystore",
+            "account": "111122223333",
+            "time": "2026-03-02T09:00:00Z",
+            "region": "us-east-1",
+            "resources": resources,
+            "detail": {}
+        })
+    }
+
+    fn store_arn(id: &str) -> String {
+        format!("arn:aws:identitystore::111122223333:identitystore/{id}")
+    }
+
+    #[test]
+    fn notifications_name_the_user_or_group_of_their_resources() {
+        let user_arn = format!("arn:aws:identitystore:::user/{U1}");
+        let group_arn = format!("arn:aws:identitystore:::group/{G1}");
+        for detail_type in ["User Updated", "User Deleted"] {
+            let payload = notice(detail_type, json!([store_arn(STORE), user_arn, group_arn]));
+            match run(&payload) {
+                Ok(Inbound::Membership(change)) => {
+                    assert_eq!(change.subjects, vec![user(U1)], "{detail_type}");
+                    assert_eq!(change.event_source, NOTIFICATION_SOURCE);
+                    assert_eq!(change.event_name, detail_type);
+                    assert_eq!(change.event_id, ENVELOPE_ID);
+                    assert_eq!(change.cloudtrail_event_id, None);
+                    assert_eq!(change.event_time.as_deref(), Some("2026-03-02T09:00:00Z"));
+                }
+                other => panic!("{detail_type}: {other:?}"),
+            }
+        }
+        for detail_type in ["Group Updated", "Group Deleted"] {
+            let payload = notice(detail_type, json!([user_arn, group_arn, store_arn(STORE)]));
+            assert_eq!(subjects(&payload), vec![group(G1)], "{detail_type}");
+        }
+        // Without the store's ARN there is nothing to compare: the re-read decides (like SCIM).
+        assert_eq!(
+            subjects(&notice("User Deleted", json!([user_arn]))),
+            vec![user(U1)]
+        );
+        // Other partitions' ARNs read the same.
+        assert_eq!(
+            subjects(&notice(
+                "User Updated",
+                json!([format!("arn:aws-us-gov:identitystore:::user/{U1}")])
+            )),
+            vec![user(U1)]
+        );
+    }
+
+    #[test]
+    fn notifications_studio_warden_does_not_act_on_are_skipped() {
+        for detail_type in ["User Created", "Group Created", "Something New"] {
+            let payload = notice(detail_type, json!([store_arn(STORE)]));
+            assert_eq!(
+                reason(&payload),
+                SkipReason::NotHandled {
+                    event_source: "aws.identitystore".to_owned(),
+                    event_name: detail_type.to_owned(),
+                },
+                "{detail_type}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_notification_about_another_store_is_skipped() {
+        let payload = notice(
+            "User Deleted",
+            json!([
+                store_arn("d-1234567890"),
+                "arn:aws:identitystore:::user/1234567890-1111aaaa-0000-4000-8000-000000000001"
+            ]),
+        );
+        assert_eq!(
+            reason(&payload),
+            SkipReason::OtherIdentityStore {
+                expected: STORE.to_owned(),
+                found: "d-1234567890".to_owned(),
+            }
+        );
+    }
+
+    #[test]
+    fn a_notification_whose_resources_name_no_subject_is_skipped_never_guessed() {
+        for resources in [
+            json!([]),
+            json!([store_arn(STORE)]),
+            // A group ARN does not make a user notification about that group.
+            json!([format!("arn:aws:identitystore:::group/{G1}")]),
+            json!(["arn:aws:sagemaker:us-east-1:111122223333:domain/d-abc123def456"]),
+            json!(["not an arn"]),
+        ] {
+            assert!(
+                matches!(
+                    reason(&notice("User Updated", resources.clone())),
+                    SkipReason::NoSubject { .. }
+                ),
+                "{resources}"
+            );
+        }
+        let mut payload = notice("Group Deleted", json!([]));
+        remove(&mut payload, "/resources");
+        assert!(matches!(reason(&payload), SkipReason::NoSubject { .. }));
+    }
+
+    #[test]
+    fn malformed_notifications_are_refused_with_their_path() {
+        let payload = notice(
+            "User Updated",
+            json!(["arn:aws:identitystore:::user/not-an-id"]),
+        );
+        assert!(
+            matches!(err(&payload), EventError::InvalidId { ref path, .. } if path == "resources[0]"),
+            "{}",
+            err_text(&payload)
+        );
+        let payload = notice("User Updated", json!("arn:aws:identitystore:::user/x"));
+        assert!(
+            matches!(err(&payload), EventError::WrongType { ref path, expected: "an array", .. } if path == "resources"),
+            "{}",
+            err_text(&payload)
+        );
+        let payload = notice("User Updated", json!([42]));
+        assert!(matches!(err(&payload), EventError::WrongType { .. }));
+        let payload = notice("User Updated", json!([store_arn("d-x")]));
+        assert!(matches!(err(&payload), EventError::InvalidId { .. }));
+    }
+
+    #[test]
+    fn cloudtrail_records_with_the_same_source_stay_api_calls() {
+        // CloudTrail's Identity Store records arrive with source aws.identitystore too; their
+        // detail-type sends them down the API-call path, never the notification one.
+        let mut payload = membership(json!(U1), json!(G1), json!({"membershipId": M1}));
+        set(&mut payload, "/source", json!("aws.identitystore"));
+        match run(&payload) {
+            Ok(Inbound::Membership(change)) => {
+                assert_eq!(change.event_source, source::IDENTITY_STORE);
+                assert_eq!(change.event_name, "CreateGroupMembership");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -12,7 +12,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::ids::{DomainId, GroupId, IdentityStoreId, SecurityGroupId};
-pub use crate::template::{AppDefaults, ProfileTemplate};
+pub use crate::template::{
+    AppDefaults, AppTypeSettings, CustomImage, IdleShutdown, PrivateSpace, ProfileTemplate,
+};
 
 /// A policy error, with the field and the line it comes from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -253,6 +255,24 @@ struct RawMapping {
     tags: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
     apps: RawApps,
+    private_space: Option<RawPrivateSpace>,
+}
+
+/// `[mappings.private_space]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrivateSpace {
+    display_name: Option<Spanned<String>>,
+    ebs_size_gb: Option<Spanned<i64>>,
+}
+
+/// One of `*_custom_images`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCustomImage {
+    image_name: Spanned<String>,
+    app_image_config_name: Spanned<String>,
+    image_version_number: Option<Spanned<i64>>,
 }
 
 /// `[mappings.apps]`, with positions for the SageMaker constraints' errors.
@@ -264,20 +284,132 @@ struct RawApps {
     #[serde(default)]
     jupyterlab_lifecycle_config_arns: Vec<Spanned<String>>,
     code_editor_instance_type: Option<Spanned<String>>,
+    jupyterlab_idle_timeout_minutes: Option<Spanned<i64>>,
+    jupyterlab_min_idle_timeout_minutes: Option<Spanned<i64>>,
+    jupyterlab_max_idle_timeout_minutes: Option<Spanned<i64>>,
+    jupyterlab_default_lifecycle_config_arn: Option<Spanned<String>>,
+    jupyterlab_image_arn: Option<Spanned<String>>,
+    #[serde(default)]
+    jupyterlab_custom_images: Vec<RawCustomImage>,
+    code_editor_idle_timeout_minutes: Option<Spanned<i64>>,
+    code_editor_min_idle_timeout_minutes: Option<Spanned<i64>>,
+    code_editor_max_idle_timeout_minutes: Option<Spanned<i64>>,
+    code_editor_default_lifecycle_config_arn: Option<Spanned<String>>,
+    code_editor_image_arn: Option<Spanned<String>>,
+    #[serde(default)]
+    code_editor_lifecycle_config_arns: Vec<Spanned<String>>,
+    #[serde(default)]
+    code_editor_custom_images: Vec<RawCustomImage>,
+    #[serde(default)]
+    hidden_instance_types: Vec<Spanned<String>>,
+}
+
+/// The settings of one app type, as `[mappings.apps]` writes them (`jupyterlab_*` or
+/// `code_editor_*`), for the checks that span several keys.
+struct RawAppType<'a> {
+    /// `jupyterlab` or `code_editor`: the keys' prefix.
+    prefix: &'static str,
+    instance_type: &'a Option<Spanned<String>>,
+    idle_timeout: &'a Option<Spanned<i64>>,
+    min_idle_timeout: &'a Option<Spanned<i64>>,
+    max_idle_timeout: &'a Option<Spanned<i64>>,
+    default_lifecycle_config_arn: &'a Option<Spanned<String>>,
+    image_arn: &'a Option<Spanned<String>>,
+    lifecycle_config_arns: &'a [Spanned<String>],
+    custom_images: &'a [RawCustomImage],
 }
 
 impl RawApps {
+    fn jupyterlab(&self) -> RawAppType<'_> {
+        RawAppType {
+            prefix: "jupyterlab",
+            instance_type: &self.jupyterlab_instance_type,
+            idle_timeout: &self.jupyterlab_idle_timeout_minutes,
+            min_idle_timeout: &self.jupyterlab_min_idle_timeout_minutes,
+            max_idle_timeout: &self.jupyterlab_max_idle_timeout_minutes,
+            default_lifecycle_config_arn: &self.jupyterlab_default_lifecycle_config_arn,
+            image_arn: &self.jupyterlab_image_arn,
+            // Kept in AppDefaults::jupyterlab_lifecycle_config_arns, where they were first.
+            lifecycle_config_arns: &[],
+            custom_images: &self.jupyterlab_custom_images,
+        }
+    }
+
+    fn code_editor(&self) -> RawAppType<'_> {
+        RawAppType {
+            prefix: "code_editor",
+            instance_type: &self.code_editor_instance_type,
+            idle_timeout: &self.code_editor_idle_timeout_minutes,
+            min_idle_timeout: &self.code_editor_min_idle_timeout_minutes,
+            max_idle_timeout: &self.code_editor_max_idle_timeout_minutes,
+            default_lifecycle_config_arn: &self.code_editor_default_lifecycle_config_arn,
+            image_arn: &self.code_editor_image_arn,
+            lifecycle_config_arns: &self.code_editor_lifecycle_config_arns,
+            custom_images: &self.code_editor_custom_images,
+        }
+    }
+
+    /// The settings, once every value has passed the SageMaker constraints (so that the
+    /// numbers fit an `i32`, whose range holds every bound the model sets).
     fn settings(&self) -> AppDefaults {
         let text = |v: &Option<Spanned<String>>| v.as_ref().map(|v| v.get_ref().clone());
+        fn texts(v: &[Spanned<String>]) -> Vec<String> {
+            v.iter().map(|v| v.get_ref().clone()).collect()
+        }
         AppDefaults {
             default_landing_uri: text(&self.default_landing_uri),
             jupyterlab_instance_type: text(&self.jupyterlab_instance_type),
-            jupyterlab_lifecycle_config_arns: self
-                .jupyterlab_lifecycle_config_arns
+            jupyterlab_lifecycle_config_arns: texts(&self.jupyterlab_lifecycle_config_arns),
+            code_editor_instance_type: text(&self.code_editor_instance_type),
+            jupyterlab: self.jupyterlab().settings(),
+            code_editor: self.code_editor().settings(),
+            hidden_instance_types: texts(&self.hidden_instance_types),
+        }
+    }
+}
+
+/// A number the constraints have bounded, as AWS's 32-bit integer; `i32::MAX` for one that
+/// escaped them (never reached: the validation refuses it first).
+fn as_i32(v: &Option<Spanned<i64>>) -> Option<i32> {
+    v.as_ref()
+        .map(|v| i32::try_from(*v.get_ref()).unwrap_or(i32::MAX))
+}
+
+impl RawAppType<'_> {
+    fn settings(&self) -> AppTypeSettings {
+        let text = |v: &Option<Spanned<String>>| v.as_ref().map(|v| v.get_ref().clone());
+        let idle = IdleShutdown {
+            timeout_minutes: as_i32(self.idle_timeout),
+            min_timeout_minutes: as_i32(self.min_idle_timeout),
+            max_timeout_minutes: as_i32(self.max_idle_timeout),
+        };
+        AppTypeSettings {
+            idle: (idle != IdleShutdown::default()).then_some(idle),
+            default_lifecycle_config_arn: text(self.default_lifecycle_config_arn),
+            image_arn: text(self.image_arn),
+            lifecycle_config_arns: self
+                .lifecycle_config_arns
                 .iter()
                 .map(|v| v.get_ref().clone())
                 .collect(),
-            code_editor_instance_type: text(&self.code_editor_instance_type),
+            custom_images: self
+                .custom_images
+                .iter()
+                .map(|c| CustomImage {
+                    image_name: c.image_name.get_ref().clone(),
+                    app_image_config_name: c.app_image_config_name.get_ref().clone(),
+                    image_version_number: as_i32(&c.image_version_number),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl RawPrivateSpace {
+    fn settings(&self) -> PrivateSpace {
+        PrivateSpace {
+            display_name: self.display_name.as_ref().map(|v| v.get_ref().clone()),
+            ebs_size_gb: as_i32(&self.ebs_size_gb),
         }
     }
 }
@@ -294,6 +426,11 @@ struct RawOffboarding {
     #[serde(default)]
     dry_run: bool,
 }
+
+/// `SpaceDisplayName`'s maximum length (shape `NonEmptyString64`). Written here rather than in
+/// `sagemaker-constraints.json` because the shape's pattern needs a look-ahead; the constraints
+/// test (`tests/emulator/tests/test_policy_constraints.py`) holds this number to the model.
+const SPACE_DISPLAY_NAME_MAX: usize = 64;
 
 /// The tag keys studio-warden writes itself; a mapping may not set them.
 pub const RESERVED_TAG_PREFIX: &str = "studio-warden:";
@@ -504,11 +641,18 @@ impl Validator<'_> {
             if let Some(domain_ref) = domain_refs.get(domain) {
                 self.sagemaker_constraints(&constraints::mapping_request(i, &m, domain_ref))?;
             }
+            // What no single member's constraint says: idle timeouts in their own range, no
+            // default instance type hidden from its user, numbers AWS's types can hold.
+            self.app_settings(i, &m.apps)?;
+            if let Some(space) = &m.private_space {
+                self.private_space(i, space)?;
+            }
             let template = ProfileTemplate {
                 execution_role: role.clone(),
                 security_groups,
                 tags,
                 apps: m.apps.settings(),
+                private_space: m.private_space.as_ref().map(RawPrivateSpace::settings),
             };
             mappings.push(Mapping {
                 index: i,
@@ -591,6 +735,101 @@ impl Validator<'_> {
             mappings,
             offboarding,
         })
+    }
+}
+
+impl Validator<'_> {
+    /// The checks of `[mappings.apps]` that span several keys. The bounds of each value (idle
+    /// timeouts of 60 to 525600 minutes, patterns, enums) are SageMaker's model's and were
+    /// checked before, by [`Validator::sagemaker_constraints`].
+    fn app_settings(&self, i: usize, apps: &RawApps) -> Result<(), PolicyError> {
+        for app in [apps.jupyterlab(), apps.code_editor()] {
+            let p = app.prefix;
+            let (timeout, min, max) =
+                (app.idle_timeout, app.min_idle_timeout, app.max_idle_timeout);
+            if let (Some(min), Some(max)) = (min, max)
+                && min.get_ref() > max.get_ref()
+            {
+                return Err(self.at(min, format!(
+                    "mappings[{i}].apps.{p}_min_idle_timeout_minutes: {} is above {p}_max_idle_timeout_minutes ({}): the user could pick no timeout",
+                    min.get_ref(), max.get_ref()
+                )));
+            }
+            if let (Some(t), Some(min)) = (timeout, min)
+                && t.get_ref() < min.get_ref()
+            {
+                return Err(self.at(t, format!(
+                    "mappings[{i}].apps.{p}_idle_timeout_minutes: {} is below {p}_min_idle_timeout_minutes ({}): the default must lie within the range the user may choose from",
+                    t.get_ref(), min.get_ref()
+                )));
+            }
+            if let (Some(t), Some(max)) = (timeout, max)
+                && t.get_ref() > max.get_ref()
+            {
+                return Err(self.at(t, format!(
+                    "mappings[{i}].apps.{p}_idle_timeout_minutes: {} is above {p}_max_idle_timeout_minutes ({}): the default must lie within the range the user may choose from",
+                    t.get_ref(), max.get_ref()
+                )));
+            }
+            for (j, image) in app.custom_images.iter().enumerate() {
+                if let Some(n) = &image.image_version_number
+                    && i32::try_from(*n.get_ref()).is_err()
+                {
+                    return Err(self.at(n, format!(
+                        "mappings[{i}].apps.{p}_custom_images[{j}].image_version_number: {} is not an image version SageMaker can hold (a 32-bit integer)",
+                        n.get_ref()
+                    )));
+                }
+            }
+            if let Some(default) = app.instance_type
+                && let Some(hidden) = apps
+                    .hidden_instance_types
+                    .iter()
+                    .find(|h| h.get_ref() == default.get_ref())
+            {
+                return Err(self.at(hidden, format!(
+                    "mappings[{i}].apps.hidden_instance_types: {:?} is {p}_instance_type, the default of the user's apps: hiding it would leave the default unselectable in Studio",
+                    hidden.get_ref()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn private_space(&self, i: usize, space: &RawPrivateSpace) -> Result<(), PolicyError> {
+        // The EBS size (5 to 16384 GB) was checked with the mapping's other members, from the
+        // model. SpaceDisplayName is checked here: its shape, NonEmptyString64, is at most 64
+        // characters matching `(?!\s*$).+` as a whole, which (Java's `.` stopping at line
+        // terminators, `\s` being ASCII) means: no line terminator, and not only spaces.
+        if let Some(name) = &space.display_name {
+            let text = name.get_ref();
+            if text
+                .chars()
+                .any(|c| matches!(c, '\n' | '\r' | '\u{85}' | '\u{2028}' | '\u{2029}'))
+            {
+                return Err(self.at(
+                    name,
+                    format!("mappings[{i}].private_space.display_name: a line break is not allowed (CreateSpace SpaceDisplayName, shape NonEmptyString64, pattern (?!\\s*$).+)"),
+                ));
+            }
+            if text
+                .chars()
+                .all(|c| matches!(c, ' ' | '\t' | '\u{0B}' | '\u{0C}'))
+            {
+                return Err(self.at(
+                    name,
+                    format!("mappings[{i}].private_space.display_name: a name Studio can show is required (SageMaker refuses a blank SpaceDisplayName); leave the key out for none"),
+                ));
+            }
+            let length = name.get_ref().chars().count();
+            if length > SPACE_DISPLAY_NAME_MAX {
+                return Err(self.at(
+                    name,
+                    format!("mappings[{i}].private_space.display_name: has {length} characters; SageMaker accepts at most {SPACE_DISPLAY_NAME_MAX} (CreateSpace SpaceDisplayName, shape NonEmptyString64)"),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -166,6 +166,14 @@ pub trait Studio: Send + Sync {
         domain: &DomainId,
         space: &str,
     ) -> impl Future<Output = Result<bool>> + Send;
+    /// Creates the private JupyterLab space `space` asks for, owned by profile `owner` and
+    /// named like it; `AlreadyExists` when a space of that name exists (`ResourceInUse`).
+    fn create_private_space(
+        &self,
+        domain: &DomainId,
+        owner: &ResourceName,
+        space: &crate::template::PrivateSpace,
+    ) -> impl Future<Output = Result<CreateOutcome>> + Send;
     /// Assigns a user to an Identity Center application (idempotent).
     fn assign(
         &self,

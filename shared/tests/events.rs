@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
-use warden::events::{Inbound, SkipReason, Subject, classify, source};
+use warden::events::{Inbound, NOTIFICATION_SOURCE, SkipReason, Subject, classify, source};
 use warden::ids::{
     DomainId, GroupId, IdentityStoreId, MembershipId, ResourceName, SecurityGroupId, UserId,
 };
@@ -115,6 +115,28 @@ fn expectations() -> BTreeMap<&'static str, Expect> {
         (
             "identitystore-CreateUser.json",
             not_handled(is, "CreateUser"),
+        ),
+        // Identity Center's own notifications (source aws.identitystore, no trail): the
+        // subject comes from the envelope's resources.
+        (
+            "identitystore-notification-User-Updated.json",
+            Change(NOTIFICATION_SOURCE, "User Updated", vec![user(U1)]),
+        ),
+        (
+            "identitystore-notification-User-Deleted.json",
+            Change(NOTIFICATION_SOURCE, "User Deleted", vec![user(U2)]),
+        ),
+        (
+            "identitystore-notification-Group-Updated.json",
+            Change(NOTIFICATION_SOURCE, "Group Updated", vec![group(G1)]),
+        ),
+        (
+            "identitystore-notification-Group-Deleted.json",
+            Change(NOTIFICATION_SOURCE, "Group Deleted", vec![group(G2)]),
+        ),
+        (
+            "identitystore-notification-User-Created.json",
+            not_handled(NOTIFICATION_SOURCE, "User Created"),
         ),
         (
             "failed-call-errorCode.json",
@@ -401,9 +423,10 @@ fn every_sample_classifies_as_expected() {
                     str_at(payload, "/detail/eventID"),
                     "{name}"
                 );
+                // The record's time, else (notifications, records without one) the envelope's.
                 assert_eq!(
                     change.event_time.as_deref(),
-                    str_at(payload, "/detail/eventTime"),
+                    str_at(payload, "/detail/eventTime").or_else(|| str_at(payload, "/time")),
                     "{name}"
                 );
                 assert_eq!(change.event_source, event_source, "{name}");
@@ -497,6 +520,7 @@ const KEYS: &[&str] = &[
     "items",
     "ModifySecurityGroupRulesRequest",
     "GroupId",
+    "resources",
 ];
 const STRINGS: &[&str] = &[
     "AWS API Call via CloudTrail",
@@ -528,6 +552,12 @@ const STRINGS: &[&str] = &[
     SG,
     HIDDEN,
     "d-1234567890",
+    "aws.identitystore",
+    "User Updated",
+    "Group Deleted",
+    "arn:aws:identitystore:::user/9067c0ffee-1111aaaa-0000-4000-8000-000000000001",
+    "arn:aws:identitystore:::group/not-an-id",
+    "arn:aws:identitystore::111122223333:identitystore/d-9067c0ffee",
     "",
 ];
 

@@ -945,3 +945,276 @@ async fn an_action_cut_by_the_deadline_is_unfinished_and_its_event_retryable() {
     assert_eq!(world.profiles().await.expect("profiles").len(), 1);
     assert_eq!(world.creations(&jane).await.expect("history").len(), 1);
 }
+
+/// The settings of issue 15 (idle shutdown with the user's range, custom images, a default
+/// lifecycle configuration, hidden instance types) reach a new profile with its creation, and a
+/// change of them reaches the profile through UpdateUserProfile, like the older settings; a
+/// sweep after that sends nothing.
+#[tokio::test]
+async fn idle_shutdown_and_app_settings_reach_the_profile_at_creation_and_on_change() {
+    let mut world = World::new().await.expect("world");
+    world
+        .edit_policy(
+            "jupyterlab_instance_type = \"ml.t3.medium\"\n",
+            "jupyterlab_instance_type = \"ml.t3.medium\"\n\
+             jupyterlab_idle_timeout_minutes = 120\n\
+             jupyterlab_min_idle_timeout_minutes = 60\n\
+             jupyterlab_max_idle_timeout_minutes = 480\n\
+             jupyterlab_custom_images = [{ image_name = \"team-image\", app_image_config_name = \"team-config\", image_version_number = 2 }]\n\
+             code_editor_idle_timeout_minutes = 90\n\
+             code_editor_default_lifecycle_config_arn = \"arn:aws:sagemaker:us-east-1:123456789012:studio-lifecycle-config/editor-tools\"\n\
+             code_editor_lifecycle_config_arns = [\"arn:aws:sagemaker:us-east-1:123456789012:studio-lifecycle-config/editor-tools\"]\n\
+             hidden_instance_types = [\"ml.p5.48xlarge\"]\n",
+        )
+        .expect("policy");
+    let jane = world.add_user("jane").await.expect("user");
+    world.join(&jane, &world.researchers).await.expect("join");
+    let report = sweep(&world).await;
+    assert_eq!(
+        actions(&report),
+        vec![("Create".into(), "ok".into())],
+        "{report:#}"
+    );
+    world.settle().await.expect("settled");
+    sweep(&world).await; // records InService
+    let name = world
+        .record(&jane)
+        .await
+        .expect("ledger")
+        .expect("record")
+        .profile
+        .to_string();
+
+    let settings = world
+        .describe(&name)
+        .await
+        .expect("describe")
+        .user_settings()
+        .cloned()
+        .expect("settings");
+    let lab = settings.jupyter_lab_app_settings().expect("JupyterLab");
+    let idle = lab
+        .app_lifecycle_management()
+        .and_then(|m| m.idle_settings())
+        .expect("idle settings");
+    assert_eq!(
+        (
+            idle.lifecycle_management().map(|m| m.as_str()),
+            idle.idle_timeout_in_minutes(),
+            idle.min_idle_timeout_in_minutes(),
+            idle.max_idle_timeout_in_minutes(),
+        ),
+        (Some("ENABLED"), Some(120), Some(60), Some(480))
+    );
+    assert_eq!(
+        lab.default_resource_spec()
+            .and_then(|r| r.instance_type())
+            .map(|i| i.as_str()),
+        Some("ml.t3.medium")
+    );
+    let image = &lab.custom_images()[0];
+    assert_eq!(
+        (
+            image.image_name(),
+            image.app_image_config_name(),
+            image.image_version_number()
+        ),
+        (Some("team-image"), Some("team-config"), Some(2))
+    );
+    let editor = settings.code_editor_app_settings().expect("Code Editor");
+    assert_eq!(
+        editor
+            .app_lifecycle_management()
+            .and_then(|m| m.idle_settings())
+            .and_then(|i| i.idle_timeout_in_minutes()),
+        Some(90)
+    );
+    assert_eq!(
+        editor
+            .default_resource_spec()
+            .and_then(|r| r.lifecycle_config_arn()),
+        Some("arn:aws:sagemaker:us-east-1:123456789012:studio-lifecycle-config/editor-tools")
+    );
+    assert_eq!(editor.lifecycle_config_arns().len(), 1);
+    assert_eq!(
+        settings.studio_web_portal_settings().map(|p| p
+            .hidden_instance_types()
+            .iter()
+            .map(|i| i.as_str().to_owned())
+            .collect::<Vec<_>>()),
+        Some(vec!["ml.p5.48xlarge".to_owned()])
+    );
+
+    // The mapping changes its idle timeout: the profile is updated, once.
+    world
+        .edit_policy(
+            "jupyterlab_idle_timeout_minutes = 120",
+            "jupyterlab_idle_timeout_minutes = 240",
+        )
+        .expect("policy");
+    let report = sweep(&world).await;
+    assert_eq!(
+        actions(&report),
+        vec![("Update".into(), "ok".into())],
+        "{report:#}"
+    );
+    let idle = world
+        .describe(&name)
+        .await
+        .expect("describe")
+        .user_settings()
+        .and_then(|s| s.jupyter_lab_app_settings())
+        .and_then(|l| l.app_lifecycle_management())
+        .and_then(|m| m.idle_settings())
+        .cloned()
+        .expect("idle settings");
+    assert_eq!(idle.idle_timeout_in_minutes(), Some(240));
+    assert_eq!(idle.max_idle_timeout_in_minutes(), Some(480));
+    world.settle().await.expect("settled");
+    sweep(&world).await; // records InService
+    let before = world.emulator.stats().await.expect("stats");
+    let report = sweep(&world).await;
+    assert!(actions(&report).is_empty(), "{report:#}");
+    let calls = calls_since(&world, &before).await;
+    assert_eq!(calls.get("sagemaker:UpdateUserProfile"), None, "{calls:?}");
+}
+
+/// `[mappings.private_space]`: onboarding creates the user's private JupyterLab space, owned by
+/// the profile and named like it; later sweeps create no other; a space the user deleted is not
+/// created again (it is made at onboarding only); offboarding deletes it with the profile.
+#[tokio::test]
+async fn a_private_space_is_created_at_onboarding_once_and_offboarding_deletes_it() {
+    let mut world = World::new().await.expect("world");
+    world
+        .edit_policy(
+            "\n[[mappings]]\ngroup_id",
+            "\n[mappings.private_space]\ndisplay_name = \"Notebooks\"\nebs_size_gb = 20\n\n[[mappings]]\ngroup_id",
+        )
+        .expect("policy");
+    let jane = world.add_user("jane").await.expect("user");
+    let bo = world.add_user("bo").await.expect("user");
+    let membership = world.join(&jane, &world.researchers).await.expect("join");
+    world.join(&bo, &world.researchers).await.expect("join");
+    let report = sweep(&world).await;
+    assert_eq!(
+        actions(&report),
+        vec![
+            ("Create".into(), "ok".into()),
+            ("Create".into(), "ok".into())
+        ],
+        "{report:#}"
+    );
+    let profile = async |user: &str| {
+        world
+            .record(user)
+            .await
+            .expect("ledger")
+            .expect("record")
+            .profile
+            .to_string()
+    };
+    let (jane_profile, bo_profile) = (profile(&jane).await, profile(&bo).await);
+    let mut spaces = world.spaces().await.expect("spaces");
+    spaces.sort();
+    let mut expected = vec![jane_profile.clone(), bo_profile.clone()];
+    expected.sort();
+    assert_eq!(spaces, expected);
+    let space = world
+        .sagemaker
+        .describe_space()
+        .domain_id(world.domain.as_str())
+        .space_name(&jane_profile)
+        .send()
+        .await
+        .expect("DescribeSpace");
+    assert_eq!(
+        space
+            .ownership_settings()
+            .and_then(|o| o.owner_user_profile_name()),
+        Some(jane_profile.as_str())
+    );
+    assert_eq!(
+        space
+            .space_sharing_settings()
+            .and_then(|s| s.sharing_type())
+            .map(|t| t.as_str()),
+        Some("Private")
+    );
+    assert_eq!(space.space_display_name(), Some("Notebooks"));
+    let settings = space.space_settings().expect("space settings");
+    assert_eq!(settings.app_type().map(|t| t.as_str()), Some("JupyterLab"));
+    assert_eq!(
+        settings
+            .space_storage_settings()
+            .and_then(|s| s.ebs_storage_settings())
+            .and_then(|e| e.ebs_volume_size_in_gb()),
+        Some(20)
+    );
+
+    // Later sweeps create no other space, and do not bring back one the user deleted.
+    world.settle().await.expect("settled");
+    world
+        .sagemaker
+        .delete_space()
+        .domain_id(world.domain.as_str())
+        .space_name(&bo_profile)
+        .send()
+        .await
+        .expect("Bo deletes his space");
+    let before = world.emulator.stats().await.expect("stats");
+    sweep(&world).await;
+    sweep(&world).await;
+    let calls = calls_since(&world, &before).await;
+    assert_eq!(calls.get("sagemaker:CreateSpace"), None, "{calls:?}");
+    sweep_until(&world, 0, "Bo's space gone", async |_| {
+        !world.spaces().await.expect("spaces").contains(&bo_profile)
+    })
+    .await;
+    assert_eq!(
+        world.spaces().await.expect("spaces"),
+        vec![jane_profile.clone()]
+    );
+
+    // Jane leaves: after the grace period and the retention (none in this world), her space
+    // goes with her profile.
+    world.leave(&membership).await.expect("leave");
+    let report = sweep(&world).await;
+    assert!(
+        actions(&report).contains(&("StartGrace".into(), "ok".into())),
+        "{report:#}"
+    );
+    sweep_until(&world, 7200, "offboarded", async |_| {
+        matches!(
+            world.record(&jane).await.expect("l").expect("r").phase,
+            Phase::Offboarded { .. }
+        )
+    })
+    .await;
+    assert!(
+        !world
+            .spaces()
+            .await
+            .expect("spaces")
+            .contains(&jane_profile)
+    );
+    assert!(
+        !world
+            .profiles()
+            .await
+            .expect("profiles")
+            .contains_key(&jane_profile)
+    );
+    let steps: Vec<String> = world
+        .history(&jane)
+        .await
+        .expect("history")
+        .into_iter()
+        .map(|h| format!("{}: {}", h.action, h.outcome))
+        .collect();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s == "Offboard: in progress: 1 private space(s) deleting"),
+        "{steps:#?}"
+    );
+}

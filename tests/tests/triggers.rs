@@ -172,6 +172,11 @@ triggers! {
     identitystore_update_user_rename: "identitystore-UpdateUser.json", Renamed, RECORD;
     identitystore_update_group: "identitystore-UpdateGroup.json", Unchanged, Expect::Actions(&[]);
     identitystore_create_user: "identitystore-CreateUser.json", Unchanged, Expect::Skipped;
+    notification_user_updated: "identitystore-notification-User-Updated.json", Renamed, RECORD;
+    notification_user_deleted: "identitystore-notification-User-Deleted.json", UserDeleted, GRACE;
+    notification_group_updated: "identitystore-notification-Group-Updated.json", Unchanged, Expect::Actions(&[]);
+    notification_group_deleted: "identitystore-notification-Group-Deleted.json", GroupDeleted, Expect::Held;
+    notification_user_created: "identitystore-notification-User-Created.json", Unchanged, Expect::Skipped;
     console_add_member: "sso-directory-AddMemberToGroup.json", Joined, CREATE;
     console_add_member_empty_session_issuer: "sso-directory-AddMemberToGroup-empty-session-issuer.json", Joined, CREATE;
     console_remove_member: "sso-directory-RemoveMemberFromGroup.json", Left, GRACE;

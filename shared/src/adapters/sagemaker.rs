@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 
 use aws_sdk_sagemaker::Client;
 use aws_sdk_sagemaker::types::{
-    AppInstanceType, AppType, CodeEditorAppSettings, JupyterLabAppSettings, ResourceSpec,
-    SharingType, Tag, UserSettings,
+    AppInstanceType, AppLifecycleManagement, AppType, CodeEditorAppSettings, EbsStorageSettings,
+    IdleSettings, JupyterLabAppSettings, LifecycleManagement, OwnershipSettings, ResourceSpec,
+    SharingType, SpaceSettings, SpaceSharingSettings, SpaceStorageSettings,
+    StudioWebPortalSettings, Tag, UserSettings,
 };
 use aws_sdk_ssoadmin::types::PrincipalType;
 
@@ -14,6 +16,7 @@ use crate::error::{Result, WardenError};
 use crate::ids::{DomainId, ResourceName, UserId};
 use crate::model::{DomainDescription, ProfileStatus, ProfileSummary};
 use crate::ports::{AppSummary, CreateOutcome, ProfileSpec, SpaceSummary, Studio, UpdateOutcome};
+use crate::template::{AppTypeSettings, PrivateSpace};
 
 const SERVICE: &str = "sagemaker";
 
@@ -116,9 +119,11 @@ impl SageMakerStudio {
     }
 }
 
-/// The UserSettings a template asks for.
+/// The UserSettings a template asks for. An app type's settings are sent only when the mapping
+/// sets one of them, so that a mapping that does not use them leaves the domain's defaults.
 pub(crate) fn user_settings(spec: &ProfileSpec) -> UserSettings {
     let t = &spec.template;
+    let apps = &t.apps;
     let mut settings = UserSettings::builder()
         .execution_role(&t.execution_role)
         .set_security_groups(Some(
@@ -127,36 +132,102 @@ pub(crate) fn user_settings(spec: &ProfileSpec) -> UserSettings {
                 .map(|s| s.as_str().to_owned())
                 .collect(),
         ))
-        .set_default_landing_uri(t.apps.default_landing_uri.clone());
-    if t.apps.jupyterlab_instance_type.is_some()
-        || !t.apps.jupyterlab_lifecycle_config_arns.is_empty()
+        .set_default_landing_uri(apps.default_landing_uri.clone());
+    if apps.jupyterlab_instance_type.is_some()
+        || !apps.jupyterlab_lifecycle_config_arns.is_empty()
+        || !apps.jupyterlab.is_empty()
     {
+        let lab = &apps.jupyterlab;
         settings = settings.jupyter_lab_app_settings(
             JupyterLabAppSettings::builder()
-                .set_default_resource_spec(t.apps.jupyterlab_instance_type.as_deref().map(|i| {
-                    ResourceSpec::builder()
-                        .instance_type(AppInstanceType::from(i))
-                        .build()
-                }))
+                .set_default_resource_spec(resource_spec(
+                    apps.jupyterlab_instance_type.as_deref(),
+                    lab,
+                ))
                 .set_lifecycle_config_arns(
-                    (!t.apps.jupyterlab_lifecycle_config_arns.is_empty())
-                        .then(|| t.apps.jupyterlab_lifecycle_config_arns.clone()),
+                    (!apps.jupyterlab_lifecycle_config_arns.is_empty())
+                        .then(|| apps.jupyterlab_lifecycle_config_arns.clone()),
                 )
+                .set_custom_images(custom_images(lab))
+                .set_app_lifecycle_management(lifecycle_management(lab))
                 .build(),
         );
     }
-    if let Some(i) = t.apps.code_editor_instance_type.as_deref() {
+    if apps.code_editor_instance_type.is_some() || !apps.code_editor.is_empty() {
+        let editor = &apps.code_editor;
         settings = settings.code_editor_app_settings(
             CodeEditorAppSettings::builder()
-                .default_resource_spec(
-                    ResourceSpec::builder()
-                        .instance_type(AppInstanceType::from(i))
-                        .build(),
+                .set_default_resource_spec(resource_spec(
+                    apps.code_editor_instance_type.as_deref(),
+                    editor,
+                ))
+                .set_lifecycle_config_arns(
+                    (!editor.lifecycle_config_arns.is_empty())
+                        .then(|| editor.lifecycle_config_arns.clone()),
                 )
+                .set_custom_images(custom_images(editor))
+                .set_app_lifecycle_management(lifecycle_management(editor))
+                .build(),
+        );
+    }
+    if !apps.hidden_instance_types.is_empty() {
+        settings = settings.studio_web_portal_settings(
+            StudioWebPortalSettings::builder()
+                .set_hidden_instance_types(Some(
+                    apps.hidden_instance_types
+                        .iter()
+                        .map(|i| AppInstanceType::from(i.as_str()))
+                        .collect(),
+                ))
                 .build(),
         );
     }
     settings.build()
+}
+
+/// `DefaultResourceSpec`, or `None` when the mapping sets none of its members.
+fn resource_spec(instance_type: Option<&str>, app: &AppTypeSettings) -> Option<ResourceSpec> {
+    (instance_type.is_some()
+        || app.default_lifecycle_config_arn.is_some()
+        || app.image_arn.is_some())
+    .then(|| {
+        ResourceSpec::builder()
+            .set_instance_type(instance_type.map(AppInstanceType::from))
+            .set_lifecycle_config_arn(app.default_lifecycle_config_arn.clone())
+            .set_sage_maker_image_arn(app.image_arn.clone())
+            .build()
+    })
+}
+
+fn custom_images(app: &AppTypeSettings) -> Option<Vec<aws_sdk_sagemaker::types::CustomImage>> {
+    (!app.custom_images.is_empty()).then(|| {
+        app.custom_images
+            .iter()
+            .map(|c| {
+                aws_sdk_sagemaker::types::CustomImage::builder()
+                    .image_name(&c.image_name)
+                    .app_image_config_name(&c.app_image_config_name)
+                    .set_image_version_number(c.image_version_number)
+                    .build()
+            })
+            .collect()
+    })
+}
+
+/// Idle shutdown: `LifecycleManagement = ENABLED` with the mapping's timeouts.
+fn lifecycle_management(app: &AppTypeSettings) -> Option<AppLifecycleManagement> {
+    app.idle.map(|idle| {
+        AppLifecycleManagement::builder()
+            .idle_settings(
+                IdleSettings::builder()
+                    .lifecycle_management(LifecycleManagement::Enabled)
+                    .set_idle_timeout_in_minutes(idle.timeout_minutes)
+                    .set_min_idle_timeout_in_minutes(idle.min_timeout_minutes)
+                    .set_max_idle_timeout_in_minutes(idle.max_timeout_minutes)
+                    .build(),
+            )
+            .build()
+    })
 }
 
 fn summary(name: &str, status: Option<&str>, modified_ms: Option<i64>) -> Result<ProfileSummary> {
@@ -525,6 +596,54 @@ impl Studio for SageMakerStudio {
             Err(e) if code_of(&e) == Some("ResourceNotFound") => Ok(true),
             Err(e) if code_of(&e) == Some("ResourceInUse") => Ok(false),
             Err(e) => Err(aws_error(SERVICE, "DeleteSpace", e)),
+        }
+    }
+
+    async fn create_private_space(
+        &self,
+        domain: &DomainId,
+        owner: &ResourceName,
+        space: &PrivateSpace,
+    ) -> Result<CreateOutcome> {
+        self.rate.wait().await;
+        let storage = space.ebs_size_gb.map(|gb| {
+            SpaceStorageSettings::builder()
+                .ebs_storage_settings(
+                    EbsStorageSettings::builder()
+                        .ebs_volume_size_in_gb(gb)
+                        .build(),
+                )
+                .build()
+        });
+        match self
+            .sagemaker
+            .create_space()
+            .domain_id(domain.as_str())
+            // Named like its owner: space names are unique per domain, as profile names are.
+            .space_name(owner.as_str())
+            .set_space_display_name(space.display_name.clone())
+            .ownership_settings(
+                OwnershipSettings::builder()
+                    .owner_user_profile_name(owner.as_str())
+                    .build(),
+            )
+            .space_sharing_settings(
+                SpaceSharingSettings::builder()
+                    .sharing_type(SharingType::Private)
+                    .build(),
+            )
+            .space_settings(
+                SpaceSettings::builder()
+                    .app_type(AppType::JupyterLab)
+                    .set_space_storage_settings(storage)
+                    .build(),
+            )
+            .send()
+            .await
+        {
+            Ok(_) => Ok(CreateOutcome::Created),
+            Err(e) if code_of(&e) == Some("ResourceInUse") => Ok(CreateOutcome::AlreadyExists),
+            Err(e) => Err(aws_error(SERVICE, "CreateSpace", e)),
         }
     }
 

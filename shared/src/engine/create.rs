@@ -1,5 +1,6 @@
 //! Create: claim the name in the ledger, assign the user to the domain's Identity Center
-//! application (SSO-mode domains), create the profile, record it.
+//! application (SSO-mode domains), create the profile and the private space the mapping asks
+//! for, record it.
 
 use super::apply::next;
 use super::run::InDomain;
@@ -98,6 +99,24 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             self.put(run, &claimed).await?;
         };
         let profile = &claimed.profile;
+        // 4. The private space the mapping asks for, owned by the profile (offboarding deletes
+        //    it with the user's other private spaces). Here, before the record leaves
+        //    `Creating`, so that a run cut in between creates it on the next pass (the profile
+        //    is then adopted); a space of that name already there is the one a cut run made.
+        if let Some(space) = &e.template.private_space {
+            match self
+                .studio
+                .create_private_space(domain, profile, space)
+                .await?
+            {
+                CreateOutcome::Created => {
+                    tracing::info!(domain = %domain, user = %user, space = %profile, "private space created");
+                }
+                CreateOutcome::AlreadyExists => {
+                    tracing::info!(domain = %domain, user = %user, space = %profile, "private space already there");
+                }
+            }
+        }
         let outcome = match (outcome, tried.first()) {
             (Outcome::Ok | Outcome::Adopted, Some(taken)) => Outcome::CreatedAs {
                 profile: profile.clone(),
@@ -106,7 +125,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             (o, _) => o,
         };
         run.touched(domain, profile);
-        // 4. Record it. The profile is Pending; the sweep confirms InService later.
+        // 5. Record it. The profile is Pending; the sweep confirms InService later.
         let rec = UserRecord {
             phase: Phase::Active,
             user_name: e.user_name.clone(),

@@ -30,12 +30,23 @@ fn domain() -> DomainId {
     DomainId::parse("d-research00001").expect("valid")
 }
 
+/// A mapping's settings; the role `idle` also shuts idle JupyterLab apps down (one of the
+/// settings of issue 15), so that the property test mixes old and new settings.
 fn template(role: &str) -> ProfileTemplate {
+    let mut apps = AppDefaults::default();
+    if role == "idle" {
+        apps.jupyterlab.idle = Some(crate::policy::IdleShutdown {
+            timeout_minutes: Some(180),
+            min_timeout_minutes: Some(60),
+            max_timeout_minutes: Some(480),
+        });
+    }
     ProfileTemplate {
         execution_role: format!("arn:aws:iam::111122223333:role/{role}"),
         security_groups: vec![],
         tags: BTreeMap::new(),
-        apps: AppDefaults::default(),
+        apps,
+        private_space: None,
     }
 }
 
@@ -189,6 +200,100 @@ fn settings_sagemaker_rejected_are_not_sent_again_until_they_change() {
     // The mapping changes again (here: back to what the profile has, then to something new).
     w.desired.insert(uid(1), ent(1, "c"));
     assert!(matches!(w.plan(0).as_slice(), [Action::Update { .. }]));
+}
+
+/// The settings added for issue 15 (idle shutdown, default lifecycle configuration and image,
+/// custom images, Code Editor lifecycle configurations, hidden instance types) travel the path
+/// of the older ones: each changes the mapping's fingerprint, and a profile whose record holds
+/// the old fingerprint is updated. A template that uses none of them keeps the fingerprint it
+/// had before they existed (no update after an upgrade), and the private space, created with
+/// the profile only, changes nothing.
+#[test]
+fn each_new_mapping_setting_updates_the_profile_and_unused_ones_change_no_fingerprint() {
+    use crate::policy::{AppTypeSettings, CustomImage, IdleShutdown, PrivateSpace};
+    // The fingerprint of template("a") before the new settings existed (commit a1789af).
+    assert_eq!(template_hash(&template("a")), "a4e787d8fcfad191");
+
+    fn idle(t: i32, min: Option<i32>, max: Option<i32>) -> AppTypeSettings {
+        AppTypeSettings {
+            idle: Some(IdleShutdown {
+                timeout_minutes: Some(t),
+                min_timeout_minutes: min,
+                max_timeout_minutes: max,
+            }),
+            ..AppTypeSettings::default()
+        }
+    }
+    const ARN: &str = "arn:aws:sagemaker:us-east-1:111122223333:studio-lifecycle-config/x";
+    type Change = fn(&mut ProfileTemplate);
+    let changes: [(&str, Change); 7] = [
+        ("jupyterlab idle timeout", |t| {
+            t.apps.jupyterlab = idle(120, None, None);
+        }),
+        ("code editor idle range", |t| {
+            t.apps.code_editor = idle(120, Some(60), Some(240));
+        }),
+        ("jupyterlab default lifecycle config", |t| {
+            t.apps.jupyterlab.default_lifecycle_config_arn = Some(ARN.into());
+        }),
+        ("code editor lifecycle configs", |t| {
+            t.apps.code_editor.lifecycle_config_arns = vec![ARN.into()];
+        }),
+        ("code editor image", |t| {
+            t.apps.code_editor.image_arn =
+                Some("arn:aws:sagemaker:us-east-1:111122223333:image/team-image".into());
+        }),
+        ("jupyterlab custom images", |t| {
+            t.apps.jupyterlab.custom_images = vec![CustomImage {
+                image_name: "team-image".into(),
+                app_image_config_name: "team-config".into(),
+                image_version_number: Some(2),
+            }];
+        }),
+        ("hidden instance types", |t| {
+            t.apps.hidden_instance_types = vec!["ml.p5.48xlarge".into()];
+        }),
+    ];
+    let mut seen = BTreeSet::from([template_hash(&template("a"))]);
+    for (what, change) in changes {
+        let mut t = template("a");
+        change(&mut t);
+        let hash = template_hash(&t);
+        assert!(
+            seen.insert(hash.clone()),
+            "{what}: the fingerprint did not change"
+        );
+        let r = record(1, Phase::Active);
+        assert_eq!(
+            r.template_hash.as_deref(),
+            Some(template_hash(&template("a")).as_str())
+        );
+        let e = Entitlement {
+            template_hash: hash,
+            template: t,
+            ..ent(1, "a")
+        };
+        let w = World {
+            desired: BTreeMap::from([(uid(1), e)]),
+            profiles: BTreeMap::from([(
+                r.profile.clone(),
+                summary(&r.profile, ProfileStatus::InService),
+            )]),
+            records: BTreeMap::from([(uid(1), r)]),
+            ..World::default()
+        };
+        assert!(
+            matches!(w.plan(0).as_slice(), [Action::Update { .. }]),
+            "{what}: {:?}",
+            w.plan(0)
+        );
+    }
+    let mut with_space = template("a");
+    with_space.private_space = Some(PrivateSpace {
+        display_name: Some("Notebooks".into()),
+        ebs_size_gb: Some(20),
+    });
+    assert_eq!(template_hash(&with_space), template_hash(&template("a")));
 }
 
 #[test]
@@ -525,7 +630,7 @@ proptest! {
     ///   policy keeps data.
     #[test]
     fn planning_converges_safely(
-        users in proptest::collection::vec((any::<bool>(), arb_phase(), any::<bool>(), prop_oneof![Just("a"), Just("b")]), 1..12),
+        users in proptest::collection::vec((any::<bool>(), arb_phase(), any::<bool>(), prop_oneof![Just("a"), Just("b"), Just("idle")]), 1..12),
         strangers in 0usize..3,
         zero_grace in any::<bool>(),
         retention in arb_retention(),

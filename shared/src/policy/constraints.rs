@@ -45,9 +45,10 @@ pub(super) struct Model {
 #[serde(rename_all = "lowercase")]
 pub(super) enum Kind {
     String,
+    Integer,
     List,
     Structure,
-    /// Maps, numbers and the rest: no policy field maps to one today.
+    /// Maps, longs, booleans and the rest: no policy field maps to one today.
     #[serde(other)]
     Other,
 }
@@ -57,9 +58,9 @@ pub(super) enum Kind {
 pub(super) struct Shape {
     #[serde(rename = "type")]
     pub(super) kind: Kind,
-    /// Length of a string (code points) or size of a list.
-    min: Option<usize>,
-    max: Option<usize>,
+    /// Length of a string (code points), size of a list, or range of an integer.
+    min: Option<u64>,
+    max: Option<u64>,
     pattern: Option<Pattern>,
     #[serde(rename = "enum")]
     values: Option<Vec<String>>,
@@ -158,6 +159,7 @@ pub(super) struct Node<'a> {
 
 pub(super) enum Value<'a> {
     Text(&'a str),
+    Integer(i64),
     List(Vec<Node<'a>>),
     /// Members by their AWS name, in the order errors are looked for.
     Structure(Vec<(&'static str, Node<'a>)>),
@@ -170,6 +172,26 @@ impl<'a> Node<'a> {
             noun: "",
             span: value.span(),
             value: Value::Text(value.get_ref()),
+        }
+    }
+
+    fn integer(field: String, value: &Spanned<i64>) -> Self {
+        Self {
+            field,
+            noun: "",
+            span: value.span(),
+            value: Value::Integer(*value.get_ref()),
+        }
+    }
+
+    /// A value the policy does not write but implies (`LifecycleManagement = ENABLED` when a
+    /// timeout is set), checked as if it were at `span`.
+    fn implied(field: String, span: Range<usize>, value: &'static str) -> Self {
+        Self {
+            field,
+            noun: "",
+            span,
+            value: Value::Text(value),
         }
     }
 
@@ -221,50 +243,59 @@ pub(super) fn mapping_request<'a>(i: usize, m: &'a RawMapping, domain: &'a Domai
     let at = |field: &str| format!("mappings[{i}].{field}");
     let anchor = m.domain.span();
     let apps = &m.apps;
-    let resource_spec = |field: &str, instance_type: &'a Option<Spanned<String>>| {
-        Node::structure(
-            at(field),
-            anchor.clone(),
-            vec![(
-                "InstanceType",
-                instance_type.as_ref().map(|v| Node::text(at(field), v)),
-            )],
-        )
-    };
-    let jupyterlab = Node::structure(
-        at("apps"),
+    let jupyterlab = app_settings(
+        i,
+        &apps.jupyterlab(),
+        &apps.jupyterlab_lifecycle_config_arns,
+        "apps.jupyterlab_lifecycle_config_arns",
         anchor.clone(),
-        vec![
-            (
-                "DefaultResourceSpec",
-                resource_spec(
-                    "apps.jupyterlab_instance_type",
-                    &apps.jupyterlab_instance_type,
-                ),
-            ),
-            (
-                "LifecycleConfigArns",
-                (!apps.jupyterlab_lifecycle_config_arns.is_empty()).then(|| {
-                    Node::list(
-                        at("apps.jupyterlab_lifecycle_config_arns"),
-                        &apps.jupyterlab_lifecycle_config_arns,
-                        anchor.clone(),
-                    )
-                }),
-            ),
-        ],
     );
-    let code_editor = Node::structure(
-        at("apps"),
+    let code_editor = app_settings(
+        i,
+        &apps.code_editor(),
+        &apps.code_editor_lifecycle_config_arns,
+        "apps.code_editor_lifecycle_config_arns",
+        anchor.clone(),
+    );
+    let web_portal = Node::structure(
+        at("apps.hidden_instance_types"),
         anchor.clone(),
         vec![(
-            "DefaultResourceSpec",
-            resource_spec(
-                "apps.code_editor_instance_type",
-                &apps.code_editor_instance_type,
-            ),
+            "HiddenInstanceTypes",
+            (!apps.hidden_instance_types.is_empty()).then(|| {
+                Node::list(
+                    at("apps.hidden_instance_types"),
+                    &apps.hidden_instance_types,
+                    anchor.clone(),
+                )
+            }),
         )],
     );
+    // CreateSpace, for the private space created with the profile (SpaceDisplayName is
+    // checked by the policy itself: its model pattern uses a look-ahead, see `private_space`).
+    let space_settings = m.private_space.as_ref().and_then(|space| {
+        let ebs = Node::structure(
+            at("private_space.ebs_size_gb"),
+            anchor.clone(),
+            vec![(
+                "EbsVolumeSizeInGb",
+                space
+                    .ebs_size_gb
+                    .as_ref()
+                    .map(|v| Node::integer(at("private_space.ebs_size_gb"), v)),
+            )],
+        );
+        let storage = Node::structure(
+            at("private_space.ebs_size_gb"),
+            anchor.clone(),
+            vec![("EbsStorageSettings", ebs)],
+        );
+        Node::structure(
+            at("private_space"),
+            anchor.clone(),
+            vec![("SpaceStorageSettings", storage)],
+        )
+    });
     let user_settings = Node::structure(
         at("execution_role"),
         m.execution_role.span(),
@@ -289,6 +320,7 @@ pub(super) fn mapping_request<'a>(i: usize, m: &'a RawMapping, domain: &'a Domai
             ),
             ("JupyterLabAppSettings", jupyterlab),
             ("CodeEditorAppSettings", code_editor),
+            ("StudioWebPortalSettings", web_portal),
         ],
     );
     // In the file's order, so that the first bad tag is the one reported.
@@ -327,6 +359,7 @@ pub(super) fn mapping_request<'a>(i: usize, m: &'a RawMapping, domain: &'a Domai
                     Some(Node::text(domain.field.clone(), &domain.id)),
                 ),
                 ("UserSettings", user_settings),
+                ("SpaceSettings", space_settings),
                 (
                     "Tags",
                     Some(Node {
@@ -344,6 +377,146 @@ pub(super) fn mapping_request<'a>(i: usize, m: &'a RawMapping, domain: &'a Domai
     }
 }
 
+/// `JupyterLabAppSettings` or `CodeEditorAppSettings` as mapping `i` sets them; `None` when it
+/// sets nothing of that app type. `arns` are the app type's `LifecycleConfigArns` (JupyterLab's
+/// have their own key, from before the other settings).
+fn app_settings<'a>(
+    i: usize,
+    app: &super::RawAppType<'a>,
+    arns: &'a [Spanned<String>],
+    arns_field: &str,
+    anchor: Range<usize>,
+) -> Option<Node<'a>> {
+    let p = app.prefix;
+    let at = |key: &str| format!("mappings[{i}].apps.{p}_{key}");
+    let text =
+        |key: &str, v: &'a Option<Spanned<String>>| v.as_ref().map(|v| Node::text(at(key), v));
+    let integer =
+        |key: &str, v: &'a Option<Spanned<i64>>| v.as_ref().map(|v| Node::integer(at(key), v));
+    let resource_spec = Node::structure(
+        at("instance_type"),
+        anchor.clone(),
+        vec![
+            ("InstanceType", text("instance_type", app.instance_type)),
+            (
+                "LifecycleConfigArn",
+                text(
+                    "default_lifecycle_config_arn",
+                    app.default_lifecycle_config_arn,
+                ),
+            ),
+            ("SageMakerImageArn", text("image_arn", app.image_arn)),
+        ],
+    );
+    // The first idle key in the file carries the implied LifecycleManagement.
+    let idle_keys = [
+        (
+            "IdleTimeoutInMinutes",
+            "idle_timeout_minutes",
+            app.idle_timeout,
+        ),
+        (
+            "MinIdleTimeoutInMinutes",
+            "min_idle_timeout_minutes",
+            app.min_idle_timeout,
+        ),
+        (
+            "MaxIdleTimeoutInMinutes",
+            "max_idle_timeout_minutes",
+            app.max_idle_timeout,
+        ),
+    ];
+    let first_idle = idle_keys
+        .iter()
+        .filter_map(|&(_, key, v)| v.as_ref().map(|v| (key, v.span())))
+        .min_by_key(|(_, span)| span.start);
+    let mut idle_members: Vec<(&'static str, Option<Node<'a>>)> = vec![(
+        "LifecycleManagement",
+        first_idle
+            .clone()
+            .map(|(key, span)| Node::implied(at(key), span, "ENABLED")),
+    )];
+    idle_members.extend(
+        idle_keys
+            .iter()
+            .map(|&(member, key, v)| (member, integer(key, v))),
+    );
+    let idle = Node::structure(
+        at("idle_timeout_minutes"),
+        first_idle.map_or(anchor.clone(), |(_, span)| span),
+        idle_members,
+    );
+    let lifecycle = Node::structure(
+        at("idle_timeout_minutes"),
+        anchor.clone(),
+        vec![("IdleSettings", idle)],
+    );
+    let images = app
+        .custom_images
+        .iter()
+        .enumerate()
+        .map(|(j, image)| {
+            let field = at(&format!("custom_images[{j}]"));
+            let member = |key: &str| format!("{field}.{key}");
+            Node {
+                field: field.clone(),
+                noun: "",
+                span: image.image_name.span(),
+                value: Value::Structure(
+                    vec![
+                        (
+                            "ImageName",
+                            Node::text(member("image_name"), &image.image_name),
+                        ),
+                        (
+                            "AppImageConfigName",
+                            Node::text(
+                                member("app_image_config_name"),
+                                &image.app_image_config_name,
+                            ),
+                        ),
+                    ]
+                    .into_iter()
+                    .chain(image.image_version_number.as_ref().map(|v| {
+                        (
+                            "ImageVersionNumber",
+                            Node::integer(member("image_version_number"), v),
+                        )
+                    }))
+                    .collect(),
+                ),
+            }
+        })
+        .collect::<Vec<_>>();
+    let images_span = app
+        .custom_images
+        .first()
+        .map_or(anchor.clone(), |c| c.image_name.span());
+    Node::structure(
+        format!("mappings[{i}].apps"),
+        anchor.clone(),
+        vec![
+            ("DefaultResourceSpec", resource_spec),
+            (
+                "LifecycleConfigArns",
+                (!arns.is_empty()).then(|| {
+                    Node::list(format!("mappings[{i}].{arns_field}"), arns, anchor.clone())
+                }),
+            ),
+            (
+                "CustomImages",
+                (!images.is_empty()).then(|| Node {
+                    field: at("custom_images"),
+                    noun: "",
+                    span: images_span,
+                    value: Value::List(images),
+                }),
+            ),
+            ("AppLifecycleManagement", lifecycle),
+        ],
+    )
+}
+
 // ---------------------------------------------------------------------- the walk
 
 /// A constraint a policy value breaks.
@@ -355,7 +528,11 @@ pub(super) struct Violation {
 
 /// The first constraint of any operation in the model that `request` breaks.
 pub(super) fn check(model: &Model, request: &Node<'_>) -> Result<(), Violation> {
-    for (operation, input) in &model.operations {
+    // The profile's calls first, so that a member they share with CreateSpace (DomainId) is
+    // reported as part of the call that carries most of a mapping.
+    let mut operations: Vec<_> = model.operations.iter().collect();
+    operations.sort_by_key(|(name, _)| (!name.ends_with("UserProfile"), name.as_str()));
+    for (operation, input) in operations {
         Walk { model, operation }.node(request, input, "")?;
     }
     Ok(())
@@ -405,10 +582,24 @@ impl Walk<'_> {
         };
         match (&node.value, &shape.kind) {
             (Value::Text(text), Kind::String) => self.text(node, text, shape, shape_name, path),
+            (Value::Integer(n), Kind::Integer) => {
+                let fail =
+                    |what: String| Err(self.fail(node, node.span.clone(), shape_name, path, what));
+                if let Some(min) = shape.min.filter(|min| i128::from(*n) < i128::from(*min)) {
+                    return fail(format!("{n} is below {min}, SageMaker's minimum"));
+                }
+                if let Some(max) = shape.max.filter(|max| i128::from(*n) > i128::from(*max)) {
+                    return fail(format!("{n} is above {max}, SageMaker's maximum"));
+                }
+                Ok(())
+            }
             (Value::List(items), Kind::List) => {
-                let n = items.len();
+                let n = items.len() as u64;
                 if let Some(max) = shape.max.filter(|max| n > *max) {
-                    let span = items.get(max).map_or(node.span.clone(), |i| i.span.clone());
+                    let span = usize::try_from(max)
+                        .ok()
+                        .and_then(|max| items.get(max))
+                        .map_or(node.span.clone(), |i| i.span.clone());
                     return Err(self.fail(
                         node,
                         span,
@@ -475,7 +666,7 @@ impl Walk<'_> {
     ) -> Result<(), Violation> {
         let fail = |what: String| Err(self.fail(node, node.span.clone(), name, path, what));
         let value = shown(text);
-        let length = text.chars().count();
+        let length = text.chars().count() as u64;
         if let Some(max) = shape.max.filter(|max| length > *max) {
             return fail(format!(
                 "{value} has {length} characters; SageMaker accepts at most {max}"

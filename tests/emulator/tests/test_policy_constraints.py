@@ -67,6 +67,36 @@ def test_what_the_policy_refuses_the_emulator_refuses() -> None:
         ({"UserSettings": {"ExecutionRole": role, "JupyterLabAppSettings": {"LifecycleConfigArns": ["install-tools"]}}}, "userSettings.jupyterLabAppSettings.lifecycleConfigArns"),
         ({"UserSettings": {"ExecutionRole": "arn:aws_us_gov:iam::111122223333:role/studio"}}, "userSettings.executionRole"),
     ]
+    lab = lambda settings: {"UserSettings": {"ExecutionRole": role, "JupyterLabAppSettings": settings}}  # noqa: E731
+    idle = lambda minutes: lab({"AppLifecycleManagement": {"IdleSettings": {"LifecycleManagement": "ENABLED", "IdleTimeoutInMinutes": minutes}}})  # noqa: E731
+    cases += [
+        # Issue 15, item 3: idle shutdown, custom images, hidden instance types.
+        (idle(59), "userSettings.jupyterLabAppSettings.appLifecycleManagement.idleSettings.idleTimeoutInMinutes"),
+        (idle(525601), "userSettings.jupyterLabAppSettings.appLifecycleManagement.idleSettings.idleTimeoutInMinutes"),
+        (lab({"CustomImages": [{"ImageName": "team_image", "AppImageConfigName": "c"}]}), "userSettings.jupyterLabAppSettings.customImages.1.member.imageName"),
+        (lab({"DefaultResourceSpec": {"SageMakerImageArn": "team-image"}}), "userSettings.jupyterLabAppSettings.defaultResourceSpec.sageMakerImageArn"),
+        ({"UserSettings": {"ExecutionRole": role, "StudioWebPortalSettings": {"HiddenInstanceTypes": ["ml.p5.huge"]}}}, "userSettings.studioWebPortalSettings.hiddenInstanceTypes"),
+    ]
     for extra, path in cases:
         found = VALIDATE.errors("sagemaker", "CreateUserProfile", {**base, **extra})
         assert any(f"at '{path}'" in e for e in found), (extra, found)
+    # Within the bounds, the same settings pass.
+    assert VALIDATE.errors("sagemaker", "CreateUserProfile", {**base, **idle(60)}) == []
+    assert VALIDATE.errors("sagemaker", "CreateUserProfile", {**base, **idle(525600)}) == []
+    # The private space (CreateSpace): the EBS size the policy's private_space.ebs_size_gb sets.
+    space = {"DomainId": "d-research00001", "SpaceName": "jane", "OwnershipSettings": {"OwnerUserProfileName": "jane"}, "SpaceSharingSettings": {"SharingType": "Private"}}
+    for size, ok in ((4, False), (5, True), (16384, True), (16385, False)):
+        request = {**space, "SpaceSettings": {"AppType": "JupyterLab", "SpaceStorageSettings": {"EbsStorageSettings": {"EbsVolumeSizeInGb": size}}}}
+        found = VALIDATE.errors("sagemaker", "CreateSpace", request)
+        assert (found == []) == ok, (size, found)
+
+
+def test_the_policys_own_space_display_name_check_is_the_models() -> None:
+    """private_space.display_name is checked by the policy itself (shared/src/policy.rs,
+    SPACE_DISPLAY_NAME_MAX and the blank check), because NonEmptyString64's pattern needs a
+    look-ahead the regex crate lacks: the model must still say what that check assumes."""
+    shape = VALIDATE.service_model("sagemaker")["shapes"]["NonEmptyString64"]
+    assert (shape["type"], shape.get("max"), shape.get("pattern")) == ("string", 64, "(?!\\s*$).+")
+    assert VALIDATE.service_model("sagemaker")["shapes"]["CreateSpaceRequest"]["members"]["SpaceDisplayName"]["shape"] == "NonEmptyString64"
+    policy = (ROOT / "shared" / "src" / "policy.rs").read_text(encoding="utf-8")
+    assert "const SPACE_DISPLAY_NAME_MAX: usize = 64;" in policy

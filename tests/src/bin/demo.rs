@@ -102,8 +102,13 @@ async fn main() -> Result<()> {
         "SageMaker domain {} ; ledger table {} ; identity store {STORE}",
         world.domain, world.table
     ));
+    // ml-researchers' JupyterLab apps shut down after an hour idle (the user may pick 1 to 8 h).
+    world.edit_policy(
+        "jupyterlab_instance_type = \"ml.t3.medium\"\n",
+        "jupyterlab_instance_type = \"ml.t3.medium\"\njupyterlab_idle_timeout_minutes = 60\njupyterlab_max_idle_timeout_minutes = 480\n",
+    )?;
     say(
-        "policy: ml-researchers -> research (priority 10), ml-leads -> research (priority 20), grace period 1h, retention 30d",
+        "policy: ml-researchers -> research (priority 10, JupyterLab idle shutdown after 60 min), ml-leads -> research (priority 20), grace period 1h, retention 30d",
     );
 
     heading("Ana joins ml-researchers; the CloudTrail event reaches membership-sync");
@@ -118,12 +123,22 @@ async fn main() -> Result<()> {
         .unwrap_or_default();
     let described = world.describe(&name).await?;
     let settings = described.user_settings();
+    let idle = settings
+        .and_then(|s| s.jupyter_lab_app_settings())
+        .and_then(|l| l.app_lifecycle_management())
+        .and_then(|m| m.idle_settings());
     say(format!(
-        "profile {name}: role {}, security groups {:?}",
+        "profile {name}: role {}, security groups {:?}, JupyterLab idle shutdown {} after {} min (max {} min)",
         settings.and_then(|s| s.execution_role()).unwrap_or("-"),
         settings
             .map(|s| s.security_groups().to_vec())
-            .unwrap_or_default()
+            .unwrap_or_default(),
+        idle.and_then(|i| i.lifecycle_management())
+            .map_or("-", |m| m.as_str()),
+        idle.and_then(|i| i.idle_timeout_in_minutes())
+            .map_or("-".into(), |m| m.to_string()),
+        idle.and_then(|i| i.max_idle_timeout_in_minutes())
+            .map_or("-".into(), |m| m.to_string()),
     ));
     if let Some(record) = world.record(&ana).await? {
         say(format!(
