@@ -20,6 +20,7 @@ use crate::drift::Guard;
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{Result, WardenError};
 use crate::events;
+use crate::metrics::{AwsCalls, InputKind, Service, Telemetry};
 use crate::policy::Policy;
 use crate::ports::{Directory, Studio};
 use crate::service::{self, DriftCheck, Function};
@@ -142,17 +143,38 @@ pub async fn load_sdk_config() -> SdkConfig {
 
 /// Builds the engine's adapters from one `SdkConfig`.
 pub fn build_engine(settings: &Settings, sdk: &SdkConfig) -> AwsEngine {
+    build_engine_with(settings, sdk, None)
+}
+
+/// A service client's configuration from the shared `SdkConfig`, with `calls`' counter for
+/// `service` attached when metrics are on (see [`crate::metrics`]).
+macro_rules! client_config {
+    ($sdk_crate:ident, $sdk:expr, $calls:expr, $service:expr) => {{
+        let mut b = $sdk_crate::config::Builder::from($sdk);
+        if let Some(calls) = $calls {
+            b = b.interceptor(calls.counter($service));
+        }
+        b
+    }};
+}
+
+/// As [`build_engine`], with every client counting its calls into `calls`.
+pub fn build_engine_with(
+    settings: &Settings,
+    sdk: &SdkConfig,
+    calls: Option<&AwsCalls>,
+) -> AwsEngine {
     let policy = settings.policy.clone();
     // The Identity Store lives in the Identity Center home region, which may differ.
     let identity_config = {
-        let mut b = aws_sdk_identitystore::config::Builder::from(sdk);
+        let mut b = client_config!(aws_sdk_identitystore, sdk, calls, Service::IdentityStore);
         if let Some(region) = &policy.identity_store.region {
             b = b.region(Region::new(region.clone()));
         }
         b.build()
     };
     let sso_config = {
-        let mut b = aws_sdk_ssoadmin::config::Builder::from(sdk);
+        let mut b = client_config!(aws_sdk_ssoadmin, sdk, calls, Service::SsoAdmin);
         if let Some(region) = &policy.identity_store.region {
             b = b.region(Region::new(region.clone()));
         }
@@ -167,11 +189,18 @@ pub fn build_engine(settings: &Settings, sdk: &SdkConfig) -> AwsEngine {
         )
         .with_rate(identity_rate.clone()),
         studio: SageMakerStudio::new(
-            aws_sdk_sagemaker::Client::new(sdk),
+            aws_sdk_sagemaker::Client::from_conf(
+                client_config!(aws_sdk_sagemaker, sdk, calls, Service::SageMaker).build(),
+            ),
             aws_sdk_ssoadmin::Client::from_conf(sso_config),
         )
         .with_rates(CallRate::per_second(settings.sagemaker_tps), identity_rate),
-        ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone()),
+        ledger: DynamoLedger::new(
+            aws_sdk_dynamodb::Client::from_conf(
+                client_config!(aws_sdk_dynamodb, sdk, calls, Service::DynamoDb).build(),
+            ),
+            settings.table.clone(),
+        ),
         options: EngineOptions {
             concurrency: settings.concurrency,
             ..EngineOptions::default()
@@ -229,7 +258,7 @@ where
     L: crate::engine::Store,
     G: DriftCheck,
 {
-    handle_inner(None, engine, guard, event).await
+    handle_inner(None, engine, guard, event, None).await
 }
 
 /// Handles one invocation as the given function: inputs meant for the other are refused.
@@ -246,7 +275,26 @@ where
     L: crate::engine::Store,
     G: DriftCheck,
 {
-    handle_inner(Some(function), engine, guard, event).await
+    handle_inner(Some(function), engine, guard, event, None).await
+}
+
+/// As [`handle_as`], and writes the invocation's metrics record through `telemetry` (one
+/// embedded metric format line, see [`crate::metrics`]), whatever the outcome.
+pub async fn handle_with_metrics<D, S, L, G, P>(
+    function: Function,
+    engine: &Engine<D, S, L>,
+    guard: &G,
+    event: LambdaEvent<P>,
+    telemetry: &Telemetry,
+) -> std::result::Result<Value, HandlerError>
+where
+    P: Into<Payload>,
+    D: Directory,
+    S: Studio,
+    L: crate::engine::Store,
+    G: DriftCheck,
+{
+    handle_inner(Some(function), engine, guard, event, Some(telemetry)).await
 }
 
 /// Classify, route, report. Never panics; every failure becomes a [`HandlerError`] whose
@@ -256,6 +304,7 @@ async fn handle_inner<D, S, L, G, P>(
     engine: &Engine<D, S, L>,
     guard: &G,
     event: LambdaEvent<P>,
+    telemetry: Option<&Telemetry>,
 ) -> std::result::Result<Value, HandlerError>
 where
     P: Into<Payload>,
@@ -264,12 +313,22 @@ where
     L: crate::engine::Store,
     G: DriftCheck,
 {
+    let started = tokio::time::Instant::now();
     let (payload, ctx) = event.into_parts();
     let payload = match payload.into() {
         Payload::Json(value) => value,
         Payload::Malformed(reason) => {
             tracing::error!(request_id = %ctx.request_id, %reason, "payload is not JSON: nothing done");
-            return Err(HandlerError(events::EventError::NotJson { reason }.into()));
+            let e = WardenError::from(events::EventError::NotJson { reason });
+            if let Some(t) = telemetry {
+                t.emit(
+                    InputKind::Unclassified,
+                    Err(&e),
+                    started.elapsed(),
+                    &ctx.request_id,
+                );
+            }
+            return Err(HandlerError(e));
         }
     };
     let event_id = payload
@@ -282,46 +341,56 @@ where
     let span =
         tracing::info_span!("invocation", request_id = %ctx.request_id, event_id = %event_id);
     async move {
-        let inbound =
-            events::classify(&payload, &engine.policy.identity_store.id).map_err(|e| {
-                tracing::error!(error = %e, "malformed input: nothing done");
-                HandlerError(e.into())
-            })?;
-        if let Some(function) = function {
-            function.accepts(&inbound).map_err(|why| {
-                tracing::error!(function = function.name(), "{why}");
-                HandlerError(WardenError::WrongFunction(why))
-            })?;
+        let mut input = InputKind::Unclassified;
+        let answer = async {
+            let inbound =
+                events::classify(&payload, &engine.policy.identity_store.id).map_err(|e| {
+                    tracing::error!(error = %e, "malformed input: nothing done");
+                    WardenError::from(e)
+                })?;
+            input = InputKind::of(&inbound);
+            if let Some(function) = function {
+                function.accepts(&inbound).map_err(|why| {
+                    tracing::error!(function = function.name(), "{why}");
+                    WardenError::WrongFunction(why)
+                })?;
+            }
+            // Lambda's deadline is in milliseconds since the epoch.
+            let now_ms =
+                u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+                    .unwrap_or(0);
+            let deadline = (ctx.deadline > now_ms).then(|| {
+                tokio::time::Instant::now() + Duration::from_millis(ctx.deadline - now_ms)
+            });
+            // Boxed: the routes' futures are deep, and boxing keeps the binaries' future types
+            // within the compiler's layout depth limit. The engine waits on no AWS call past its
+            // time for calls; whatever still runs when the time to answer comes (the ledger
+            // writes that record a cut run, the drift checks of an event) is abandoned, so that
+            // Lambda gets a Retryable answer rather than a timeout (see `crate::deadline`).
+            let answer_by = crate::deadline::answer_by(deadline, engine.options.deadline_margin);
+            crate::deadline::within(
+                answer_by,
+                "the invocation",
+                Box::pin(service::route(
+                    engine,
+                    guard,
+                    inbound,
+                    now_epoch(),
+                    deadline,
+                )),
+            )
+            .await
+            .inspect_err(|e| {
+                tracing::error!(error = %e, retryable = e.is_retryable(), "invocation failed");
+            })
         }
-        // Lambda's deadline is in milliseconds since the epoch.
-        let now_ms =
-            u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
-                .unwrap_or(0);
-        let deadline = (ctx.deadline > now_ms)
-            .then(|| tokio::time::Instant::now() + Duration::from_millis(ctx.deadline - now_ms));
-        // Boxed: the routes' futures are deep, and boxing keeps the binaries' future types
-        // within the compiler's layout depth limit. The engine waits on no AWS call past its
-        // time for calls; whatever still runs when the time to answer comes (the ledger
-        // writes that record a cut run, the drift checks of an event) is abandoned, so that
-        // Lambda gets a Retryable answer rather than a timeout (see `crate::deadline`).
-        let answer_by = crate::deadline::answer_by(deadline, engine.options.deadline_margin);
-        let report = crate::deadline::within(
-            answer_by,
-            "the invocation",
-            Box::pin(service::route(
-                engine,
-                guard,
-                inbound,
-                now_epoch(),
-                deadline,
-            )),
-        )
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, retryable = e.is_retryable(), "invocation failed");
-            HandlerError(e)
-        })?;
-        report.to_response().map_err(HandlerError)
+        .await;
+        if let Some(t) = telemetry {
+            t.emit(input, answer.as_ref(), started.elapsed(), &ctx.request_id);
+        }
+        answer
+            .and_then(|report| report.to_response())
+            .map_err(HandlerError)
     }
     .instrument(span)
     .await
@@ -333,10 +402,20 @@ pub type AwsGuard = Guard<SageMakerStudio, Ec2Network, SnsAlerts, DynamoLedger>;
 /// Builds the drift checker from the same `SdkConfig`, sharing the engine's SageMaker adapter
 /// (and its call rate) and ledger.
 pub fn build_guard(settings: &Settings, sdk: &SdkConfig, engine: &AwsEngine) -> AwsGuard {
-    let alerts = settings
-        .topic_arn
-        .as_ref()
-        .map(|arn| SnsAlerts::new(aws_sdk_sns::Client::new(sdk), arn.clone()));
+    build_guard_with(settings, sdk, engine, None)
+}
+
+/// As [`build_guard`], with its own clients (SNS, EC2) counting their calls into `calls`.
+pub fn build_guard_with(
+    settings: &Settings,
+    sdk: &SdkConfig,
+    engine: &AwsEngine,
+    calls: Option<&AwsCalls>,
+) -> AwsGuard {
+    let alerts = settings.topic_arn.as_ref().map(|arn| {
+        let config = client_config!(aws_sdk_sns, sdk, calls, Service::Sns).build();
+        SnsAlerts::new(aws_sdk_sns::Client::from_conf(config), arn.clone())
+    });
     if alerts.is_none() {
         tracing::warn!(
             "WARDEN_TOPIC_ARN is not set: drift findings are recorded in the ledger and logged, but no alert is published"
@@ -345,7 +424,9 @@ pub fn build_guard(settings: &Settings, sdk: &SdkConfig, engine: &AwsEngine) -> 
     Guard {
         policy: settings.policy.clone(),
         inspector: engine.studio.clone(),
-        network: Ec2Network::new(aws_sdk_ec2::Client::new(sdk)),
+        network: Ec2Network::new(aws_sdk_ec2::Client::from_conf(
+            client_config!(aws_sdk_ec2, sdk, calls, Service::Ec2).build(),
+        )),
         alerts,
         store: engine.ledger.clone(),
         region: sdk
@@ -409,16 +490,24 @@ pub async fn run_lambda(function: Function) -> std::result::Result<(), lambda_ru
         }
     };
     let sdk = load_sdk_config().await;
-    let engine = build_engine(&settings, &sdk);
+    // One EMF line per invocation on stdout; the clients count their calls for it.
+    let telemetry = Telemetry::from_lookup(
+        |k| std::env::var(k).ok(),
+        function.name(),
+        Arc::new(crate::metrics::Stdout),
+    );
+    let engine = build_engine_with(&settings, &sdk, Some(&telemetry.calls));
     tracing::info!(
         domains = settings.policy.domains.len(),
         mappings = settings.policy.mappings.len(),
         "cold start: policy loaded, clients built"
     );
-    let guard = build_guard(&settings, &sdk, &engine);
-    let (engine, guard) = (&engine, &guard);
+    let guard = build_guard_with(&settings, &sdk, &engine, Some(&telemetry.calls));
+    let (engine, guard, telemetry) = (&engine, &guard, &telemetry);
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: LambdaEvent<Payload>| handle_as(function, engine, guard, event),
+        move |event: LambdaEvent<Payload>| {
+            handle_with_metrics(function, engine, guard, event, telemetry)
+        },
     ))
     .await
 }
