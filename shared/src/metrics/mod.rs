@@ -173,7 +173,9 @@ pub fn measure(inv: &Invocation<'_>) -> Measurements {
     }
     let sweep = inv.input.is_apply_sweep();
     if sweep {
-        m.insert("SweepDuration".into(), inv.duration.as_secs_f64() * 1000.0);
+        // Milliseconds, to the microsecond.
+        let ms = (inv.duration.as_secs_f64() * 1_000_000.0).round() / 1000.0;
+        m.insert("SweepDuration".into(), ms);
     }
     match inv.answer {
         Ok(report) => {
@@ -202,7 +204,20 @@ pub fn measure(inv: &Invocation<'_>) -> Measurements {
                     _ => {}
                 }
             }
-            add(&mut m, "HeldUsers".into(), reconcile.held.len());
+            // Held back in this run (groups in doubt) or waiting in the pending hold (the
+            // deletion threshold): each user once.
+            let held: std::collections::BTreeSet<_> = reconcile
+                .held
+                .iter()
+                .map(|h| (&h.domain, &h.user))
+                .chain(
+                    reconcile
+                        .hold
+                        .iter()
+                        .flat_map(|h| h.users.iter().map(|u| (&u.domain, &u.user))),
+                )
+                .collect();
+            add(&mut m, "HeldUsers".into(), held.len());
             if sweep {
                 let drift_incomplete = report.drift.as_ref().is_some_and(|d| d.incomplete);
                 let complete = reconcile.complete && !drift_incomplete;

@@ -10,7 +10,7 @@ use crate::ids::{DomainId, GroupId, ResourceName, UserId};
 use crate::model::{Attention, Entitlement};
 use crate::planner::Action;
 use crate::policy::{AppDefaults, ProfileTemplate};
-use crate::safety::{Held, HoldReport};
+use crate::safety::{Held, HoldEntry, HoldReport};
 
 fn catalogue() -> &'static Catalogue {
     super::catalogue().expect("shared/metrics.json parses")
@@ -236,10 +236,16 @@ fn a_sweep_is_measured_from_its_report() {
         action: "StartGrace",
         reason: "over the threshold".into(),
     }];
+    let entry = |n: u8| HoldEntry {
+        domain: domain(),
+        user: uid(n),
+        action: "StartGrace".into(),
+        version: 1,
+    };
     r.hold = Some(HoldReport {
         id: Some("01HOLD".into()),
         reason: "threshold".into(),
-        users: vec![],
+        users: vec![entry(9), entry(10), entry(11)],
     });
     r.open_by_severity.insert(Severity::Critical, 1);
     let drift = DriftReport {
@@ -255,7 +261,7 @@ fn a_sweep_is_measured_from_its_report() {
     assert_eq!(get(&m, "FailedActions.Update"), 1);
     assert_eq!(get(&m, "DeferredUsers"), 2, "not started, deferred");
     assert_eq!(get(&m, "BlockedUsers"), 1);
-    assert_eq!(get(&m, "HeldUsers"), 1);
+    assert_eq!(get(&m, "HeldUsers"), 3, "held 9, and 9, 10, 11 in the hold");
     assert_eq!(get(&m, "HoldsPending"), 1);
     assert_eq!(
         get(&m, "Failures"),
