@@ -20,12 +20,15 @@ use crate::drift::Guard;
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{Result, WardenError};
 use crate::events;
-use crate::metrics::{AwsCalls, InputKind, Service, Telemetry};
+use crate::metrics::{AwsCalls, InputKind, Metered, MeteredClient, Telemetry};
 use crate::policy::Policy;
 use crate::ports::{Directory, Studio};
 use crate::service::{self, DriftCheck, Function};
 
+mod init_error;
+mod metered;
 mod payload;
+pub use metered::handle_with_metrics;
 pub use payload::Payload;
 
 /// The engine over the real AWS adapters.
@@ -146,18 +149,6 @@ pub fn build_engine(settings: &Settings, sdk: &SdkConfig) -> AwsEngine {
     build_engine_with(settings, sdk, None)
 }
 
-/// A service client's configuration from the shared `SdkConfig`, with `calls`' counter for
-/// `service` attached when metrics are on (see [`crate::metrics`]).
-macro_rules! client_config {
-    ($sdk_crate:ident, $sdk:expr, $calls:expr, $service:expr) => {{
-        let mut b = $sdk_crate::config::Builder::from($sdk);
-        if let Some(calls) = $calls {
-            b = b.interceptor(calls.counter($service));
-        }
-        b
-    }};
-}
-
 /// As [`build_engine`], with every client counting its calls into `calls`.
 pub fn build_engine_with(
     settings: &Settings,
@@ -167,14 +158,14 @@ pub fn build_engine_with(
     let policy = settings.policy.clone();
     // The Identity Store lives in the Identity Center home region, which may differ.
     let identity_config = {
-        let mut b = client_config!(aws_sdk_identitystore, sdk, calls, Service::IdentityStore);
+        let mut b = aws_sdk_identitystore::config::Builder::from(sdk).metered(calls);
         if let Some(region) = &policy.identity_store.region {
             b = b.region(Region::new(region.clone()));
         }
         b.build()
     };
     let sso_config = {
-        let mut b = client_config!(aws_sdk_ssoadmin, sdk, calls, Service::SsoAdmin);
+        let mut b = aws_sdk_ssoadmin::config::Builder::from(sdk).metered(calls);
         if let Some(region) = &policy.identity_store.region {
             b = b.region(Region::new(region.clone()));
         }
@@ -189,16 +180,12 @@ pub fn build_engine_with(
         )
         .with_rate(identity_rate.clone()),
         studio: SageMakerStudio::new(
-            aws_sdk_sagemaker::Client::from_conf(
-                client_config!(aws_sdk_sagemaker, sdk, calls, Service::SageMaker).build(),
-            ),
+            aws_sdk_sagemaker::Client::metered(sdk, calls),
             aws_sdk_ssoadmin::Client::from_conf(sso_config),
         )
         .with_rates(CallRate::per_second(settings.sagemaker_tps), identity_rate),
         ledger: DynamoLedger::new(
-            aws_sdk_dynamodb::Client::from_conf(
-                client_config!(aws_sdk_dynamodb, sdk, calls, Service::DynamoDb).build(),
-            ),
+            aws_sdk_dynamodb::Client::metered(sdk, calls),
             settings.table.clone(),
         ),
         options: EngineOptions {
@@ -276,25 +263,6 @@ where
     G: DriftCheck,
 {
     handle_inner(Some(function), engine, guard, event, None).await
-}
-
-/// As [`handle_as`], and writes the invocation's metrics record through `telemetry` (one
-/// embedded metric format line, see [`crate::metrics`]), whatever the outcome.
-pub async fn handle_with_metrics<D, S, L, G, P>(
-    function: Function,
-    engine: &Engine<D, S, L>,
-    guard: &G,
-    event: LambdaEvent<P>,
-    telemetry: &Telemetry,
-) -> std::result::Result<Value, HandlerError>
-where
-    P: Into<Payload>,
-    D: Directory,
-    S: Studio,
-    L: crate::engine::Store,
-    G: DriftCheck,
-{
-    handle_inner(Some(function), engine, guard, event, Some(telemetry)).await
 }
 
 /// Classify, route, report. Never panics; every failure becomes a [`HandlerError`] whose
@@ -412,10 +380,10 @@ pub fn build_guard_with(
     engine: &AwsEngine,
     calls: Option<&AwsCalls>,
 ) -> AwsGuard {
-    let alerts = settings.topic_arn.as_ref().map(|arn| {
-        let config = client_config!(aws_sdk_sns, sdk, calls, Service::Sns).build();
-        SnsAlerts::new(aws_sdk_sns::Client::from_conf(config), arn.clone())
-    });
+    let alerts = settings
+        .topic_arn
+        .as_ref()
+        .map(|arn| SnsAlerts::new(aws_sdk_sns::Client::metered(sdk, calls), arn.clone()));
     if alerts.is_none() {
         tracing::warn!(
             "WARDEN_TOPIC_ARN is not set: drift findings are recorded in the ledger and logged, but no alert is published"
@@ -424,9 +392,7 @@ pub fn build_guard_with(
     Guard {
         policy: settings.policy.clone(),
         inspector: engine.studio.clone(),
-        network: Ec2Network::new(aws_sdk_ec2::Client::from_conf(
-            client_config!(aws_sdk_ec2, sdk, calls, Service::Ec2).build(),
-        )),
+        network: Ec2Network::new(aws_sdk_ec2::Client::metered(sdk, calls)),
         alerts,
         store: engine.ledger.clone(),
         region: sdk
@@ -437,47 +403,6 @@ pub fn build_guard_with(
     }
 }
 
-/// Tells Lambda why the function cannot start (`POST /runtime/init/error`), so that the
-/// failed invocation carries the configuration error (`NonRetryable.Config`, with the
-/// policy's file, line and column) rather than a bare `Runtime.ExitError`. Best effort: the
-/// error is also logged, and the process exits either way.
-async fn report_init_error(error: &WardenError) {
-    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
-        return;
-    };
-    let Ok(base) = format!("http://{api}").parse::<http::Uri>() else {
-        tracing::warn!(api = %api, "AWS_LAMBDA_RUNTIME_API is not host:port; init error not reported");
-        return;
-    };
-    if base.authority().is_none() {
-        return;
-    }
-    let diagnostic = diagnostic_of(error);
-    let body = serde_json::json!({
-        "errorType": diagnostic.error_type,
-        "errorMessage": diagnostic.error_message,
-    });
-    let request = lambda_runtime_api_client::build_request()
-        .method("POST")
-        .uri("/2018-06-01/runtime/init/error")
-        .header("lambda-runtime-function-error-type", "Runtime.InitError")
-        .header("content-type", "application/json")
-        .body(lambda_runtime_api_client::body::Body::from(
-            body.to_string(),
-        ));
-    let client = lambda_runtime_api_client::PooledClient::builder()
-        .with_endpoint(base)
-        .build();
-    match request {
-        Ok(request) => {
-            if let Err(e) = client.call(request).await {
-                tracing::warn!(error = %e, "init error not reported to the Runtime API");
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "init error request not built"),
-    }
-}
-
 /// The whole `main` of a function: tracing, settings, clients, then the runtime loop.
 pub async fn run_lambda(function: Function) -> std::result::Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
@@ -485,7 +410,7 @@ pub async fn run_lambda(function: Function) -> std::result::Result<(), lambda_ru
         Ok(settings) => settings,
         Err(e) => {
             tracing::error!(error = %e, "cold start failed");
-            report_init_error(&e).await;
+            init_error::report_init_error(&e).await;
             return Err(e.into());
         }
     };

@@ -159,6 +159,48 @@ fn throttled(context: &InterceptorContext, components: &RuntimeComponents) -> bo
     )
 }
 
+/// A service client's configuration builder that takes its service's call counter when
+/// metrics are on (`Some(calls)`), and is left as it is otherwise.
+pub trait Metered: Sized {
+    /// The service the client calls.
+    const SERVICE: Service;
+    fn metered(self, calls: Option<&AwsCalls>) -> Self;
+}
+
+/// A service client built from the shared `SdkConfig`, counting its calls when metrics are on.
+pub trait MeteredClient: Sized {
+    fn metered(sdk: &aws_types::SdkConfig, calls: Option<&AwsCalls>) -> Self;
+}
+
+macro_rules! metered {
+    ($($sdk:ident => $service:ident),* $(,)?) => {$(
+        impl Metered for $sdk::config::Builder {
+            const SERVICE: Service = Service::$service;
+            fn metered(self, calls: Option<&AwsCalls>) -> Self {
+                match calls {
+                    Some(calls) => self.interceptor(calls.counter(Self::SERVICE)),
+                    None => self,
+                }
+            }
+        }
+
+        impl MeteredClient for $sdk::Client {
+            fn metered(sdk: &aws_types::SdkConfig, calls: Option<&AwsCalls>) -> Self {
+                Self::from_conf($sdk::config::Builder::from(sdk).metered(calls).build())
+            }
+        }
+    )*};
+}
+
+metered!(
+    aws_sdk_identitystore => IdentityStore,
+    aws_sdk_ssoadmin => SsoAdmin,
+    aws_sdk_sagemaker => SageMaker,
+    aws_sdk_dynamodb => DynamoDb,
+    aws_sdk_sns => Sns,
+    aws_sdk_ec2 => Ec2,
+);
+
 impl Intercept for CallCounter {
     fn name(&self) -> &'static str {
         "studio-warden-call-counter"

@@ -22,7 +22,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-pub use aws_calls::{AwsCalls, CallCounter, CallCounts, Service, ServiceCalls};
+pub use aws_calls::{
+    AwsCalls, CallCounter, CallCounts, Metered, MeteredClient, Service, ServiceCalls,
+};
 pub use emf::{EmfDocument, Unit};
 
 use crate::catalogue::Severity;
