@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pulumi
 
+from .metrics import CATALOGUE
 from .policy import DOMAIN_ID, WardenPolicy, load_policy
 
 INFRA_DIR = Path(__file__).resolve().parent.parent
@@ -39,6 +40,7 @@ SSO_APPLICATION_ARN = re.compile(r"^arn:aws[a-z-]*:sso::\d{12}:application/(sso)
 SSO_INSTANCE_ID = re.compile(r"^(sso)?ins-[a-zA-Z0-9-.]{16}$")
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 ORGANIZATION_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
+METRICS_NAMESPACE = re.compile(r"^[\x20-\x7e]{1,255}$")  # CloudWatch: printable ASCII, 1-255 characters
 RATE_EXPRESSION = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 RATE_UNIT_SECONDS = {"minute": 60, "minutes": 60, "hour": 3600, "hours": 3600, "day": 86400, "days": 86400}
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
@@ -102,6 +104,10 @@ class StackConfig:
     log_retention_days: int
     log_level: str
     alert_emails: tuple[str, ...]
+    # Metrics (shared/metrics.json): the namespace the functions write to (WARDEN_METRICS_NAMESPACE)
+    # and how many sweeps in a row may end incomplete before the alarm fires.
+    metrics_namespace: str = "StudioWarden"
+    sweep_incomplete_runs: int = 3
 
     @property
     def creates_domain(self) -> bool:
@@ -231,6 +237,16 @@ def load_config() -> StackConfig:
             "one day: lower heartbeatMissedSweeps or sweep more often"
         )
 
+    incomplete_runs = _bounded(cfg, "sweepIncompleteRuns", 3, 1, 24)
+    if sweep_interval and sweep_interval * incomplete_runs > 86400:
+        raise ConfigError(
+            f"the sweep-incomplete alarm would look back {sweep_interval * incomplete_runs} s; CloudWatch alarms evaluate "
+            "at most one day: lower sweepIncompleteRuns or sweep more often"
+        )
+    metrics_namespace = cfg.get("metricsNamespace") or CATALOGUE.namespace
+    if not METRICS_NAMESPACE.match(metrics_namespace) or metrics_namespace.startswith(":"):
+        raise ConfigError(f"metricsNamespace {metrics_namespace!r}: 1-255 printable ASCII characters, not starting with ':'")
+
     drift_groups = tuple(cfg.get_object("driftSecurityGroupIds") or ())
     for group in drift_groups:
         if not isinstance(group, str) or not re.match(r"^sg-[0-9a-f]{4,17}$", group):
@@ -244,6 +260,13 @@ def load_config() -> StackConfig:
     log_level = (cfg.get("logLevel") or "INFO").upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"logLevel must be one of {', '.join(LOG_LEVELS)}")
+    if log_level in ("WARN", "ERROR"):
+        # Lambda's level filter files a JSON line without a "level" as INFO: above INFO it would
+        # drop the functions' metrics records, and the dashboard and alarms would see nothing.
+        raise ConfigError(
+            f"logLevel {log_level} would make Lambda drop the functions' metrics records (INFO-level lines): "
+            "use INFO, DEBUG or TRACE"
+        )
 
     log_retention_days = _int(cfg, "logRetentionDays", 30)
     if log_retention_days not in LOG_RETENTION_DAYS:
@@ -298,6 +321,8 @@ def load_config() -> StackConfig:
         log_retention_days=log_retention_days,
         log_level=log_level,
         alert_emails=tuple(cfg.get_object("alertEmails") or ()),
+        metrics_namespace=metrics_namespace,
+        sweep_incomplete_runs=incomplete_runs,
     )
 
 

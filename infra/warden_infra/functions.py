@@ -132,6 +132,9 @@ def create_function(
                 "RUST_LOG": config.log_level.lower(),
                 # Identity Center and Identity Store calls per second of one invocation.
                 "WARDEN_IDENTITY_TPS": str(config.identity_tps_per_invocation),
+                # The namespace of the metrics records (shared/metrics.json), which the
+                # dashboard and alarms (dashboard.py) read.
+                "WARDEN_METRICS_NAMESPACE": config.metrics_namespace,
             }
         ),
         # Lambda's advanced logging: JSON lines, and Lambda itself sets AWS_LAMBDA_LOG_FORMAT=JSON

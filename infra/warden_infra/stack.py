@@ -8,6 +8,7 @@ from .alarms import function_alarms, queue_depth_alarm, rule_alarms, schedule_al
 from .alerts import create_alert_topic
 from .aws_context import AwsContext
 from .config import load_config, sso_applications
+from .dashboard import create_dashboard, metric_alarms
 from .domain import adopt_domain, create_domain
 from .functions import SharedResources, create_function
 from .keys import create_key
@@ -78,6 +79,8 @@ def build() -> dict[str, pulumi.Input]:
     rule_alarms("drift-events", config, drift_rule, alerts)
     schedule_alarms(config, schedule_group, alerts)
     sweep_heartbeat(config, compliance_sweep, alerts)
+    own_alarms = metric_alarms(config, membership_sync, compliance_sweep, alerts)
+    create_dashboard(config, ctx.region, membership_sync, compliance_sweep, own_alarms)
 
     outputs: dict[str, pulumi.Input] = {
         "studioUrl": domain.url,

@@ -23,6 +23,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod metrics;
 pub mod model;
 pub mod naming;
 pub mod operator;

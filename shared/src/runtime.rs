@@ -20,11 +20,15 @@ use crate::drift::Guard;
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{Result, WardenError};
 use crate::events;
+use crate::metrics::{AwsCalls, InputKind, Metered, MeteredClient, Telemetry};
 use crate::policy::Policy;
 use crate::ports::{Directory, Studio};
 use crate::service::{self, DriftCheck, Function};
 
+mod init_error;
+mod metered;
 mod payload;
+pub use metered::handle_with_metrics;
 pub use payload::Payload;
 
 /// The engine over the real AWS adapters.
@@ -142,17 +146,26 @@ pub async fn load_sdk_config() -> SdkConfig {
 
 /// Builds the engine's adapters from one `SdkConfig`.
 pub fn build_engine(settings: &Settings, sdk: &SdkConfig) -> AwsEngine {
+    build_engine_with(settings, sdk, None)
+}
+
+/// As [`build_engine`], with every client counting its calls into `calls`.
+pub fn build_engine_with(
+    settings: &Settings,
+    sdk: &SdkConfig,
+    calls: Option<&AwsCalls>,
+) -> AwsEngine {
     let policy = settings.policy.clone();
     // The Identity Store lives in the Identity Center home region, which may differ.
     let identity_config = {
-        let mut b = aws_sdk_identitystore::config::Builder::from(sdk);
+        let mut b = aws_sdk_identitystore::config::Builder::from(sdk).metered(calls);
         if let Some(region) = &policy.identity_store.region {
             b = b.region(Region::new(region.clone()));
         }
         b.build()
     };
     let sso_config = {
-        let mut b = aws_sdk_ssoadmin::config::Builder::from(sdk);
+        let mut b = aws_sdk_ssoadmin::config::Builder::from(sdk).metered(calls);
         if let Some(region) = &policy.identity_store.region {
             b = b.region(Region::new(region.clone()));
         }
@@ -167,11 +180,14 @@ pub fn build_engine(settings: &Settings, sdk: &SdkConfig) -> AwsEngine {
         )
         .with_rate(identity_rate.clone()),
         studio: SageMakerStudio::new(
-            aws_sdk_sagemaker::Client::new(sdk),
+            aws_sdk_sagemaker::Client::metered(sdk, calls),
             aws_sdk_ssoadmin::Client::from_conf(sso_config),
         )
         .with_rates(CallRate::per_second(settings.sagemaker_tps), identity_rate),
-        ledger: DynamoLedger::new(aws_sdk_dynamodb::Client::new(sdk), settings.table.clone()),
+        ledger: DynamoLedger::new(
+            aws_sdk_dynamodb::Client::metered(sdk, calls),
+            settings.table.clone(),
+        ),
         options: EngineOptions {
             concurrency: settings.concurrency,
             ..EngineOptions::default()
@@ -229,7 +245,7 @@ where
     L: crate::engine::Store,
     G: DriftCheck,
 {
-    handle_inner(None, engine, guard, event).await
+    handle_inner(None, engine, guard, event, None).await
 }
 
 /// Handles one invocation as the given function: inputs meant for the other are refused.
@@ -246,7 +262,7 @@ where
     L: crate::engine::Store,
     G: DriftCheck,
 {
-    handle_inner(Some(function), engine, guard, event).await
+    handle_inner(Some(function), engine, guard, event, None).await
 }
 
 /// Classify, route, report. Never panics; every failure becomes a [`HandlerError`] whose
@@ -256,6 +272,7 @@ async fn handle_inner<D, S, L, G, P>(
     engine: &Engine<D, S, L>,
     guard: &G,
     event: LambdaEvent<P>,
+    telemetry: Option<&Telemetry>,
 ) -> std::result::Result<Value, HandlerError>
 where
     P: Into<Payload>,
@@ -264,12 +281,22 @@ where
     L: crate::engine::Store,
     G: DriftCheck,
 {
+    let started = tokio::time::Instant::now();
     let (payload, ctx) = event.into_parts();
     let payload = match payload.into() {
         Payload::Json(value) => value,
         Payload::Malformed(reason) => {
             tracing::error!(request_id = %ctx.request_id, %reason, "payload is not JSON: nothing done");
-            return Err(HandlerError(events::EventError::NotJson { reason }.into()));
+            let e = WardenError::from(events::EventError::NotJson { reason });
+            if let Some(t) = telemetry {
+                t.emit(
+                    InputKind::Unclassified,
+                    Err(&e),
+                    started.elapsed(),
+                    &ctx.request_id,
+                );
+            }
+            return Err(HandlerError(e));
         }
     };
     let event_id = payload
@@ -282,46 +309,56 @@ where
     let span =
         tracing::info_span!("invocation", request_id = %ctx.request_id, event_id = %event_id);
     async move {
-        let inbound =
-            events::classify(&payload, &engine.policy.identity_store.id).map_err(|e| {
-                tracing::error!(error = %e, "malformed input: nothing done");
-                HandlerError(e.into())
-            })?;
-        if let Some(function) = function {
-            function.accepts(&inbound).map_err(|why| {
-                tracing::error!(function = function.name(), "{why}");
-                HandlerError(WardenError::WrongFunction(why))
-            })?;
+        let mut input = InputKind::Unclassified;
+        let answer = async {
+            let inbound =
+                events::classify(&payload, &engine.policy.identity_store.id).map_err(|e| {
+                    tracing::error!(error = %e, "malformed input: nothing done");
+                    WardenError::from(e)
+                })?;
+            input = InputKind::of(&inbound);
+            if let Some(function) = function {
+                function.accepts(&inbound).map_err(|why| {
+                    tracing::error!(function = function.name(), "{why}");
+                    WardenError::WrongFunction(why)
+                })?;
+            }
+            // Lambda's deadline is in milliseconds since the epoch.
+            let now_ms =
+                u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
+                    .unwrap_or(0);
+            let deadline = (ctx.deadline > now_ms).then(|| {
+                tokio::time::Instant::now() + Duration::from_millis(ctx.deadline - now_ms)
+            });
+            // Boxed: the routes' futures are deep, and boxing keeps the binaries' future types
+            // within the compiler's layout depth limit. The engine waits on no AWS call past its
+            // time for calls; whatever still runs when the time to answer comes (the ledger
+            // writes that record a cut run, the drift checks of an event) is abandoned, so that
+            // Lambda gets a Retryable answer rather than a timeout (see `crate::deadline`).
+            let answer_by = crate::deadline::answer_by(deadline, engine.options.deadline_margin);
+            crate::deadline::within(
+                answer_by,
+                "the invocation",
+                Box::pin(service::route(
+                    engine,
+                    guard,
+                    inbound,
+                    now_epoch(),
+                    deadline,
+                )),
+            )
+            .await
+            .inspect_err(|e| {
+                tracing::error!(error = %e, retryable = e.is_retryable(), "invocation failed");
+            })
         }
-        // Lambda's deadline is in milliseconds since the epoch.
-        let now_ms =
-            u64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000)
-                .unwrap_or(0);
-        let deadline = (ctx.deadline > now_ms)
-            .then(|| tokio::time::Instant::now() + Duration::from_millis(ctx.deadline - now_ms));
-        // Boxed: the routes' futures are deep, and boxing keeps the binaries' future types
-        // within the compiler's layout depth limit. The engine waits on no AWS call past its
-        // time for calls; whatever still runs when the time to answer comes (the ledger
-        // writes that record a cut run, the drift checks of an event) is abandoned, so that
-        // Lambda gets a Retryable answer rather than a timeout (see `crate::deadline`).
-        let answer_by = crate::deadline::answer_by(deadline, engine.options.deadline_margin);
-        let report = crate::deadline::within(
-            answer_by,
-            "the invocation",
-            Box::pin(service::route(
-                engine,
-                guard,
-                inbound,
-                now_epoch(),
-                deadline,
-            )),
-        )
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, retryable = e.is_retryable(), "invocation failed");
-            HandlerError(e)
-        })?;
-        report.to_response().map_err(HandlerError)
+        .await;
+        if let Some(t) = telemetry {
+            t.emit(input, answer.as_ref(), started.elapsed(), &ctx.request_id);
+        }
+        answer
+            .and_then(|report| report.to_response())
+            .map_err(HandlerError)
     }
     .instrument(span)
     .await
@@ -333,10 +370,20 @@ pub type AwsGuard = Guard<SageMakerStudio, Ec2Network, SnsAlerts, DynamoLedger>;
 /// Builds the drift checker from the same `SdkConfig`, sharing the engine's SageMaker adapter
 /// (and its call rate) and ledger.
 pub fn build_guard(settings: &Settings, sdk: &SdkConfig, engine: &AwsEngine) -> AwsGuard {
+    build_guard_with(settings, sdk, engine, None)
+}
+
+/// As [`build_guard`], with its own clients (SNS, EC2) counting their calls into `calls`.
+pub fn build_guard_with(
+    settings: &Settings,
+    sdk: &SdkConfig,
+    engine: &AwsEngine,
+    calls: Option<&AwsCalls>,
+) -> AwsGuard {
     let alerts = settings
         .topic_arn
         .as_ref()
-        .map(|arn| SnsAlerts::new(aws_sdk_sns::Client::new(sdk), arn.clone()));
+        .map(|arn| SnsAlerts::new(aws_sdk_sns::Client::metered(sdk, calls), arn.clone()));
     if alerts.is_none() {
         tracing::warn!(
             "WARDEN_TOPIC_ARN is not set: drift findings are recorded in the ledger and logged, but no alert is published"
@@ -345,7 +392,7 @@ pub fn build_guard(settings: &Settings, sdk: &SdkConfig, engine: &AwsEngine) -> 
     Guard {
         policy: settings.policy.clone(),
         inspector: engine.studio.clone(),
-        network: Ec2Network::new(aws_sdk_ec2::Client::new(sdk)),
+        network: Ec2Network::new(aws_sdk_ec2::Client::metered(sdk, calls)),
         alerts,
         store: engine.ledger.clone(),
         region: sdk
@@ -356,47 +403,6 @@ pub fn build_guard(settings: &Settings, sdk: &SdkConfig, engine: &AwsEngine) -> 
     }
 }
 
-/// Tells Lambda why the function cannot start (`POST /runtime/init/error`), so that the
-/// failed invocation carries the configuration error (`NonRetryable.Config`, with the
-/// policy's file, line and column) rather than a bare `Runtime.ExitError`. Best effort: the
-/// error is also logged, and the process exits either way.
-async fn report_init_error(error: &WardenError) {
-    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
-        return;
-    };
-    let Ok(base) = format!("http://{api}").parse::<http::Uri>() else {
-        tracing::warn!(api = %api, "AWS_LAMBDA_RUNTIME_API is not host:port; init error not reported");
-        return;
-    };
-    if base.authority().is_none() {
-        return;
-    }
-    let diagnostic = diagnostic_of(error);
-    let body = serde_json::json!({
-        "errorType": diagnostic.error_type,
-        "errorMessage": diagnostic.error_message,
-    });
-    let request = lambda_runtime_api_client::build_request()
-        .method("POST")
-        .uri("/2018-06-01/runtime/init/error")
-        .header("lambda-runtime-function-error-type", "Runtime.InitError")
-        .header("content-type", "application/json")
-        .body(lambda_runtime_api_client::body::Body::from(
-            body.to_string(),
-        ));
-    let client = lambda_runtime_api_client::PooledClient::builder()
-        .with_endpoint(base)
-        .build();
-    match request {
-        Ok(request) => {
-            if let Err(e) = client.call(request).await {
-                tracing::warn!(error = %e, "init error not reported to the Runtime API");
-            }
-        }
-        Err(e) => tracing::warn!(error = %e, "init error request not built"),
-    }
-}
-
 /// The whole `main` of a function: tracing, settings, clients, then the runtime loop.
 pub async fn run_lambda(function: Function) -> std::result::Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
@@ -404,21 +410,29 @@ pub async fn run_lambda(function: Function) -> std::result::Result<(), lambda_ru
         Ok(settings) => settings,
         Err(e) => {
             tracing::error!(error = %e, "cold start failed");
-            report_init_error(&e).await;
+            init_error::report_init_error(&e).await;
             return Err(e.into());
         }
     };
     let sdk = load_sdk_config().await;
-    let engine = build_engine(&settings, &sdk);
+    // One EMF line per invocation on stdout; the clients count their calls for it.
+    let telemetry = Telemetry::from_lookup(
+        |k| std::env::var(k).ok(),
+        function.name(),
+        Arc::new(crate::metrics::Stdout),
+    );
+    let engine = build_engine_with(&settings, &sdk, Some(&telemetry.calls));
     tracing::info!(
         domains = settings.policy.domains.len(),
         mappings = settings.policy.mappings.len(),
         "cold start: policy loaded, clients built"
     );
-    let guard = build_guard(&settings, &sdk, &engine);
-    let (engine, guard) = (&engine, &guard);
+    let guard = build_guard_with(&settings, &sdk, &engine, Some(&telemetry.calls));
+    let (engine, guard, telemetry) = (&engine, &guard, &telemetry);
     lambda_runtime::run(lambda_runtime::service_fn(
-        move |event: LambdaEvent<Payload>| handle_as(function, engine, guard, event),
+        move |event: LambdaEvent<Payload>| {
+            handle_with_metrics(function, engine, guard, event, telemetry)
+        },
     ))
     .await
 }

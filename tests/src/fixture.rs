@@ -664,6 +664,45 @@ impl World {
         (engine, guard)
     }
 
+    /// Feeds a payload to the real handler as `function` runs in Lambda, with metrics: the
+    /// world's functions built again with clients that count their AWS calls, and the one
+    /// embedded metric format record the invocation writes (captured instead of stdout).
+    /// Answers the handler's answer and the record.
+    pub async fn invoke_metered(
+        &self,
+        function: warden::service::Function,
+        payload: impl Into<warden::runtime::Payload>,
+    ) -> (Result<Value, HandlerError>, String) {
+        let sink = warden::metrics::Captured::default();
+        let telemetry = warden::metrics::Telemetry::from_lookup(
+            |_| None,
+            function.name(),
+            std::sync::Arc::new(sink.clone()),
+        );
+        let settings = Settings {
+            policy: self.engine.policy.clone(),
+            table: self.table.clone(),
+            concurrency: 4,
+            identity_tps: 200,
+            sagemaker_tps: 200,
+            topic_arn: Some(self.topic_arn.clone()),
+        };
+        let calls = Some(&telemetry.calls);
+        let engine = warden::runtime::build_engine_with(&settings, &self.sdk, calls);
+        let guard = warden::runtime::build_guard_with(&settings, &self.sdk, &engine, calls);
+        let mut context = Context::default();
+        context.request_id = format!("req-{}", ulid_like());
+        let answer = warden::runtime::handle_with_metrics(
+            function,
+            &engine,
+            &guard,
+            LambdaEvent::new(payload.into(), context),
+            &telemetry,
+        )
+        .await;
+        (answer, sink.lines().join("\n"))
+    }
+
     /// Feeds a payload to the real handler of `engine` and `guard`, with Lambda's deadline
     /// `time_left` from now.
     pub async fn invoke_within(

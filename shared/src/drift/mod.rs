@@ -23,6 +23,7 @@ use std::sync::Arc;
 use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
+use crate::catalogue::Severity;
 use crate::error::{Result, WardenError};
 use crate::events::{Change, Subject};
 use crate::ids::{DomainId, ResourceName, SecurityGroupId};
@@ -69,6 +70,9 @@ pub struct DriftReport {
     pub domains: Vec<String>,
     /// Findings open after this run, as `rule#resource` (in the part of the domain checked).
     pub open: Vec<String>,
+    /// The findings of `open`, counted by severity (for the metrics).
+    #[serde(skip)]
+    pub open_by_severity: BTreeMap<Severity, u64>,
     pub opened: Vec<String>,
     pub reminded: Vec<String>,
     pub resolved: Vec<String>,
@@ -303,6 +307,9 @@ where
         }
         if plan {
             report.open.extend(findings::keys(&eval.findings));
+            for f in &eval.findings {
+                *report.open_by_severity.entry(f.severity).or_insert(0) += 1;
+            }
             report.findings.extend(eval.findings);
             return Ok(());
         }
@@ -361,6 +368,7 @@ where
         for f in &eval.findings {
             if baseline.exemption(&f.rule, &f.resource, now).is_none() {
                 report.open.push(f.key());
+                *report.open_by_severity.entry(f.severity).or_insert(0) += 1;
             }
         }
         Ok(())

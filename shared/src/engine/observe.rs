@@ -296,7 +296,10 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 .await?;
             if scope_users.is_none() && run.mode == Mode::Apply {
                 let open = self.raise_safety(run, domain, report.hold.as_ref()).await?;
-                report.safety.extend(open);
+                for (key, severity) in open {
+                    *report.open_by_severity.entry(severity).or_insert(0) += 1;
+                    report.safety.push(key);
+                }
             }
             if run.hand_on {
                 report.observed.insert(

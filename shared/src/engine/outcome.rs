@@ -203,6 +203,9 @@ pub struct Report {
     /// `mapping.renamed#ml-researchers`: alerted once when opened, like drift findings.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub safety: Vec<String>,
+    /// The open safety findings of [`Report::safety`], counted by severity (for the metrics).
+    #[serde(skip)]
+    pub open_by_severity: BTreeMap<crate::catalogue::Severity, u64>,
     /// Failures, one line each; the run went on past them.
     pub failures: Vec<String>,
     /// Whether some failure may go away if the same input is tried again.
@@ -229,6 +232,7 @@ impl Report {
             held: Vec::new(),
             hold: None,
             safety: Vec::new(),
+            open_by_severity: BTreeMap::new(),
             failures: Vec::new(),
             retryable_failure: false,
             observed: BTreeMap::new(),

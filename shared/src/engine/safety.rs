@@ -4,7 +4,7 @@
 //! leave these rules to the reconcile.
 
 use super::{Engine, Run, Store};
-use crate::catalogue::is_safety_rule;
+use crate::catalogue::{Severity, is_safety_rule};
 use crate::drift::findings::{alert_message, transitions};
 use crate::drift::rules::Evaluation;
 use crate::error::{Result, WardenError};
@@ -14,13 +14,13 @@ use crate::safety::{self, HoldReport};
 
 impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
     /// Opens, reminds and resolves the safety findings of one domain after a full sweep, and
-    /// answers the keys of those open.
+    /// answers the keys of those open, with their severities.
     pub(super) async fn raise_safety(
         &self,
         run: &Run,
         domain: &Domain,
         hold: Option<&HoldReport>,
-    ) -> Result<Vec<String>> {
+    ) -> Result<Vec<(String, Severity)>> {
         let default = Baseline::default();
         let baseline = domain.baseline.as_ref().unwrap_or(&default);
         let mut found =
@@ -33,7 +33,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             .into_iter()
             .filter(|f| is_safety_rule(&f.rule))
             .collect();
-        let open: Vec<String> = found.iter().map(|f| f.key()).collect();
+        let open: Vec<(String, Severity)> = found.iter().map(|f| (f.key(), f.severity)).collect();
         if found.is_empty() && previous.is_empty() {
             return Ok(open);
         }

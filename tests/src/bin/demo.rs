@@ -340,7 +340,13 @@ async fn safety_net(world: &mut World, bo: &str, bo_membership: String) -> Resul
     for (_, membership) in &team {
         world.leave(membership).await?;
     }
-    let report = world.invoke(json!({"mode": "apply"})).await?;
+    let (answer, metrics) = world
+        .invoke_metered(
+            warden::service::Function::ComplianceSweep,
+            json!({"mode": "apply"}),
+        )
+        .await;
+    let report = answer?;
     let hold = &report["hold"];
     let id = hold["id"]
         .as_str()
@@ -358,6 +364,11 @@ async fn safety_net(world: &mut World, bo: &str, bo_membership: String) -> Resul
             a.attributes.get("severity").map_or("-", String::as_str)
         ));
     }
+    say(
+        "the sweep's metrics record (one EMF line on stdout; CloudWatch Logs extracts the metrics,",
+    );
+    say("and the stack's alarms \"hold waiting\" and \"critical finding open\" fire on it):");
+    say(&metrics);
     let plan = world.invoke(json!({"mode": "plan"})).await?;
     say(format!(
         "{{\"mode\":\"plan\"}} shows the same hold: {}",
