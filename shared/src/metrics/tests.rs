@@ -43,6 +43,7 @@ fn entitlement(n: u8) -> Box<Entitlement> {
             security_groups: vec![],
             tags: BTreeMap::new(),
             apps: AppDefaults::default(),
+            private_space: None,
         },
         template_hash: "h".into(),
     })
