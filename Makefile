@@ -32,7 +32,7 @@ POLICY_BUILD = cargo build --locked -p studio-warden --bin studio-warden
 # A one-line notice before a build that will compile the AWS SDKs from scratch.
 TARGET_DIR = $(or $(CARGO_TARGET_DIR),target)
 define sdk-notice
-@ls $(TARGET_DIR)/debug/deps/libaws_sdk_ec2-*.rlib >/dev/null 2>&1 || echo "First build: compiling the AWS SDKs, tens of minutes on 2 cores (once: make test, make demo and make check-policy share them)."
+@ls $(TARGET_DIR)/debug/deps/libaws_sdk_ec2-*.rlib >/dev/null 2>&1 || echo "First build: compiling the AWS SDKs, about 10 minutes on 2 cores (once: make test, make demo and make check-policy share them)."
 endef
 
 .PHONY: help venv rust-targets lint test test-rust test-infra test-emulator demo emulator check-policy check-build-reuse package deploy deploy-fn bench clean-venv
