@@ -4,7 +4,7 @@ sso-admin and Identity Store operations moto lacks, fault switches and call stat
 on one port.
 
     python tests/emulator/emulator.py [--host 127.0.0.1] [--port 0] [--seed N]
-        [--status-delay SECONDS] [--profile-quota N] [--fault SPEC]...
+        [--status-delay SECONDS] [--profile-quota N] [--fault SPEC]... [--rate-limit SPEC]...
 
 Prints exactly one line ``EMULATOR READY http://HOST:PORT`` on stdout once it listens.
 Exits on SIGTERM/SIGINT and by itself when its parent process dies.
@@ -21,12 +21,18 @@ Control endpoint (same port):
                             (replaces the rules; "*" matches any service/operation)
     GET  /_emulator/faults  the current rules
     POST /_emulator/reset   clears faults, stats, moto state and the extensions' state
-    GET  /_emulator/stats   {"calls": {"service:Operation": n}, "faults": {...}, "total_calls": n}
+    GET  /_emulator/stats   {"calls": {"service:Operation": n}, "faults": {...}, "total_calls": n,
+                            "rate_limited": {...}, "accounts": {account: {region: {service:
+                            {calls, accepted, rate_limited, faults}}}}}
                             (+ "timeline": [[arrival, done, "service:Operation", fault], ...]
                             while the call timeline is on; times are time.monotonic())
+                            (+ "rate_limit_buckets": [...] while a rate limit is set)
     POST /_emulator/config  JSON {status_delay?, profile_quota?, seed?, call_timeline?,
                             fast_transactions?, transaction_hold_ms?, identity_stores?,
-                            identity_center_account?}
+                            identity_center_account?, rate_limits?}
+                            rate_limits: {service: {per_second, burst?, per_operation?}}, a token
+                            bucket per (service, account, region) (ratelimit.py); replaces every
+                            limit, {} switches them off
     POST /_emulator/identitystore/user-status  JSON {IdentityStoreId, UserId, UserStatus}
     POST /_emulator/identitystore/seed  JSON {IdentityStoreId, Groups, Users, Prefix} (benchmarks)
     POST /_emulator/sagemaker/profile-status   JSON {DomainId, UserProfileName, Status}
@@ -83,6 +89,7 @@ import dynamodb_ext  # noqa: E402
 import ec2_ext  # noqa: E402,F401  (installs the EC2 fixes)
 import events_ext  # noqa: E402,F401  (installs cross-account event bus delivery)
 import faults  # noqa: E402
+import ratelimit  # noqa: E402
 import identitystore_ext  # noqa: E402,F401  (installs the Identity Store fixes)
 import sagemaker_ext  # noqa: E402,F401  (installs the SageMaker operations)
 import sns_ext  # noqa: E402
@@ -116,8 +123,9 @@ def reset_all_state() -> None:
 
 
 class Emulator:
-    def __init__(self, engine: faults.FaultEngine) -> None:
+    def __init__(self, engine: faults.FaultEngine, limiter: ratelimit.RateLimiter | None = None) -> None:
         self.engine = engine
+        self.limiter = limiter if limiter is not None else ratelimit.RateLimiter()
         self.moto = DomainDispatcherApplication(create_backend_app)
 
     # -- control endpoint ---------------------------------------------------------
@@ -131,7 +139,10 @@ class Emulator:
         if path == "/_emulator/health":
             return 200, {"status": "ok"}
         if path == "/_emulator/stats" and method == "GET":
-            return 200, self.engine.stats()
+            out = self.engine.stats()
+            if self.limiter.limits:
+                out["rate_limit_buckets"] = self.limiter.stats()
+            return 200, out
         if path == "/_emulator/faults":
             if method == "GET":
                 return 200, [r.to_json() for r in self.engine.rules]
@@ -261,6 +272,7 @@ class Emulator:
                 return 404 if isinstance(exc, KeyError) else 400, {"error": str(exc)}
         if path == "/_emulator/reset" and method == "POST":
             self.engine.reset()
+            self.limiter.reset()
             reset_all_state()
             return 200, {"status": "ok"}
         if path == "/_emulator/config":
@@ -268,7 +280,7 @@ class Emulator:
                 if not isinstance(payload, dict):
                     return 400, {"error": "expected a JSON object"}
                 try:
-                    apply_config(payload, self.engine)
+                    apply_config(payload, self.engine, self.limiter)
                 except (ValueError, TypeError) as exc:
                     return 400, {"error": str(exc)}
             if method in ("GET", "POST"):
@@ -282,6 +294,7 @@ class Emulator:
                     "call_timeline": self.engine.timeline_enabled,
                     "fast_transactions": dynamodb_ext.FAST_TRANSACTIONS["enabled"],
                     "transaction_hold_ms": dynamodb_ext.HOLD["ms"],
+                    "rate_limits": self.limiter.to_json(),
                 }
         return 404, {"error": f"unknown control endpoint {method} {path}"}
 
@@ -319,7 +332,18 @@ class Emulator:
                 caller = accounts.settle(environ)
         if attributed is not None:
             service, operation, _region = attributed
-            kind, latency = self.engine.decide(service, operation)
+            if not self.limiter.admit(service, operation, caller.account, _region, time.monotonic()):
+                # The rate model (ratelimit.py): answered as the service answers a throttled
+                # call, after the operation's injected latency; no fault is drawn.
+                environ["emulator.attributed"] = (service, operation, "rate_limit")
+                faults.sleep_ms(self.engine.count_rate_limited(service, operation, caller.account, _region))
+                if (service, operation) == ("dynamodb", "TransactWriteItems"):
+                    return dynamodb_ext.throttled_transaction(body, start_response)
+                status, headers, payload = faults.error_response(service, "throttle")
+                headers.append(("Content-Length", str(len(payload))))
+                start_response(f"{status} {'Service Unavailable' if status >= 500 else 'Bad Request'}", headers)
+                return [payload]
+            kind, latency = self.engine.decide(service, operation, caller.account, _region)
             environ["emulator.attributed"] = (service, operation, kind)
             faults.sleep_ms(latency)
             if kind == "throttle" and (service, operation) == ("dynamodb", "TransactWriteItems"):
@@ -406,8 +430,15 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     return body
 
 
-def apply_config(payload: dict[str, Any], engine: faults.FaultEngine) -> None:
+def apply_config(
+    payload: dict[str, Any], engine: faults.FaultEngine, limiter: ratelimit.RateLimiter | None = None
+) -> None:
     s = config.SETTINGS
+    if payload.get("rate_limits") is not None:
+        if limiter is None:
+            raise ValueError("rate_limits: no rate model here")
+        # First, so that a refused rate_limits changes nothing.
+        limiter.configure(payload["rate_limits"])
     if payload.get("status_delay") is not None:
         delay = float(payload["status_delay"])
         if delay < 0:
@@ -497,6 +528,14 @@ def main(argv: list[str] | None = None) -> int:
         default=_PPID_AT_START,
         help="exit when this process is no longer our parent (default: the parent at start-up)",
     )
+    parser.add_argument(
+        "--rate-limit",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="SERVICE:PER_SECOND[:BURST], e.g. sagemaker:8: a token bucket per account and region "
+        "(ec2: per API action too); repeatable; off by default",
+    )
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     parser.add_argument(
         "--fast-transactions",
@@ -509,6 +548,11 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         rules = [faults.FaultRule.parse(spec) for spec in args.fault]
+    except ValueError as exc:
+        parser.error(str(exc))
+    limiter = ratelimit.RateLimiter()
+    try:
+        limiter.set_limits(dict(ratelimit.Limit.parse(spec) for spec in args.rate_limit))
     except ValueError as exc:
         parser.error(str(exc))
     engine = faults.FaultEngine(seed=args.seed)
@@ -531,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
 
-    app = Emulator(engine)
+    app = Emulator(engine, limiter)
     server = make_server(args.host, args.port, app, threaded=True, request_handler=MotoRequestHandler)
     host, port = server.server_address[:2]
     os.environ["MOTO_PORT"] = str(port)

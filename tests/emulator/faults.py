@@ -168,6 +168,10 @@ class FaultEngine:
         self._rngs: dict[tuple[str, str], random.Random] = {}
         self.calls: dict[str, int] = {}
         self.faults: dict[str, int] = {}
+        # Requests the rate model (ratelimit.py) throttled, by "service:Operation".
+        self.rate_limited: dict[str, int] = {}
+        # Per (account, region, service): [calls, rate limited, injected faults].
+        self.accounts: dict[tuple[str, str, str], list[int]] = {}
         # Optional call timeline (benchmarks): off unless switched on through
         # /_emulator/config {"call_timeline": true}. Each entry is one AWS call:
         # [arrival, done, "service:Operation", fault kind or None], both times
@@ -191,6 +195,8 @@ class FaultEngine:
             self._rngs.clear()
             self.calls.clear()
             self.faults.clear()
+            self.rate_limited.clear()
+            self.accounts.clear()
             self.timeline.clear()
 
     def stats(self) -> dict[str, Any]:
@@ -199,10 +205,54 @@ class FaultEngine:
                 "calls": dict(sorted(self.calls.items())),
                 "faults": dict(sorted(self.faults.items())),
                 "total_calls": sum(self.calls.values()),
+                "rate_limited": dict(sorted(self.rate_limited.items())),
+                "accounts": self._accounts_json(),
             }
             if self.timeline_enabled:
                 out["timeline"] = [list(entry) for entry in self.timeline]
             return out
+
+    def _accounts_json(self) -> dict[str, Any]:
+        """{account: {region: {service: {calls, accepted, rate_limited, faults}}}}; the
+        caller holds the lock."""
+        out: dict[str, Any] = {}
+        for (account, region, service), (calls, limited, faulted) in sorted(self.accounts.items()):
+            out.setdefault(account, {}).setdefault(region, {})[service] = {
+                "calls": calls,
+                "accepted": calls - limited - faulted,
+                "rate_limited": limited,
+                "faults": faulted,
+            }
+        return out
+
+    def _count_account(self, account: str | None, region: str | None, service: str, limited: int, faulted: int) -> None:
+        if account is None or region is None:
+            return
+        counts = self.accounts.get((account, region, service))
+        if counts is None:
+            counts = [0, 0, 0]
+            self.accounts[(account, region, service)] = counts
+        counts[0] += 1
+        counts[1] += limited
+        counts[2] += faulted
+
+    def count_rate_limited(self, service: str, operation: str, account: str, region: str) -> int:
+        """Count a call the rate model throttled (it draws no fault); return the latency
+        the most specific fault rule gives the operation, in ms."""
+        key = f"{service}:{operation}"
+        with self._lock:
+            self.calls[key] = self.calls.get(key, 0) + 1
+            self.rate_limited[key] = self.rate_limited.get(key, 0) + 1
+            self._count_account(account, region, service, 1, 0)
+            rule = self._rule(service, operation)
+            return rule.latency_ms if rule is not None else 0
+
+    def _rule(self, service: str, operation: str) -> FaultRule | None:
+        rule = None
+        for candidate in self.rules:
+            if candidate.matches(service, operation) and (rule is None or candidate.specificity() > rule.specificity()):
+                rule = candidate
+        return rule
 
     def set_timeline(self, enabled: bool) -> None:
         """Switch the call timeline on (cleared) or off (dropped)."""
@@ -218,18 +268,17 @@ class FaultEngine:
             if self.timeline_enabled and len(self.timeline) < TIMELINE_MAX:
                 self.timeline.append([arrival, done, f"{service}:{operation}", kind])
 
-    def decide(self, service: str, operation: str) -> tuple[str | None, int]:
-        """Count the call; return (fault kind or None, latency in ms)."""
+    def decide(
+        self, service: str, operation: str, account: str | None = None, region: str | None = None
+    ) -> tuple[str | None, int]:
+        """Count the call (and, given its account and region, for them); return (fault kind
+        or None, latency in ms)."""
         key = f"{service}:{operation}"
         with self._lock:
             self.calls[key] = self.calls.get(key, 0) + 1
-            rule = None
-            for candidate in self.rules:
-                if candidate.matches(service, operation) and (
-                    rule is None or candidate.specificity() > rule.specificity()
-                ):
-                    rule = candidate
+            rule = self._rule(service, operation)
             if rule is None:
+                self._count_account(account, region, service, 0, 0)
                 return None, 0
             rng = self._rngs.get((service, operation))
             if rng is None:
@@ -244,6 +293,7 @@ class FaultEngine:
             if kind:
                 fkey = f"{key}:{kind}"
                 self.faults[fkey] = self.faults.get(fkey, 0) + 1
+            self._count_account(account, region, service, 0, 1 if kind else 0)
             return kind, rule.latency_ms
 
 
