@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::ids::{DomainId, GroupId, IdentityStoreId, SecurityGroupId};
+use crate::ids::{AccountId, DomainId, GroupId, IdentityStoreId, SecurityGroupId, is_region};
 pub use crate::template::{
     AppDefaults, AppTypeSettings, CustomImage, IdleShutdown, PrivateSpace, ProfileTemplate,
 };
@@ -33,6 +33,9 @@ pub enum PolicyError {
 /// The validated policy.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Policy {
+    /// The function's own account and region, as far as they are known: domains without an
+    /// `account` and `region` live there.
+    pub home: Home,
     pub identity_store: IdentityStore,
     pub domains: Vec<Domain>,
     pub mappings: Vec<Mapping>,
@@ -44,15 +47,114 @@ pub struct IdentityStore {
     pub id: IdentityStoreId,
     /// The Identity Center home region, where the Identity Store API and the events live.
     pub region: Option<String>,
+    /// The role (ARN) assumed for Identity Store and SSO admin calls, when the functions do
+    /// not run in the Identity Center account (the management or delegated administrator
+    /// account); `None`: the functions' own credentials.
+    pub role: Option<String>,
+}
+
+/// The function's own account and region. The account comes from `WARDEN_ACCOUNT_ID` (the
+/// stack sets it), the region from `AWS_REGION` (Lambda sets it); either may be unknown to a
+/// tool that validates a policy, and then a policy that places a domain elsewhere is refused
+/// rather than guessed at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Home {
+    pub account: Option<AccountId>,
+    pub region: Option<String>,
+}
+
+impl Home {
+    /// `WARDEN_ACCOUNT_ID`, and `AWS_REGION` (else `AWS_DEFAULT_REGION`), from `env`.
+    pub fn from_lookup(env: &impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let account = match env("WARDEN_ACCOUNT_ID").filter(|a| !a.trim().is_empty()) {
+            None => None,
+            Some(a) => {
+                Some(AccountId::parse(a.trim()).map_err(|e| format!("WARDEN_ACCOUNT_ID: {e}"))?)
+            }
+        };
+        let region = env("AWS_REGION")
+            .or_else(|| env("AWS_DEFAULT_REGION"))
+            .filter(|r| is_region(r));
+        Ok(Self { account, region })
+    }
+}
+
+/// Where a domain outside the function's own account and region lives.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Place {
+    pub account: AccountId,
+    pub region: String,
+}
+
+impl std::fmt::Display for Place {
+    /// `<account>#<region>`: also the message group of the domain's work on the queue.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}#{}", self.account, self.region)
+    }
+}
+
+/// The role assumed in a domain's account when the policy names none: the spoke stack's.
+pub const DEFAULT_SPOKE_ROLE: &str = "studio-warden-spoke";
+/// The session name of every assumed role (CloudTrail shows it in the spoke).
+pub const ROLE_SESSION_NAME: &str = "studio-warden";
+
+/// The AWS partition of a region: `aws`, `aws-cn`, `aws-us-gov`.
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Domain {
     /// The local name mappings refer to.
     pub name: String,
+    /// The domain's identity: its `d-...` id and, for a domain elsewhere, its place.
     pub id: DomainId,
+    /// Where the domain lives; `None`: the function's own account and region.
+    pub place: Option<Place>,
+    /// The role (ARN) assumed to reach the domain; `None`: the function's own credentials.
+    pub role: Option<String>,
     /// The secure network baseline the drift checks hold the domain to; `None`: no drift checks.
     pub baseline: Option<Baseline>,
+}
+
+impl Domain {
+    /// Whether an event from `account` and `region` (its envelope's) is about this domain's
+    /// place. An unknown own account (no `WARDEN_ACCOUNT_ID`) matches any account: the
+    /// single-account stack receives only its own account's events.
+    pub fn is_at(&self, home: &Home, account: Option<&str>, region: Option<&str>) -> bool {
+        let (want_account, want_region) = match &self.place {
+            Some(p) => (Some(p.account.as_str()), Some(p.region.as_str())),
+            None => (
+                home.account.as_ref().map(AccountId::as_str),
+                home.region.as_deref(),
+            ),
+        };
+        let same = |want: Option<&str>, got: Option<&str>| match (want, got) {
+            (Some(w), Some(g)) => w == g,
+            // Unknown on either side: only the function's own place may be assumed.
+            _ => self.place.is_none(),
+        };
+        same(want_account, account) && same(want_region, region)
+    }
+
+    /// The message group of this domain's work on the queue: its account and region, so that
+    /// work in one account is serial (its throttle) and across accounts parallel.
+    pub fn message_group(&self, home: &Home) -> String {
+        match &self.place {
+            Some(p) => p.to_string(),
+            None => format!(
+                "{}#{}",
+                home.account.as_ref().map_or("self", AccountId::as_str),
+                home.region.as_deref().unwrap_or("home")
+            ),
+        }
+    }
 }
 
 /// How a mapping names its group: by id, or by display name resolved at run time.
@@ -176,6 +278,18 @@ impl Policy {
         origin: &str,
         domain_ids: &BTreeMap<String, String>,
     ) -> Result<Policy, PolicyError> {
+        Self::parse_at(source, origin, domain_ids, &Home::default())
+    }
+
+    /// As [`Policy::parse`], for a function whose own account and region are `home`: a
+    /// domain in another account or region is placed there, and one naming the function's own
+    /// account and region is the same domain as one naming neither.
+    pub fn parse_at(
+        source: &str,
+        origin: &str,
+        domain_ids: &BTreeMap<String, String>,
+        home: &Home,
+    ) -> Result<Policy, PolicyError> {
         let raw: RawPolicy = toml::from_str(source).map_err(|e| {
             let (line, column) = e
                 .span()
@@ -188,7 +302,12 @@ impl Policy {
                 message: e.message().trim().to_owned(),
             }
         })?;
-        Validator { source, origin }.validate(raw, domain_ids)
+        Validator {
+            source,
+            origin,
+            home,
+        }
+        .validate(raw, domain_ids)
     }
 
     pub fn domain(&self, name: &str) -> Option<&Domain> {
@@ -197,6 +316,20 @@ impl Policy {
 
     pub fn domain_by_id(&self, id: &DomainId) -> Option<&Domain> {
         self.domains.iter().find(|d| &d.id == id)
+    }
+
+    /// The domain SageMaker calls `id` in the account and region an event came from (its
+    /// envelope's `account` and `region`): a domain of the same `d-...` in another place is
+    /// not it.
+    pub fn domain_at(
+        &self,
+        id: &DomainId,
+        account: Option<&str>,
+        region: Option<&str>,
+    ) -> Option<&Domain> {
+        self.domains
+            .iter()
+            .find(|d| d.id.as_str() == id.as_str() && d.is_at(&self.home, account, region))
     }
 
     /// The mappings that send users to the given domain, highest priority first.
@@ -231,6 +364,7 @@ struct RawPolicy {
 struct RawIdentityStore {
     id: Spanned<String>,
     region: Option<Spanned<String>>,
+    role: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -238,6 +372,9 @@ struct RawIdentityStore {
 struct RawDomain {
     name: Spanned<String>,
     id: Option<Spanned<String>>,
+    account: Option<Spanned<String>>,
+    region: Option<Spanned<String>>,
+    role: Option<Spanned<String>>,
     baseline: Option<RawBaseline>,
 }
 
@@ -441,6 +578,7 @@ const MAX_MAPPING_TAGS: usize = 40;
 struct Validator<'a> {
     source: &'a str,
     origin: &'a str,
+    home: &'a Home,
 }
 
 impl Validator<'_> {
@@ -465,6 +603,143 @@ impl Validator<'_> {
         }
     }
 
+    /// A domain's place and the role that reaches it. A domain naming neither account nor
+    /// region (or the function's own) is at home and reached with the function's own
+    /// credentials unless it names a role; one in another account is reached through `role`,
+    /// by default [`DEFAULT_SPOKE_ROLE`].
+    fn place(
+        &self,
+        i: usize,
+        d: &RawDomain,
+    ) -> Result<(Option<Place>, Option<String>), PolicyError> {
+        let account = match &d.account {
+            None => None,
+            Some(a) => Some(
+                AccountId::parse(a.get_ref())
+                    .map_err(|e| self.at(a, format!("domains[{i}].account: {e}")))?,
+            ),
+        };
+        let region = match &d.region {
+            None => None,
+            Some(r) if is_region(r.get_ref()) => Some(r.get_ref().clone()),
+            Some(r) => {
+                return Err(self.at(
+                    r,
+                    format!(
+                        "domains[{i}].region: {:?} is not an AWS region name (like eu-west-1)",
+                        r.get_ref()
+                    ),
+                ));
+            }
+        };
+        // A place must be compared with the function's own, so both must be known.
+        if let (Some(a), None) = (&d.account, &self.home.account) {
+            return Err(self.at(a, format!(
+                "domains[{i}].account: the function's own account is unknown, so it cannot tell whether this is another account: set WARDEN_ACCOUNT_ID (the stack does)"
+            )));
+        }
+        if let (Some(r), None) = (&d.region, &self.home.region) {
+            return Err(self.at(
+                r,
+                format!(
+                    "domains[{i}].region: the function's own region is unknown: set AWS_REGION"
+                ),
+            ));
+        }
+        let other_account = account.filter(|a| Some(a) != self.home.account.as_ref());
+        let other_region = region.filter(|r| Some(r) != self.home.region.as_ref());
+        let place = match (&other_account, &other_region) {
+            (None, None) => None,
+            _ => {
+                let account = other_account.clone().or_else(|| self.home.account.clone());
+                let region = other_region.clone().or_else(|| self.home.region.clone());
+                match (account, region) {
+                    (Some(account), Some(region)) => Some(Place { account, region }),
+                    (None, _) => {
+                        return Err(self.at(&d.name, format!(
+                            "domains[{i}] is in another region: its ledger keys name the account, and the function's own account is unknown: set WARDEN_ACCOUNT_ID (the stack does)"
+                        )));
+                    }
+                    (_, None) => {
+                        return Err(self.at(&d.name, format!(
+                            "domains[{i}] is in another account: the function's own region is unknown: set AWS_REGION or give region"
+                        )));
+                    }
+                }
+            }
+        };
+        let account_of_domain = place
+            .as_ref()
+            .map(|p| &p.account)
+            .or(self.home.account.as_ref());
+        let region_of_domain = place
+            .as_ref()
+            .map(|p| p.region.as_str())
+            .or(self.home.region.as_deref());
+        let role = match (&d.role, &other_account) {
+            (Some(r), _) => Some(self.role(
+                &format!("domains[{i}].role"),
+                r,
+                account_of_domain,
+                region_of_domain,
+            )?),
+            (None, Some(account)) => Some(format!(
+                "arn:{}:iam::{account}:role/{DEFAULT_SPOKE_ROLE}",
+                partition_of(region_of_domain.unwrap_or_default())
+            )),
+            (None, None) => None,
+        };
+        Ok((place, role))
+    }
+
+    /// A role to assume, given as an ARN or a name: an ARN must be in `account` (a role in
+    /// another account would reach the wrong account's resources); a name becomes the ARN of
+    /// that role in `account`.
+    fn role(
+        &self,
+        field: &str,
+        raw: &Spanned<String>,
+        account: Option<&AccountId>,
+        region: Option<&str>,
+    ) -> Result<String, PolicyError> {
+        let value = raw.get_ref().trim();
+        if value.starts_with("arn:") {
+            if !is_role_arn(value) {
+                return Err(self.at(raw, format!(
+                    "{field}: {value:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/name)"
+                )));
+            }
+            let in_account = value.split(':').nth(4).unwrap_or_default();
+            if let Some(account) = account
+                && in_account != account.as_str()
+            {
+                return Err(self.at(raw, format!(
+                    "{field}: {value:?} is a role in account {in_account}, not in {account}, the account it must reach"
+                )));
+            }
+            return Ok(value.to_owned());
+        }
+        let is_name = !value.is_empty()
+            && value.len() <= 64
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+        if !is_name {
+            return Err(self.at(raw, format!(
+                "{field}: {value:?} is neither a role ARN nor a role name (1-64 of letters, digits and +=,.@_-)"
+            )));
+        }
+        let Some(account) = account else {
+            return Err(self.at(raw, format!(
+                "{field}: a role given by name needs the account it is in, and the function's own account is unknown: give the role's ARN or set WARDEN_ACCOUNT_ID"
+            )));
+        };
+        Ok(format!(
+            "arn:{}:iam::{account}:role/{value}",
+            partition_of(region.unwrap_or_default())
+        ))
+    }
+
     fn validate(
         &self,
         raw: RawPolicy,
@@ -483,6 +758,18 @@ impl Validator<'_> {
                 }
                 None => None,
             };
+        // The role is in the Identity Center account, which the policy does not otherwise
+        // name: only its ARN says which account that is.
+        let identity_role = match &raw.identity_store.role {
+            None => None,
+            Some(r) if !r.get_ref().trim().starts_with("arn:") => {
+                return Err(self.at(r, format!(
+                    "identity_store.role: {:?}: give the role's ARN (arn:aws:iam::<Identity Center account>:role/name)",
+                    r.get_ref()
+                )));
+            }
+            Some(r) => Some(self.role("identity_store.role", r, None, None)?),
+        };
 
         if raw.domains.is_empty() {
             return Err(self.unlocated("at least one [[domains]] entry is required"));
@@ -504,7 +791,7 @@ impl Validator<'_> {
                     format!("domains[{i}].name: {name:?} is declared twice"),
                 ));
             }
-            let id = match (&d.id, domain_ids.get(name)) {
+            let bare = match (&d.id, domain_ids.get(name)) {
                 (Some(id), _) => DomainId::parse(id.get_ref())
                     .map_err(|e| self.at(id, format!("domains[{i}].id: {e}")))?,
                 (None, Some(id)) => DomainId::parse(id).map_err(|e| {
@@ -520,6 +807,19 @@ impl Validator<'_> {
                         "domains[{i}].id is missing and WARDEN_DOMAIN_IDS does not name {name:?}"
                     )));
                 }
+            };
+            if bare.place().is_some() {
+                return Err(self.at(
+                    d.id.as_ref().unwrap_or(&d.name),
+                    format!("domains[{i}].id: {bare} must be the bare d-... id; the place goes in account and region"),
+                ));
+            }
+            let (place, role) = self.place(i, d)?;
+            let id = match &place {
+                None => bare,
+                Some(p) => bare
+                    .at(&p.account, &p.region)
+                    .map_err(|e| self.at(&d.name, format!("domains[{i}]: {e}")))?,
             };
             domain_refs.insert(
                 name.clone(),
@@ -537,7 +837,14 @@ impl Validator<'_> {
             if !seen_ids.insert(id.clone()) {
                 return Err(self.at(
                     &d.name,
-                    format!("domains[{i}]: domain id {id} is declared twice"),
+                    format!(
+                        "domains[{i}]: domain {} in {} is declared twice",
+                        id.as_str(),
+                        place.as_ref().map_or(
+                            "the function's own account and region".to_owned(),
+                            |p| format!("account {} region {}", p.account, p.region)
+                        )
+                    ),
                 ));
             }
             let baseline = match &d.baseline {
@@ -547,6 +854,8 @@ impl Validator<'_> {
             domains.push(Domain {
                 name: name.clone(),
                 id,
+                place,
+                role,
                 baseline,
             });
         }
@@ -609,6 +918,19 @@ impl Validator<'_> {
             if !is_role_arn(role) {
                 return Err(self.at(&m.execution_role, format!(
                     "mappings[{i}].execution_role: {role:?} is not an IAM role ARN (arn:aws:iam::123456789012:role/name)"
+                )));
+            }
+            // SageMaker passes the execution role in the domain's account: for a domain
+            // elsewhere, a role of another account is a mistake (and a way across accounts).
+            if let Some(place) = domains
+                .iter()
+                .find(|d: &&Domain| &d.name == domain)
+                .and_then(|d| d.place.as_ref())
+                && role.split(':').nth(4) != Some(place.account.as_str())
+            {
+                return Err(self.at(&m.execution_role, format!(
+                    "mappings[{i}].execution_role: {role:?} is not in account {}, where domain {domain:?} is",
+                    place.account
                 )));
             }
             let mut security_groups = Vec::with_capacity(m.security_groups.len());
@@ -727,9 +1049,11 @@ impl Validator<'_> {
         };
 
         Ok(Policy {
+            home: self.home.clone(),
             identity_store: IdentityStore {
                 id: store_id,
                 region,
+                role: identity_role,
             },
             domains,
             mappings,
@@ -838,18 +1162,6 @@ fn is_local_name(s: &str) -> bool {
         && s.len() <= 64
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-}
-
-fn is_region(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('-').collect();
-    parts.len() >= 3
-        && s.len() <= 32
-        && parts.iter().all(|p| {
-            !p.is_empty()
-                && p.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        })
-        && parts[parts.len() - 1].bytes().all(|b| b.is_ascii_digit())
 }
 
 /// `arn:<partition>:iam::<12 digits>:role/<path and name>`

@@ -30,6 +30,28 @@ pub fn summary(file: &str, policy: &Policy) -> String {
             ""
         }
     );
+    for d in &policy.domains {
+        if let Some(place) = &d.place {
+            let _ = writeln!(
+                out,
+                "  domain {} ({}): account {}, region {}, through {}",
+                d.name,
+                d.id.as_str(),
+                place.account,
+                place.region,
+                d.role
+                    .as_deref()
+                    .unwrap_or("the function's own credentials")
+            );
+        } else if let Some(role) = &d.role {
+            let _ = writeln!(
+                out,
+                "  domain {} ({}): the function's own account and region, through {role}",
+                d.name,
+                d.id.as_str()
+            );
+        }
+    }
     for m in &policy.mappings {
         let _ = writeln!(
             out,
@@ -56,6 +78,15 @@ pub fn run(domain_ids: &str, files: &[String], json: bool, out: &mut Output) -> 
             return Exit::Usage;
         }
     };
+    // The function's own account and region, as the function would see them (WARDEN_ACCOUNT_ID,
+    // AWS_REGION): a policy placing domains elsewhere is judged against them.
+    let home = match crate::policy::Home::from_lookup(&|k| std::env::var(k).ok()) {
+        Ok(home) => home,
+        Err(e) => {
+            out.err(format!("{e}\n"));
+            return Exit::Usage;
+        }
+    };
     let mut ok = true;
     let mut results = Vec::new();
     for file in files {
@@ -70,7 +101,7 @@ pub fn run(domain_ids: &str, files: &[String], json: bool, out: &mut Output) -> 
                 continue;
             }
         };
-        match Policy::parse(&source, file, &domain_ids) {
+        match Policy::parse_at(&source, file, &domain_ids, &home) {
             Ok(policy) => {
                 if !json {
                     out.out(summary(file, &policy));

@@ -425,3 +425,218 @@ fn exemptions_need_a_known_rule_and_a_date() {
     let (_, msg) = message(parse(&ok.replace("net.sg.open-ingress", "x")).expect_err("rule"));
     assert!(msg.contains("exemptions[0].rule"), "{msg}");
 }
+
+// Domains in other accounts and regions (organisations).
+
+const HUB: &str = "111111111111";
+
+fn hub() -> Home {
+    Home {
+        account: Some(AccountId::parse(HUB).expect("valid")),
+        region: Some("us-east-1".into()),
+    }
+}
+
+fn parse_home(src: &str, home: &Home) -> Result<Policy, PolicyError> {
+    Policy::parse_at(src, "policy.toml", &BTreeMap::new(), home)
+}
+
+/// Two domains of the same `d-...` id: one at home, one in account 222222222222, eu-west-1.
+fn placed(extra: &str) -> String {
+    MINIMAL.replace(
+        "[[mappings]]",
+        &format!(
+            "[[domains]]\nname = \"b\"\nid = \"d-research00001\"\naccount = \"222222222222\"\nregion = \"eu-west-1\"\n{extra}\n[[mappings]]"
+        ),
+    )
+}
+
+#[test]
+fn a_domain_elsewhere_is_placed_and_reached_through_the_spoke_role_by_default() {
+    let policy = parse_home(&placed(""), &hub()).expect("valid");
+    let home = policy.domain("research").expect("declared");
+    assert_eq!(home.place, None);
+    assert_eq!(home.role, None);
+    assert_eq!(home.id.to_string(), "d-research00001");
+    let b = policy.domain("b").expect("declared");
+    assert_eq!(
+        b.place,
+        Some(Place {
+            account: AccountId::parse("222222222222").expect("valid"),
+            region: "eu-west-1".into()
+        })
+    );
+    assert_eq!(
+        b.role.as_deref(),
+        Some("arn:aws:iam::222222222222:role/studio-warden-spoke")
+    );
+    // Same d- id, another place: another domain, with its own ledger key.
+    assert_ne!(b.id, home.id);
+    assert_eq!(b.id.as_str(), "d-research00001");
+    assert_eq!(b.id.to_string(), "d-research00001@222222222222/eu-west-1");
+    assert_eq!(b.message_group(&policy.home), "222222222222#eu-west-1");
+    assert_eq!(home.message_group(&policy.home), "111111111111#us-east-1");
+}
+
+#[test]
+fn the_functions_own_account_and_region_written_out_are_home() {
+    let src = MINIMAL.replace(
+        "id = \"d-research00001\"",
+        "id = \"d-research00001\"\naccount = \"111111111111\"\nregion = \"us-east-1\"",
+    );
+    let policy = parse_home(&src, &hub()).expect("valid");
+    let d = &policy.domains[0];
+    assert_eq!((d.place.as_ref(), d.role.as_ref()), (None, None));
+    assert_eq!(d.id.to_string(), "d-research00001", "ledger keys unchanged");
+}
+
+#[test]
+fn another_region_of_the_own_account_is_placed_without_a_role() {
+    let src = MINIMAL
+        .replace(
+            "id = \"d-research00001\"",
+            "id = \"d-research00001\"\nregion = \"eu-central-1\"",
+        )
+        .replace("111122223333", HUB);
+    let policy = parse_home(&src, &hub()).expect("valid");
+    let d = &policy.domains[0];
+    assert_eq!(
+        d.id.to_string(),
+        "d-research00001@111111111111/eu-central-1"
+    );
+    assert_eq!(d.role, None);
+}
+
+#[test]
+fn roles_by_name_or_arn_and_only_in_the_domains_account() {
+    let policy = parse_home(&placed("role = \"warden-reader\""), &hub()).expect("valid");
+    assert_eq!(
+        policy.domain("b").and_then(|d| d.role.as_deref()),
+        Some("arn:aws:iam::222222222222:role/warden-reader")
+    );
+    let arn = "role = \"arn:aws:iam::222222222222:role/path/warden\"";
+    let policy = parse_home(&placed(arn), &hub()).expect("valid");
+    assert_eq!(
+        policy.domain("b").and_then(|d| d.role.as_deref()),
+        Some("arn:aws:iam::222222222222:role/path/warden")
+    );
+    // A role of another account would reach the wrong account's resources.
+    let (_, msg) = message(
+        parse_home(
+            &placed("role = \"arn:aws:iam::333333333333:role/studio-warden-spoke\""),
+            &hub(),
+        )
+        .expect_err("refused"),
+    );
+    assert!(msg.contains("not in 222222222222"), "{msg}");
+    let (_, msg) =
+        message(parse_home(&placed("role = \"no spaces\""), &hub()).expect_err("refused"));
+    assert!(msg.contains("neither a role ARN nor a role name"), "{msg}");
+    // The China partition's ARN.
+    let cn = placed("").replace("eu-west-1", "cn-north-1");
+    let policy = parse_home(&cn, &hub()).expect("valid");
+    assert_eq!(
+        policy.domain("b").and_then(|d| d.role.as_deref()),
+        Some("arn:aws-cn:iam::222222222222:role/studio-warden-spoke")
+    );
+}
+
+#[test]
+fn places_are_validated_and_a_domain_is_claimed_once_per_place() {
+    for (extra, want) in [
+        ("account = \"2222\"", "domains[1].account"),
+        ("region = \"Europe\"", "domains[1].region"),
+    ] {
+        let src = MINIMAL.replace(
+            "[[mappings]]",
+            &format!("[[domains]]\nname = \"b\"\nid = \"d-other\"\n{extra}\n[[mappings]]"),
+        );
+        let (_, msg) = message(parse_home(&src, &hub()).expect_err("refused"));
+        assert!(msg.starts_with(want), "{msg}");
+    }
+    // The same (account, region, id) twice.
+    let twice = placed("").replace(
+        "[[mappings]]",
+        "[[domains]]\nname = \"c\"\nid = \"d-research00001\"\naccount = \"222222222222\"\nregion = \"eu-west-1\"\n[[mappings]]",
+    );
+    let (_, msg) = message(parse_home(&twice, &hub()).expect_err("refused"));
+    assert!(msg.contains("is declared twice"), "{msg}");
+    // The place goes in account and region, not in the id.
+    let src = MINIMAL.replace(
+        "id = \"d-research00001\"",
+        "id = \"d-research00001@222222222222/eu-west-1\"",
+    );
+    let (_, msg) = message(parse_home(&src, &hub()).expect_err("refused"));
+    assert!(msg.contains("bare d-... id"), "{msg}");
+}
+
+#[test]
+fn a_place_needs_the_functions_own_account_and_region_to_compare_with() {
+    let (_, msg) = message(parse(&placed("")).expect_err("refused"));
+    assert!(msg.contains("WARDEN_ACCOUNT_ID"), "{msg}");
+    let no_region = Home {
+        account: hub().account,
+        region: None,
+    };
+    let (_, msg) = message(parse_home(&placed(""), &no_region).expect_err("refused"));
+    assert!(msg.contains("AWS_REGION"), "{msg}");
+}
+
+#[test]
+fn an_execution_role_must_be_in_the_domains_account() {
+    let src = placed("").replace("domain = \"research\"", "domain = \"b\"");
+    let (_, msg) = message(parse_home(&src, &hub()).expect_err("refused"));
+    assert!(msg.contains("not in account 222222222222"), "{msg}");
+    let ok = src.replace(
+        "arn:aws:iam::111122223333:role/studio-research",
+        "arn:aws:iam::222222222222:role/studio-research",
+    );
+    parse_home(&ok, &hub()).expect("valid");
+}
+
+#[test]
+fn events_match_a_domain_only_from_its_own_place() {
+    let policy = parse_home(&placed(""), &hub()).expect("valid");
+    let bare = DomainId::parse("d-research00001").expect("valid");
+    let at = |a: &str, r: &str| {
+        policy
+            .domain_at(&bare, Some(a), Some(r))
+            .map(|d| d.name.as_str())
+    };
+    assert_eq!(at("111111111111", "us-east-1"), Some("research"));
+    assert_eq!(at("222222222222", "eu-west-1"), Some("b"));
+    assert_eq!(at("222222222222", "us-east-1"), None);
+    assert_eq!(at("333333333333", "eu-west-1"), None);
+    // No origin: only a domain at home may be assumed.
+    assert_eq!(
+        policy.domain_at(&bare, None, None).map(|d| d.name.as_str()),
+        Some("research")
+    );
+    // A function that does not know its account (single-account stack) matches its own domains
+    // from any account, as before, and never a domain placed elsewhere.
+    let single = parse(MINIMAL).expect("valid");
+    assert!(
+        single
+            .domain_at(&bare, Some("999999999999"), Some("us-east-1"))
+            .is_some()
+    );
+}
+
+#[test]
+fn the_identity_store_role_is_resolved_in_the_functions_account_or_given_as_an_arn() {
+    let src = MINIMAL.replace(
+        "id = \"d-9067c0ffee\"",
+        "id = \"d-9067c0ffee\"\nregion = \"us-west-2\"\nrole = \"arn:aws:iam::444444444444:role/studio-warden-identity\"",
+    );
+    let policy = parse(&src).expect("valid");
+    assert_eq!(
+        policy.identity_store.role.as_deref(),
+        Some("arn:aws:iam::444444444444:role/studio-warden-identity")
+    );
+    let by_name = MINIMAL.replace(
+        "id = \"d-9067c0ffee\"",
+        "id = \"d-9067c0ffee\"\nrole = \"x\"",
+    );
+    let (_, msg) = message(parse(&by_name).expect_err("needs the account"));
+    assert!(msg.contains("give the role's ARN"), "{msg}");
+}
