@@ -125,6 +125,33 @@ pub struct Change {
     pub event_time: Option<String>,
     /// Non-empty, de-duplicated, in the order the record names them.
     pub subjects: Vec<Subject>,
+    /// The envelope's `account` and `region`: where the change happened. A rule forwarding an
+    /// event to another account's bus keeps them, so a drift event from a spoke names the
+    /// spoke's account and region (`None` when absent or not an account id / a region name).
+    pub origin: Origin,
+}
+
+/// Where an event happened, from its envelope.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Origin {
+    pub account: Option<String>,
+    pub region: Option<String>,
+}
+
+impl Origin {
+    fn of(envelope: &Node<'_>) -> Self {
+        let field = |key: &str| {
+            envelope
+                .opt(key)
+                .ok()
+                .flatten()
+                .and_then(|n| n.value.as_str().map(str::to_owned))
+        };
+        Self {
+            account: field("account").filter(|a| crate::ids::AccountId::parse(a).is_ok()),
+            region: field("region").filter(|r| crate::ids::is_region(r)),
+        }
+    }
 }
 
 /// Something to re-read and reconcile.
@@ -477,6 +504,7 @@ fn classify_notification(
         event_name: detail_type.to_owned(),
         event_time: event_time.map(str::to_owned),
         subjects: found.subjects,
+        origin: Origin::of(&envelope),
     }))
 }
 
@@ -576,6 +604,7 @@ fn classify_api_call(
                 event_name: event_name.to_owned(),
                 event_time: event_time.map(str::to_owned),
                 subjects: found.subjects,
+                origin: Origin::of(envelope),
             };
             // SageMaker and EC2 records name only drift subjects; Identity Center records only
             // identity subjects (each per-source handler returns its own kind).

@@ -8,19 +8,19 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_types::SdkConfig;
-use aws_types::region::Region;
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tracing::Instrument;
 
 use crate::adapters::{
-    CallRate, DynamoLedger, Ec2Network, IdentityStoreDirectory, SageMakerStudio, SnsAlerts,
+    CallRate, DynamoLedger, Ec2Network, IdentityStoreDirectory, PerDomain, Reach, SageMakerStudio,
+    SnsAlerts,
 };
 use crate::drift::Guard;
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{Result, WardenError};
 use crate::events;
-use crate::metrics::{AwsCalls, InputKind, Metered, MeteredClient, Telemetry};
+use crate::metrics::{AwsCalls, InputKind, MeteredClient, Telemetry};
 use crate::policy::Policy;
 use crate::ports::{Directory, Studio};
 use crate::service::{self, DriftCheck, Function};
@@ -43,7 +43,8 @@ pub struct Settings {
     /// Calls per second to Identity Center (Identity Store and SSO admin share a quota of
     /// about 20 TPS per account; default 10 leaves room for everything else).
     pub identity_tps: u32,
-    /// Calls per second to SageMaker (its List APIs throttle at a few calls per second).
+    /// Calls per second to SageMaker (its List APIs throttle at a few calls per second), per
+    /// account and region: each place a domain lives in has a limiter of its own.
     pub sagemaker_tps: u32,
     /// `WARDEN_TOPIC_ARN`: the SNS topic drift alerts go to. Without it, drift findings are
     /// recorded in the ledger and logged, and no alert is published.
@@ -53,6 +54,10 @@ pub struct Settings {
 /// Default client-side rate limits; see [`Settings`].
 pub const DEFAULT_IDENTITY_TPS: u32 = 10;
 pub const DEFAULT_SAGEMAKER_TPS: u32 = 8;
+/// EC2's read calls, per account and region. EC2 meters non-mutating actions with a token
+/// bucket of 100 and a refill of 20 a second per account and region ("Request throttling for
+/// the Amazon EC2 API"); the drift checks stay at the refill rate.
+pub const EC2_TPS: u32 = 20;
 
 fn tps(env: &impl Fn(&str) -> Option<String>, key: &str, default: u32) -> Result<u32> {
     match env(key) {
@@ -99,7 +104,8 @@ impl Settings {
                 (text, path)
             }
         };
-        let policy = Policy::parse(&source, &origin, &domain_ids)?;
+        let home = crate::policy::Home::from_lookup(&env).map_err(WardenError::Config)?;
+        let policy = Policy::parse_at(&source, &origin, &domain_ids, &home)?;
         let table = env("WARDEN_TABLE")
             .filter(|t| !t.is_empty())
             .ok_or_else(|| {
@@ -150,40 +156,42 @@ pub fn build_engine(settings: &Settings, sdk: &SdkConfig) -> AwsEngine {
 }
 
 /// As [`build_engine`], with every client counting its calls into `calls`.
+///
+/// Clients for the function's own account and region are built here; those for domains
+/// elsewhere on first use (see [`PerDomain`]), so that cold start costs the same whatever the
+/// policy names. Nothing here calls AWS: an assumed role's credentials are fetched on the first
+/// call that needs them.
 pub fn build_engine_with(
     settings: &Settings,
     sdk: &SdkConfig,
     calls: Option<&AwsCalls>,
 ) -> AwsEngine {
     let policy = settings.policy.clone();
-    // The Identity Store lives in the Identity Center home region, which may differ.
-    let identity_config = {
-        let mut b = aws_sdk_identitystore::config::Builder::from(sdk).metered(calls);
-        if let Some(region) = &policy.identity_store.region {
-            b = b.region(Region::new(region.clone()));
-        }
-        b.build()
-    };
-    let sso_config = {
-        let mut b = aws_sdk_ssoadmin::config::Builder::from(sdk).metered(calls);
-        if let Some(region) = &policy.identity_store.region {
-            b = b.region(Region::new(region.clone()));
-        }
-        b.build()
-    };
+    // The Identity Store lives in the Identity Center home region, which may differ, and may be
+    // reached through a role in the Identity Center account.
+    let identity_sdk = Reach::new(sdk, calls, settings.identity_tps).config(
+        policy.identity_store.region.as_deref(),
+        policy.identity_store.role.as_deref(),
+    );
     // One limiter for all of Identity Center (Identity Store and SSO admin share the quota).
     let identity_rate = CallRate::per_second(settings.identity_tps);
+    let sagemaker = PerDomain::for_policy(
+        aws_sdk_sagemaker::Client::metered(sdk, calls),
+        CallRate::per_second(settings.sagemaker_tps),
+        &policy,
+        Reach::new(sdk, calls, settings.sagemaker_tps),
+    );
     Engine {
         directory: IdentityStoreDirectory::new(
-            aws_sdk_identitystore::Client::from_conf(identity_config),
+            aws_sdk_identitystore::Client::metered(&identity_sdk, calls),
             policy.identity_store.id.clone(),
         )
         .with_rate(identity_rate.clone()),
-        studio: SageMakerStudio::new(
-            aws_sdk_sagemaker::Client::metered(sdk, calls),
-            aws_sdk_ssoadmin::Client::from_conf(sso_config),
+        studio: SageMakerStudio::with_clients(
+            sagemaker,
+            aws_sdk_ssoadmin::Client::metered(&identity_sdk, calls),
         )
-        .with_rates(CallRate::per_second(settings.sagemaker_tps), identity_rate),
+        .with_sso_rate(identity_rate),
         ledger: DynamoLedger::new(
             aws_sdk_dynamodb::Client::metered(sdk, calls),
             settings.table.clone(),
@@ -392,7 +400,12 @@ pub fn build_guard_with(
     Guard {
         policy: settings.policy.clone(),
         inspector: engine.studio.clone(),
-        network: Ec2Network::new(aws_sdk_ec2::Client::metered(sdk, calls)),
+        network: Ec2Network::with_clients(PerDomain::for_policy(
+            aws_sdk_ec2::Client::metered(sdk, calls),
+            CallRate::per_second(EC2_TPS),
+            &settings.policy,
+            Reach::new(sdk, calls, EC2_TPS),
+        )),
         alerts,
         store: engine.ledger.clone(),
         region: sdk

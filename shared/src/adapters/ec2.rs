@@ -4,24 +4,33 @@
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, IpPermission, RouteTable};
 
-use super::aws_error;
+use super::places::{At, PerDomain};
+use super::{CallRate, aws_error};
 use crate::drift::model::{EndpointInfo, SecurityGroupInfo, SgRule, SubnetInfo};
 use crate::drift::ports::Network;
 use crate::error::Result;
+use crate::ids::DomainId;
 
 const SERVICE: &str = "ec2";
 /// EC2 filters take at most 200 values; the groups and subnets of a domain are far fewer.
 const FILTER_VALUES: usize = 200;
 
-/// [`Network`] over `aws_sdk_ec2::Client`.
-#[derive(Debug, Clone)]
+/// [`Network`] over `aws_sdk_ec2::Client`s: one per domain's account and region, each with
+/// the limiter of its account and region (EC2 throttles per account and region too).
+#[derive(Debug)]
 pub struct Ec2Network {
-    client: Client,
+    clients: PerDomain<Client>,
 }
 
 impl Ec2Network {
+    /// Every domain in the function's own account and region, through `client`.
     pub fn new(client: Client) -> Self {
-        Self { client }
+        Self::with_clients(PerDomain::home_only(client, CallRate::unlimited()))
+    }
+
+    /// Domains anywhere (see [`PerDomain`]).
+    pub fn with_clients(clients: PerDomain<Client>) -> Self {
+        Self { clients }
     }
 }
 
@@ -83,35 +92,38 @@ fn internet_routes(table: &RouteTable) -> Vec<String> {
         .collect()
 }
 
-impl Ec2Network {
-    async fn route_tables(&self, filters: Vec<Filter>) -> Result<Vec<RouteTable>> {
-        let mut pages = self
-            .client
-            .describe_route_tables()
-            .set_filters(Some(filters))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| aws_error(SERVICE, "DescribeRouteTables", e))?;
-            out.extend(page.route_tables().iter().cloned());
-        }
-        Ok(out)
+async fn route_tables(at: &At<Client>, filters: Vec<Filter>) -> Result<Vec<RouteTable>> {
+    let mut pages = at
+        .client
+        .describe_route_tables()
+        .set_filters(Some(filters))
+        .into_paginator()
+        .send();
+    let mut out = Vec::new();
+    while let Some(page) = at.rate.page(pages.next()).await {
+        let page = page.map_err(|e| aws_error(SERVICE, "DescribeRouteTables", e))?;
+        out.extend(page.route_tables().iter().cloned());
     }
+    Ok(out)
 }
 
 impl Network for Ec2Network {
-    async fn security_groups(&self, ids: &[String]) -> Result<Vec<SecurityGroupInfo>> {
+    async fn security_groups(
+        &self,
+        domain: &DomainId,
+        ids: &[String],
+    ) -> Result<Vec<SecurityGroupInfo>> {
+        let at = self.clients.at(domain).await?;
         let mut out = Vec::new();
         // A filter, not GroupIds: an unknown id is left out instead of failing the call.
         for chunk in ids.chunks(FILTER_VALUES) {
-            let mut pages = self
+            let mut pages = at
                 .client
                 .describe_security_groups()
                 .filters(filter("group-id", chunk))
                 .into_paginator()
                 .send();
-            while let Some(page) = pages.next().await {
+            while let Some(page) = at.rate.page(pages.next()).await {
                 let page = page.map_err(|e| aws_error(SERVICE, "DescribeSecurityGroups", e))?;
                 for g in page.security_groups() {
                     let Some(id) = g.group_id() else { continue };
@@ -127,19 +139,19 @@ impl Network for Ec2Network {
         Ok(out)
     }
 
-    async fn subnets(&self, ids: &[String]) -> Result<Vec<SubnetInfo>> {
+    async fn subnets(&self, domain: &DomainId, ids: &[String]) -> Result<Vec<SubnetInfo>> {
+        let at = self.clients.at(domain).await?;
         let mut out = Vec::new();
         for chunk in ids.chunks(FILTER_VALUES) {
-            let found = self
+            at.rate.wait().await;
+            let found = at
                 .client
                 .describe_subnets()
                 .filters(filter("subnet-id", chunk))
                 .send()
                 .await
                 .map_err(|e| aws_error(SERVICE, "DescribeSubnets", e))?;
-            let explicit = self
-                .route_tables(vec![filter("association.subnet-id", chunk)])
-                .await?;
+            let explicit = route_tables(&at, vec![filter("association.subnet-id", chunk)]).await?;
             for s in found.subnets() {
                 let Some(id) = s.subnet_id() else { continue };
                 let vpc = s.vpc_id().map(str::to_owned);
@@ -151,14 +163,16 @@ impl Network for Ec2Network {
                 if table.is_none()
                     && let Some(vpc) = &vpc
                 {
-                    table = self
-                        .route_tables(vec![
+                    table = route_tables(
+                        &at,
+                        vec![
                             filter("vpc-id", std::slice::from_ref(vpc)),
                             filter("association.main", &["true".to_owned()]),
-                        ])
-                        .await?
-                        .into_iter()
-                        .next();
+                        ],
+                    )
+                    .await?
+                    .into_iter()
+                    .next();
                 }
                 out.push(SubnetInfo {
                     id: id.to_owned(),
@@ -174,15 +188,16 @@ impl Network for Ec2Network {
         Ok(out)
     }
 
-    async fn vpc_endpoints(&self, vpc: &str) -> Result<Vec<EndpointInfo>> {
-        let mut pages = self
+    async fn vpc_endpoints(&self, domain: &DomainId, vpc: &str) -> Result<Vec<EndpointInfo>> {
+        let at = self.clients.at(domain).await?;
+        let mut pages = at
             .client
             .describe_vpc_endpoints()
             .filters(filter("vpc-id", &[vpc.to_owned()]))
             .into_paginator()
             .send();
         let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
+        while let Some(page) = at.rate.page(pages.next()).await {
             let page = page.map_err(|e| aws_error(SERVICE, "DescribeVpcEndpoints", e))?;
             for e in page.vpc_endpoints() {
                 out.push(EndpointInfo {

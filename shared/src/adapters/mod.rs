@@ -4,6 +4,7 @@ mod dynamodb;
 mod dynamodb_findings;
 mod ec2;
 mod identitystore;
+mod places;
 mod sagemaker;
 mod sagemaker_drift;
 mod sns;
@@ -11,6 +12,7 @@ mod sns;
 pub use dynamodb::DynamoLedger;
 pub use ec2::Ec2Network;
 pub use identitystore::IdentityStoreDirectory;
+pub use places::{At, PerDomain, Reach};
 pub use sagemaker::SageMakerStudio;
 pub use sns::SnsAlerts;
 

@@ -11,6 +11,7 @@ use aws_sdk_sagemaker::types::{
 };
 use aws_sdk_ssoadmin::types::PrincipalType;
 
+use super::places::PerDomain;
 use super::{CallRate, aws_error, code_of, epoch_ms};
 use crate::error::{Result, WardenError};
 use crate::ids::{DomainId, ResourceName, UserId};
@@ -23,27 +24,31 @@ const SERVICE: &str = "sagemaker";
 /// [`Studio`] over the SageMaker and SSO admin clients.
 #[derive(Debug, Clone)]
 pub struct SageMakerStudio {
-    pub(crate) sagemaker: Client,
+    /// SageMaker clients per domain (the domain's account and region), each with the limiter of
+    /// its account and region: every call and every page of a listing counts.
+    pub(crate) sagemaker: std::sync::Arc<PerDomain<Client>>,
     pub(crate) sso: aws_sdk_ssoadmin::Client,
-    /// Paces SageMaker calls (each page of a listing counts as one).
-    pub(crate) rate: CallRate,
     /// Paces SSO admin calls (Identity Center's shared quota).
     pub(crate) sso_rate: CallRate,
 }
 
 impl SageMakerStudio {
+    /// Every domain in the function's own account and region, through `sagemaker`.
     pub fn new(sagemaker: Client, sso: aws_sdk_ssoadmin::Client) -> Self {
+        Self::with_clients(PerDomain::home_only(sagemaker, CallRate::unlimited()), sso)
+    }
+
+    /// Domains anywhere: SageMaker clients per domain (see [`PerDomain`]).
+    pub fn with_clients(sagemaker: PerDomain<Client>, sso: aws_sdk_ssoadmin::Client) -> Self {
         Self {
-            sagemaker,
+            sagemaker: std::sync::Arc::new(sagemaker),
             sso,
-            rate: CallRate::unlimited(),
             sso_rate: CallRate::unlimited(),
         }
     }
 
-    /// Paces SageMaker calls and SSO admin calls.
-    pub fn with_rates(mut self, sagemaker: CallRate, sso: CallRate) -> Self {
-        self.rate = sagemaker;
+    /// Paces SSO admin calls (Identity Center's shared quota).
+    pub fn with_sso_rate(mut self, sso: CallRate) -> Self {
         self.sso_rate = sso;
         self
     }
@@ -56,9 +61,10 @@ impl SageMakerStudio {
     ) -> Result<
         Option<aws_sdk_sagemaker::operation::describe_user_profile::DescribeUserProfileOutput>,
     > {
-        self.rate.wait().await;
-        match self
-            .sagemaker
+        let at = self.sagemaker.at(domain).await?;
+        at.rate.wait().await;
+        match at
+            .client
             .describe_user_profile()
             .domain_id(domain.as_str())
             .user_profile_name(name.as_str())
@@ -84,8 +90,9 @@ impl SageMakerStudio {
         profile: Option<&str>,
         space: Option<&str>,
     ) -> Result<Vec<AppSummary>> {
-        let mut pages = self
-            .sagemaker
+        let at = self.sagemaker.at(domain).await?;
+        let mut pages = at
+            .client
             .list_apps()
             .domain_id_equals(domain.as_str())
             .set_user_profile_name_equals(profile.map(str::to_owned))
@@ -95,7 +102,7 @@ impl SageMakerStudio {
             .send();
         let mut out = Vec::new();
         loop {
-            let Some(page) = self.rate.page(pages.next()).await else {
+            let Some(page) = at.rate.page(pages.next()).await else {
                 break;
             };
             let page = page.map_err(|e| aws_error(SERVICE, "ListApps", e))?;
@@ -240,9 +247,10 @@ fn summary(name: &str, status: Option<&str>, modified_ms: Option<i64>) -> Result
 
 impl Studio for SageMakerStudio {
     async fn describe_domain(&self, domain: &DomainId) -> Result<DomainDescription> {
-        self.rate.wait().await;
-        let out = self
-            .sagemaker
+        let at = self.sagemaker.at(domain).await?;
+        at.rate.wait().await;
+        let out = at
+            .client
             .describe_domain()
             .domain_id(domain.as_str())
             .send()
@@ -295,8 +303,9 @@ impl Studio for SageMakerStudio {
     }
 
     async fn list_profiles(&self, domain: &DomainId) -> Result<Vec<ProfileSummary>> {
-        let mut pages = self
-            .sagemaker
+        let at = self.sagemaker.at(domain).await?;
+        let mut pages = at
+            .client
             .list_user_profiles()
             .domain_id_equals(domain.as_str())
             .max_results(100)
@@ -304,7 +313,7 @@ impl Studio for SageMakerStudio {
             .send();
         let mut out = Vec::new();
         loop {
-            let Some(page) = self.rate.page(pages.next()).await else {
+            let Some(page) = at.rate.page(pages.next()).await else {
                 break;
             };
             let page = page.map_err(|e| aws_error(SERVICE, "ListUserProfiles", e))?;
@@ -349,14 +358,15 @@ impl Studio for SageMakerStudio {
         name: &ResourceName,
         spec: &ProfileSpec,
     ) -> Result<CreateOutcome> {
-        self.rate.wait().await;
+        let at = self.sagemaker.at(domain).await?;
+        at.rate.wait().await;
         let tags = spec
             .tags
             .iter()
             .map(|(k, v)| Tag::builder().key(k).value(v).build())
             .collect::<Vec<_>>();
-        let mut request = self
-            .sagemaker
+        let mut request = at
+            .client
             .create_user_profile()
             .domain_id(domain.as_str())
             .user_profile_name(name.as_str())
@@ -380,9 +390,10 @@ impl Studio for SageMakerStudio {
         name: &ResourceName,
         spec: &ProfileSpec,
     ) -> Result<UpdateOutcome> {
-        self.rate.wait().await;
-        match self
-            .sagemaker
+        let at = self.sagemaker.at(domain).await?;
+        at.rate.wait().await;
+        match at
+            .client
             .update_user_profile()
             .domain_id(domain.as_str())
             .user_profile_name(name.as_str())
@@ -412,6 +423,7 @@ impl Studio for SageMakerStudio {
         add: &BTreeMap<String, String>,
         remove: &[String],
     ) -> Result<()> {
+        let at = self.sagemaker.at(domain).await?;
         if add.is_empty() && remove.is_empty() {
             return Ok(());
         }
@@ -423,12 +435,12 @@ impl Studio for SageMakerStudio {
             });
         };
         if !add.is_empty() {
-            self.rate.wait().await;
+            at.rate.wait().await;
             let tags = add
                 .iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
                 .collect::<Vec<_>>();
-            self.sagemaker
+            at.client
                 .add_tags()
                 .resource_arn(&arn)
                 .set_tags(Some(tags))
@@ -437,8 +449,8 @@ impl Studio for SageMakerStudio {
                 .map_err(|e| aws_error(SERVICE, "AddTags", e))?;
         }
         if !remove.is_empty() {
-            self.rate.wait().await;
-            self.sagemaker
+            at.rate.wait().await;
+            at.client
                 .delete_tags()
                 .resource_arn(&arn)
                 .set_tag_keys(Some(remove.to_vec()))
@@ -450,9 +462,10 @@ impl Studio for SageMakerStudio {
     }
 
     async fn delete_profile(&self, domain: &DomainId, name: &ResourceName) -> Result<bool> {
-        self.rate.wait().await;
-        match self
-            .sagemaker
+        let at = self.sagemaker.at(domain).await?;
+        at.rate.wait().await;
+        match at
+            .client
             .delete_user_profile()
             .domain_id(domain.as_str())
             .user_profile_name(name.as_str())
@@ -471,18 +484,19 @@ impl Studio for SageMakerStudio {
         domain: &DomainId,
         name: &ResourceName,
     ) -> Result<Option<BTreeMap<String, String>>> {
+        let at = self.sagemaker.at(domain).await?;
         let Some(arn) = self.profile_arn(domain, name).await? else {
             return Ok(None);
         };
-        let mut pages = self
-            .sagemaker
+        let mut pages = at
+            .client
             .list_tags()
             .resource_arn(arn)
             .into_paginator()
             .send();
         let mut out = BTreeMap::new();
         loop {
-            match self.rate.page(pages.next()).await {
+            match at.rate.page(pages.next()).await {
                 None => break,
                 Some(Ok(page)) => {
                     for tag in page.tags() {
@@ -527,9 +541,10 @@ impl Studio for SageMakerStudio {
     }
 
     async fn delete_app(&self, domain: &DomainId, app: &AppSummary) -> Result<()> {
-        self.rate.wait().await;
-        match self
-            .sagemaker
+        let at = self.sagemaker.at(domain).await?;
+        at.rate.wait().await;
+        match at
+            .client
             .delete_app()
             .domain_id(domain.as_str())
             .set_user_profile_name(app.user_profile.clone())
@@ -547,8 +562,9 @@ impl Studio for SageMakerStudio {
     }
 
     async fn list_spaces(&self, domain: &DomainId) -> Result<Vec<SpaceSummary>> {
-        let mut pages = self
-            .sagemaker
+        let at = self.sagemaker.at(domain).await?;
+        let mut pages = at
+            .client
             .list_spaces()
             .domain_id_equals(domain.as_str())
             .max_results(100)
@@ -556,7 +572,7 @@ impl Studio for SageMakerStudio {
             .send();
         let mut out = Vec::new();
         loop {
-            let Some(page) = self.rate.page(pages.next()).await else {
+            let Some(page) = at.rate.page(pages.next()).await else {
                 break;
             };
             let page = page.map_err(|e| aws_error(SERVICE, "ListSpaces", e))?;
@@ -583,9 +599,10 @@ impl Studio for SageMakerStudio {
     }
 
     async fn delete_space(&self, domain: &DomainId, space: &str) -> Result<bool> {
-        self.rate.wait().await;
-        match self
-            .sagemaker
+        let at = self.sagemaker.at(domain).await?;
+        at.rate.wait().await;
+        match at
+            .client
             .delete_space()
             .domain_id(domain.as_str())
             .space_name(space)
@@ -605,7 +622,8 @@ impl Studio for SageMakerStudio {
         owner: &ResourceName,
         space: &PrivateSpace,
     ) -> Result<CreateOutcome> {
-        self.rate.wait().await;
+        let at = self.sagemaker.at(domain).await?;
+        at.rate.wait().await;
         let storage = space.ebs_size_gb.map(|gb| {
             SpaceStorageSettings::builder()
                 .ebs_storage_settings(
@@ -615,8 +633,8 @@ impl Studio for SageMakerStudio {
                 )
                 .build()
         });
-        match self
-            .sagemaker
+        match at
+            .client
             .create_space()
             .domain_id(domain.as_str())
             // Named like its owner: space names are unique per domain, as profile names are.

@@ -211,9 +211,15 @@ where
     pub async fn check(&self, change: &Change, now: Epoch) -> DriftReport {
         let mut report = DriftReport::new(&change.event_id, Mode::Apply);
         let mut work: Vec<(&Domain, &Baseline, Coverage)> = Vec::new();
+        // The domain of that id in the account and region the event came from: the same
+        // `d-...` in another place is another domain.
+        let (account, region) = (
+            change.origin.account.as_deref(),
+            change.origin.region.as_deref(),
+        );
         let with_baseline = |id| {
             self.policy
-                .domain_by_id(id)
+                .domain_at(id, account, region)
                 .and_then(|d| d.baseline.as_ref().map(|b| (d, b)))
         };
         for subject in &change.subjects {
@@ -234,6 +240,9 @@ where
                 },
                 Subject::SecurityGroup(sg) => {
                     for d in &self.policy.domains {
+                        if !d.is_at(&self.policy.home, account, region) {
+                            continue;
+                        }
                         if let Some(b) = &d.baseline {
                             let ids = BTreeSet::from([sg.to_string()]);
                             work.push((d, b, Coverage::SecurityGroups(ids)));
@@ -386,7 +395,11 @@ where
     ) -> Result<(Snapshot, Option<ObservationUpdate>)> {
         let approved = approved_security_groups(&self.policy, domain, baseline);
         let mut snap = Snapshot {
-            region: self.region.clone(),
+            // A domain elsewhere is checked against its own region's endpoint names.
+            region: domain
+                .place
+                .as_ref()
+                .map_or_else(|| self.region.clone(), |p| p.region.clone()),
             full: matches!(scope, Coverage::Full(_)),
             managed: self.managed(domain, scope).await?,
             approved_security_groups: approved.clone(),
@@ -419,13 +432,13 @@ where
                     seen = Some(update);
                 }
                 let subnets = d.subnet_ids.clone();
-                let found = self.network.subnets(&subnets).await?;
+                let found = self.network.subnets(&domain.id, &subnets).await?;
                 for id in subnets {
                     let info = found.iter().find(|s| s.id == id).cloned();
                     snap.subnets.insert(id, info);
                 }
                 if let Some(vpc) = &d.vpc_id {
-                    snap.endpoints = Some(self.network.vpc_endpoints(vpc).await?);
+                    snap.endpoints = Some(self.network.vpc_endpoints(&domain.id, vpc).await?);
                 }
                 snap.domain = Some(d);
             }
@@ -459,7 +472,7 @@ where
         let found = if groups.is_empty() {
             Vec::new()
         } else {
-            self.network.security_groups(&groups).await?
+            self.network.security_groups(&domain.id, &groups).await?
         };
         for id in groups {
             let info = found.iter().find(|g| g.id == id).cloned();

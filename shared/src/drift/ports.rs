@@ -21,17 +21,26 @@ pub trait DomainInspector: Send + Sync {
     ) -> impl Future<Output = Result<Option<ProfileDetail>>> + Send;
 }
 
-/// EC2, read-only.
+/// EC2, read-only, in the account and region of the domain `domain` (whose network it is).
 pub trait Network: Send + Sync {
     /// The groups that exist among `ids`, with their rules (unknown ids are left out).
     fn security_groups(
         &self,
+        domain: &DomainId,
         ids: &[String],
     ) -> impl Future<Output = Result<Vec<SecurityGroupInfo>>> + Send;
     /// The subnets that exist among `ids`, with their internet routes.
-    fn subnets(&self, ids: &[String]) -> impl Future<Output = Result<Vec<SubnetInfo>>> + Send;
+    fn subnets(
+        &self,
+        domain: &DomainId,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Vec<SubnetInfo>>> + Send;
     /// Every VPC endpoint of a VPC.
-    fn vpc_endpoints(&self, vpc: &str) -> impl Future<Output = Result<Vec<EndpointInfo>>> + Send;
+    fn vpc_endpoints(
+        &self,
+        domain: &DomainId,
+        vpc: &str,
+    ) -> impl Future<Output = Result<Vec<EndpointInfo>>> + Send;
 }
 
 /// Where alerts go (an SNS topic).

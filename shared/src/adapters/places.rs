@@ -1,0 +1,203 @@
+//! Clients per place: a domain in another account or region is reached with a client of its
+//! region, signed with credentials of the role the policy names for it (the SDK's assume-role
+//! provider, which refreshes them itself). The function's own account and region use the
+//! client built at cold start; the others are built on first use and kept for the life of the
+//! process, so that a function that only manages its own account starts as fast as before.
+//!
+//! Rate limits follow AWS's: SageMaker and EC2 throttle per account and region, so every
+//! (account, region) gets its own limiter, shared by the domains there.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_config::sts::AssumeRoleProvider;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+use tokio::sync::OnceCell;
+
+use super::CallRate;
+use crate::error::{Result, WardenError};
+use crate::ids::DomainId;
+use crate::metrics::{AwsCalls, MeteredClient};
+use crate::policy::{Policy, ROLE_SESSION_NAME};
+
+/// A client and the limiter of its account and region.
+#[derive(Debug)]
+pub struct At<C> {
+    pub client: C,
+    pub rate: CallRate,
+}
+
+/// How to build clients for places other than the function's own: the shared SDK
+/// configuration, the call counter, and the per-place limits.
+#[derive(Clone)]
+pub struct Reach {
+    sdk: SdkConfig,
+    calls: Option<AwsCalls>,
+    /// Calls per second per (account, region), for each service.
+    tps: u32,
+}
+
+impl Reach {
+    pub fn new(sdk: &SdkConfig, calls: Option<&AwsCalls>, tps: u32) -> Self {
+        Self {
+            sdk: sdk.clone(),
+            calls: calls.cloned(),
+            tps,
+        }
+    }
+
+    /// The SDK configuration of a place: its region, and credentials of `role` when there is
+    /// one (the base credentials sign the AssumeRole call; nothing is called until a client
+    /// needs credentials).
+    pub fn config(&self, region: Option<&str>, role: Option<&str>) -> SdkConfig {
+        let mut builder = self.sdk.clone().into_builder();
+        if let Some(region) = region {
+            builder = builder.region(Region::new(region.to_owned()));
+        }
+        if let Some(role) = role {
+            builder = builder.credentials_provider(SharedCredentialsProvider::new(AssumedRole {
+                role: role.to_owned(),
+                region: region.map(str::to_owned),
+                base: self.sdk.clone(),
+                provider: OnceCell::new(),
+            }));
+        }
+        builder.build()
+    }
+}
+
+/// The SDK's assume-role provider, built on the first request for credentials (its builder is
+/// `async`; building it at cold start would make every client constructor async for nothing).
+/// The provider calls STS AssumeRole with the base credentials and refreshes them before they
+/// expire; the client's identity cache keeps them between calls.
+#[derive(Debug)]
+struct AssumedRole {
+    role: String,
+    region: Option<String>,
+    base: SdkConfig,
+    provider: OnceCell<AssumeRoleProvider>,
+}
+
+impl ProvideCredentials for AssumedRole {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            let provider = self
+                .provider
+                .get_or_init(|| async {
+                    let mut builder = AssumeRoleProvider::builder(&self.role)
+                        .session_name(ROLE_SESSION_NAME)
+                        .configure(&self.base);
+                    if let Some(region) = &self.region {
+                        // STS's regional endpoint, in the domain's region.
+                        builder = builder.region(Region::new(region.clone()));
+                    }
+                    builder.build().await
+                })
+                .await;
+            provider.provide_credentials().await
+        })
+    }
+}
+
+/// Where one domain is: its region (`None`: the function's own), the role, its limiter.
+struct Target<C> {
+    region: Option<String>,
+    role: Option<String>,
+    rate: CallRate,
+    built: OnceCell<Arc<At<C>>>,
+}
+
+/// Clients of one service for every domain of the policy.
+pub struct PerDomain<C> {
+    home: Arc<At<C>>,
+    targets: HashMap<DomainId, Target<C>>,
+    reach: Option<Reach>,
+}
+
+impl<C> std::fmt::Debug for PerDomain<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PerDomain")
+            .field("elsewhere", &self.targets.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl<C: MeteredClient + Send + Sync> PerDomain<C> {
+    /// Only the function's own account and region: every domain uses `client`.
+    pub fn home_only(client: C, rate: CallRate) -> Self {
+        Self {
+            home: Arc::new(At { client, rate }),
+            targets: HashMap::new(),
+            reach: None,
+        }
+    }
+
+    /// Every domain of `policy`: those at home through `client`, the others through clients
+    /// of their own, built by `reach` on first use. Domains in one (account, region) share a
+    /// limiter of `reach`'s rate; the home domains share `rate`.
+    pub fn for_policy(client: C, rate: CallRate, policy: &Policy, reach: Reach) -> Self {
+        let mut limiters: HashMap<String, CallRate> = HashMap::new();
+        let mut targets = HashMap::new();
+        for domain in &policy.domains {
+            if domain.place.is_none() && domain.role.is_none() {
+                continue;
+            }
+            let rate = match &domain.place {
+                // The function's own account and region, with another role: the same quota.
+                None => rate.clone(),
+                Some(place) => limiters
+                    .entry(place.to_string())
+                    .or_insert_with(|| CallRate::per_second(reach.tps))
+                    .clone(),
+            };
+            targets.insert(
+                domain.id.clone(),
+                Target {
+                    region: domain.place.as_ref().map(|p| p.region.clone()),
+                    role: domain.role.clone(),
+                    rate,
+                    built: OnceCell::new(),
+                },
+            );
+        }
+        Self {
+            home: Arc::new(At { client, rate }),
+            targets,
+            reach: Some(reach),
+        }
+    }
+
+    /// The client and limiter for `domain`. A domain outside the function's own place that the
+    /// policy does not name has no client: never guessed at (that would be the wrong account's
+    /// credentials).
+    pub async fn at(&self, domain: &DomainId) -> Result<Arc<At<C>>> {
+        let Some(target) = self.targets.get(domain) else {
+            return match domain.place() {
+                None => Ok(self.home.clone()),
+                Some(_) => Err(WardenError::Config(format!(
+                    "domain {domain} is not in the policy: no credentials to reach it"
+                ))),
+            };
+        };
+        let Some(reach) = &self.reach else {
+            return Ok(self.home.clone());
+        };
+        let at = target
+            .built
+            .get_or_init(|| async {
+                let sdk = reach.config(target.region.as_deref(), target.role.as_deref());
+                tracing::info!(domain = %domain, region = ?target.region, role = ?target.role, "client built for a domain elsewhere");
+                Arc::new(At {
+                    client: C::metered(&sdk, reach.calls.as_ref()),
+                    rate: target.rate.clone(),
+                })
+            })
+            .await;
+        Ok(at.clone())
+    }
+}
