@@ -76,31 +76,43 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         let mut observed_domains = Vec::new();
         for domain in &self.policy.domains {
             let desired = desired.remove(&domain.id).unwrap_or_default();
-            let mut records = BTreeMap::new();
-            let mut profiles = BTreeMap::new();
-            for user in users {
-                let record = run
-                    .bounded("reading the ledger", self.ledger.record(&domain.id, user))
-                    .await?;
-                let name = match (&record, desired.get(user)) {
-                    (Some(r), _) => Some(r.profile.clone()),
-                    (None, Some(e)) => Some(crate::naming::profile_name(&e.user_name, user)),
-                    (None, None) => None,
-                };
-                if let Some(name) = name
-                    && let Some(p) = run
-                        .bounded(
-                            "describing the profile",
-                            self.studio.describe_profile(&domain.id, &name),
-                        )
-                        .await?
-                {
-                    profiles.insert(name, p);
+            let read = async {
+                let mut records = BTreeMap::new();
+                let mut profiles = BTreeMap::new();
+                for user in users {
+                    let record = run
+                        .bounded("reading the ledger", self.ledger.record(&domain.id, user))
+                        .await?;
+                    let name = match (&record, desired.get(user)) {
+                        (Some(r), _) => Some(r.profile.clone()),
+                        (None, Some(e)) => Some(crate::naming::profile_name(&e.user_name, user)),
+                        (None, None) => None,
+                    };
+                    if let Some(name) = name
+                        && let Some(p) = run
+                            .bounded(
+                                "describing the profile",
+                                self.studio.describe_profile(&domain.id, &name),
+                            )
+                            .await?
+                    {
+                        profiles.insert(name, p);
+                    }
+                    if let Some(r) = record {
+                        records.insert(user.clone(), r);
+                    }
                 }
-                if let Some(r) = record {
-                    records.insert(user.clone(), r);
+                Ok::<_, WardenError>((records, profiles))
+            };
+            // As in the sweep: a domain that cannot be read fails alone.
+            let (records, profiles) = match read.await {
+                Ok(read) => read,
+                Err(e @ WardenError::DeadlineExceeded(_)) => return Err(e),
+                Err(e) => {
+                    unreadable(report, domain, &e);
+                    continue;
                 }
-            }
+            };
             let observed = DomainObservation {
                 desired,
                 profiles,
@@ -112,8 +124,14 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         }
         let plans = self.plan_all(run, report, &observed_domains, false).await?;
         for ((domain, observed), plan) in observed_domains.iter().zip(plans) {
-            self.apply_domain(run, report, &domain.id, observed, plan.actions)
-                .await?;
+            match self
+                .apply_domain(run, report, &domain.id, observed, plan.actions)
+                .await
+            {
+                Ok(()) => {}
+                Err(e @ WardenError::DeadlineExceeded(_)) => return Err(e),
+                Err(e) => unreadable(report, domain, &e),
+            }
         }
         Ok(())
     }
@@ -249,22 +267,38 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 report.complete = false;
                 break;
             }
-            let listed = run
-                .bounded(
-                    "listing the profiles",
-                    self.studio.list_profiles(&domain.id),
-                )
-                .await?;
-            let description = if run.hand_on && domain.baseline.is_some() {
-                Some(
-                    run.bounded(
-                        "describing the domain",
-                        self.studio.describe_domain(&domain.id),
+            let read = async {
+                let listed = run
+                    .bounded(
+                        "listing the profiles",
+                        self.studio.list_profiles(&domain.id),
                     )
-                    .await?,
-                )
-            } else {
-                None
+                    .await?;
+                let description = if run.hand_on && domain.baseline.is_some() {
+                    Some(
+                        run.bounded(
+                            "describing the domain",
+                            self.studio.describe_domain(&domain.id),
+                        )
+                        .await?,
+                    )
+                } else {
+                    None
+                };
+                Ok::<_, WardenError>((listed, description))
+            };
+            // A domain that cannot be read (its account's role does not trust this function,
+            // SageMaker refuses, the region is down) fails loudly and alone: nothing is planned
+            // for it, and the other domains go on. The deadline still ends the whole run.
+            let (listed, description) = match read.await {
+                Ok(read) => read,
+                Err(e @ WardenError::DeadlineExceeded(_)) => return Err(e),
+                Err(e) => {
+                    unreadable(report, domain, &e);
+                    records_by_domain.remove(&domain.id);
+                    desired.remove(&domain.id);
+                    continue;
+                }
             };
             let profiles: BTreeMap<ResourceName, ProfileSummary> =
                 listed.iter().map(|p| (p.name.clone(), p.clone())).collect();
@@ -292,8 +326,17 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         for (((domain, observed), listed), plan) in
             observations.into_iter().zip(listings).zip(plans)
         {
-            self.apply_domain(run, report, &domain.id, &observed, plan.actions)
-                .await?;
+            match self
+                .apply_domain(run, report, &domain.id, &observed, plan.actions)
+                .await
+            {
+                Ok(()) => {}
+                Err(e @ WardenError::DeadlineExceeded(_)) => return Err(e),
+                Err(e) => {
+                    unreadable(report, domain, &e);
+                    continue;
+                }
+            }
             if scope_users.is_none() && run.mode == Mode::Apply {
                 let open = self.raise_safety(run, domain, report.hold.as_ref()).await?;
                 for (key, severity) in open {
@@ -310,6 +353,17 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         }
         Ok(())
     }
+}
+
+/// A domain that cannot be read or worked on (its account's role does not trust this function,
+/// SageMaker refuses, its region is down) fails loudly and alone: what is left of its plan waits
+/// for the next run, and the other domains go on.
+fn unreadable(report: &mut Report, domain: &crate::policy::Domain, e: &WardenError) {
+    tracing::error!(domain = %domain.id, name = %domain.name, error = %e, retryable = e.is_retryable(), "domain unreadable: skipped by this run, the others go on");
+    report.retryable_failure |= e.is_retryable();
+    report
+        .failures
+        .push(format!("domain {} ({}): {e}", domain.name, domain.id));
 }
 
 /// A reconcile's report once its work ended: a run cut by the deadline (a read or an action
