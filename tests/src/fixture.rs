@@ -244,6 +244,21 @@ impl World {
         Ok(())
     }
 
+    /// Deploys `source` as functions whose own account and region are `home` (the stack sets
+    /// `WARDEN_ACCOUNT_ID`; Lambda sets `AWS_REGION`): the policy may place domains in other
+    /// accounts and regions.
+    pub fn deploy_at(
+        &mut self,
+        source: &str,
+        home: &warden::policy::Home,
+    ) -> Result<(), WorldError> {
+        let policy =
+            Policy::parse_at(source, "world", &BTreeMap::new(), home).map_err(step("policy"))?;
+        self.policy_source = source.to_owned();
+        self.deploy(policy);
+        Ok(())
+    }
+
     pub async fn new() -> Result<World, WorldError> {
         Self::with(WorldOptions::default()).await
     }

@@ -581,6 +581,67 @@ impl Emulator {
         parse_http_response(path, &response)
     }
 
+    /// IAM `CreateRole` in `account` with the trust policy `trust` (a JSON document), through
+    /// IAM's query protocol: the product never calls IAM, so the tests do not build the SDK's
+    /// IAM client for the one call that sets up a spoke. The request carries `account` as its
+    /// access key id, which is how the emulator tells accounts apart (its `accounts.py`; moto
+    /// does not check signatures). Answers the role's ARN.
+    pub async fn create_role(
+        &self,
+        account: &str,
+        name: &str,
+        trust: &str,
+    ) -> Result<String, HarnessError> {
+        let form = |v: &str| {
+            v.bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                        (b as char).to_string()
+                    }
+                    _ => format!("%{b:02X}"),
+                })
+                .collect::<String>()
+        };
+        let body = format!(
+            "Action=CreateRole&Version=2010-05-08&RoleName={}&AssumeRolePolicyDocument={}",
+            form(name),
+            form(trust)
+        );
+        let addr = self.addr.clone();
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential={account}/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let io_err = |source: std::io::Error| HarnessError::ControlIo {
+            path: "iam:CreateRole".to_string(),
+            source,
+        };
+        let response = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
+            let mut stream = TcpStream::connect(&addr)?;
+            stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+            stream.write_all(request.as_bytes())?;
+            let mut response = Vec::new();
+            stream.read_to_end(&mut response)?;
+            Ok(response)
+        })
+        .await
+        .map_err(|e| io_err(std::io::Error::other(e.to_string())))?
+        .map_err(io_err)?;
+        let (status, text) = parse_http_response("iam:CreateRole", &response)?;
+        let arn = text
+            .split_once("<Arn>")
+            .and_then(|(_, rest)| rest.split_once("</Arn>"))
+            .map(|(arn, _)| arn.to_owned());
+        match (status, arn) {
+            (200, Some(arn)) => Ok(arn),
+            (status, _) => Err(HarnessError::ControlStatus {
+                path: "iam:CreateRole".to_string(),
+                status,
+                body: text,
+            }),
+        }
+    }
+
     async fn control_ok(
         &self,
         method: &str,

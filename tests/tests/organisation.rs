@@ -1,0 +1,424 @@
+//! Organisations (issue 14): domains in other accounts and regions, reached through the role
+//! each account's spoke stack creates, on the emulator (which tells accounts apart by their
+//! access keys and honours the roles' trust policies in AssumeRole).
+//!
+//! The hub is the world's own account (123456789012, us-east-1); spokes are made here.
+
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_sagemaker::types::{AppNetworkAccessType, AuthMode, UserSettings};
+use aws_types::SdkConfig;
+use aws_types::region::Region;
+use serde_json::{Value, json};
+use warden::ids::{AccountId, DomainId, UserId};
+use warden::policy::Home;
+use warden::ports::Ledger;
+use warden_tests::ACCOUNT_ID as HUB;
+use warden_tests::fixture::{RESEARCHERS, World};
+
+const B: &str = "222222222222";
+const C: &str = "333333333333";
+/// An account whose spoke role trusts somebody else.
+const D: &str = "444444444444";
+/// An account the policy does not name, with a domain of its own.
+const E: &str = "555555555555";
+
+fn hub() -> Home {
+    Home {
+        account: AccountId::parse(HUB).ok(),
+        region: Some("us-east-1".into()),
+    }
+}
+
+/// The SDK configuration of someone acting in `account` (the emulator takes a 12-digit access
+/// key id as that account).
+fn as_account(world: &World, account: &str, region: &str) -> SdkConfig {
+    world
+        .sdk
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            account,
+            "spoke-secret",
+            None,
+            None,
+            "spoke",
+        )))
+        .region(Region::new(region.to_owned()))
+        .build()
+}
+
+/// A trust policy admitting the principals of `account`.
+fn trusting(account: &str) -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+            "Action": "sts:AssumeRole"
+        }]
+    })
+    .to_string()
+}
+
+/// A domain in `account` and `region`, with its VPC, subnet and security group.
+struct Spoke {
+    account: &'static str,
+    region: &'static str,
+    name: &'static str,
+    domain: String,
+    security_group: String,
+    sagemaker: aws_sdk_sagemaker::Client,
+}
+
+impl Spoke {
+    async fn new(
+        world: &World,
+        account: &'static str,
+        region: &'static str,
+        name: &'static str,
+    ) -> Spoke {
+        let sdk = as_account(world, account, region);
+        let ec2 = aws_sdk_ec2::Client::new(&sdk);
+        let vpc = ec2
+            .create_vpc()
+            .cidr_block("10.1.0.0/16")
+            .send()
+            .await
+            .expect("CreateVpc")
+            .vpc()
+            .and_then(|v| v.vpc_id())
+            .expect("a VPC id")
+            .to_owned();
+        let subnet = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block("10.1.1.0/24")
+            .send()
+            .await
+            .expect("CreateSubnet")
+            .subnet()
+            .and_then(|s| s.subnet_id())
+            .expect("a subnet id")
+            .to_owned();
+        let security_group = ec2
+            .create_security_group()
+            .vpc_id(&vpc)
+            .group_name("studio-research")
+            .description("Studio")
+            .send()
+            .await
+            .expect("CreateSecurityGroup")
+            .group_id()
+            .expect("a group id")
+            .to_owned();
+        let sagemaker = aws_sdk_sagemaker::Client::new(&sdk);
+        let domain = sagemaker
+            .create_domain()
+            .domain_name(name)
+            .auth_mode(AuthMode::Iam)
+            .app_network_access_type(AppNetworkAccessType::VpcOnly)
+            .default_user_settings(
+                UserSettings::builder()
+                    .execution_role(format!("arn:aws:iam::{account}:role/studio-research"))
+                    .security_groups(&security_group)
+                    .build(),
+            )
+            .subnet_ids(&subnet)
+            .vpc_id(&vpc)
+            .send()
+            .await
+            .expect("CreateDomain")
+            .domain_id()
+            .expect("a domain id")
+            .to_owned();
+        Spoke {
+            account,
+            region,
+            name,
+            domain,
+            security_group,
+            sagemaker,
+        }
+    }
+
+    /// The policy's lines for this domain and a mapping of the researchers to it.
+    fn toml(&self) -> String {
+        format!(
+            r#"[[domains]]
+name = "{name}"
+id = "{domain}"
+account = "{account}"
+region = "{region}"
+
+[[mappings]]
+group = "{RESEARCHERS}"
+domain = "{name}"
+priority = 10
+execution_role = "arn:aws:iam::{account}:role/studio-research"
+security_groups = ["{sg}"]
+
+"#,
+            name = self.name,
+            domain = self.domain,
+            account = self.account,
+            region = self.region,
+            sg = self.security_group,
+        )
+    }
+
+    /// The domain as the product knows it: its id and its place.
+    fn id(&self) -> DomainId {
+        DomainId::parse(&self.domain)
+            .and_then(|d| {
+                d.at(
+                    &AccountId::parse(self.account).expect("an account id"),
+                    self.region,
+                )
+            })
+            .expect("a domain id")
+    }
+
+    async fn profiles(&self) -> Vec<String> {
+        let out = self
+            .sagemaker
+            .list_user_profiles()
+            .domain_id_equals(&self.domain)
+            .send()
+            .await
+            .expect("ListUserProfiles");
+        let mut names: Vec<String> = out
+            .user_profiles()
+            .iter()
+            .filter_map(|p| p.user_profile_name().map(str::to_owned))
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+/// The world with the policy's domains plus `spokes`, deployed as a hub in 123456789012.
+fn deploy(world: &mut World, spokes: &[&Spoke]) {
+    let extra: String = spokes.iter().map(|s| s.toml()).collect();
+    let source = world
+        .policy_source
+        .replacen("[offboarding]", &format!("{extra}[offboarding]"), 1);
+    world
+        .deploy_at(&source, &hub())
+        .expect("the policy is valid");
+}
+
+/// The emulator's calls by account: `{account: {region: {service: {"calls": n, ...}}}}`.
+async fn calls_by_account(world: &World) -> Value {
+    let (status, body) = world
+        .emulator
+        .raw_request("GET", "/_emulator/stats", "")
+        .await
+        .expect("stats");
+    assert_eq!(status, 200, "{body}");
+    serde_json::from_str::<Value>(&body).expect("JSON")["accounts"].clone()
+}
+
+fn calls_in(stats: &Value, account: &str, service: &str) -> u64 {
+    stats[account]
+        .as_object()
+        .map(|regions| {
+            regions
+                .values()
+                .map(|r| r[service]["calls"].as_u64().unwrap_or(0))
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_reaches_domains_in_other_accounts_and_regions_and_an_untrusting_role_fails_alone()
+{
+    let mut world = World::new().await.expect("world");
+    let b_eu = Spoke::new(&world, B, "eu-west-1", "b-eu").await;
+    let b_us = Spoke::new(&world, B, "us-west-2", "b-us").await;
+    let c_eu = Spoke::new(&world, C, "eu-west-1", "c-eu").await;
+    let d_eu = Spoke::new(&world, D, "eu-west-1", "d-eu").await;
+    let e_eu = Spoke::new(&world, E, "eu-west-1", "e-eu").await;
+    for account in [B, C] {
+        world
+            .emulator
+            .create_role(account, "studio-warden-spoke", &trusting(HUB))
+            .await
+            .expect("CreateRole");
+    }
+    // D's spoke role trusts another account, not the hub.
+    world
+        .emulator
+        .create_role(D, "studio-warden-spoke", &trusting("999999999999"))
+        .await
+        .expect("CreateRole");
+    deploy(&mut world, &[&b_eu, &b_us, &c_eu, &d_eu]);
+    let alice = world.add_user("alice").await.expect("user");
+    world.join(&alice, &world.researchers).await.expect("join");
+
+    let report = world.invoke(json!({})).await.expect("the sweep answers");
+    // Before the test's own listings, which count too.
+    let stats = calls_by_account(&world).await;
+
+    // Alice has a profile in the hub's own domain and in every domain whose role trusts the hub.
+    let home: Vec<String> = world
+        .profiles()
+        .await
+        .expect("profiles")
+        .into_keys()
+        .collect();
+    assert_eq!(home.len(), 1, "{report}");
+    for spoke in [&b_eu, &b_us, &c_eu] {
+        assert_eq!(spoke.profiles().await, home, "{} {report}", spoke.name);
+    }
+    // D's role does not trust the hub: its domain fails, loudly, and alone.
+    assert!(d_eu.profiles().await.is_empty());
+    let failures: Vec<&str> = report["failures"]
+        .as_array()
+        .expect("failures")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(failures.len(), 1, "{report}");
+    assert!(failures[0].starts_with("domain d-eu ("), "{report}");
+    assert!(failures[0].contains(&format!("@{D}/eu-west-1")), "{report}");
+    // Nothing reached SageMaker in D but the test's CreateDomain (the role was refused first),
+    // nor in E, which the policy does not name; E's domain is as it was.
+    assert_eq!(
+        calls_in(&stats, D, "sagemaker"),
+        1,
+        "D: its CreateDomain only: {stats}"
+    );
+    // The hub asked STS for D's role (in D's region), and was refused.
+    assert_eq!(
+        calls_in(&stats, HUB, "sts"),
+        4,
+        "b-eu, b-us, c-eu, d-eu: {stats}"
+    );
+    assert_eq!(
+        calls_in(&stats, E, "sagemaker"),
+        1,
+        "E: its CreateDomain only: {stats}"
+    );
+    assert!(e_eu.profiles().await.is_empty());
+
+    // The ledger keys carry the place: each domain has its own record of alice.
+    let alice_id = UserId::parse(&alice).expect("a user id");
+    for spoke in [&b_eu, &b_us, &c_eu] {
+        let record = world
+            .engine
+            .ledger
+            .record(&spoke.id(), &alice_id)
+            .await
+            .expect("ledger")
+            .unwrap_or_else(|| panic!("no record of alice in {}", spoke.name));
+        assert_eq!(record.domain, spoke.id());
+        let pk = format!("DOMAIN#{}@{}/{}", spoke.domain, spoke.account, spoke.region);
+        let items = world
+            .dynamodb
+            .query()
+            .table_name(&world.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(
+                ":pk",
+                aws_sdk_dynamodb::types::AttributeValue::S(pk.clone()),
+            )
+            .send()
+            .await
+            .expect("Query");
+        assert_eq!(items.count(), 1, "{pk}");
+    }
+    // The hub's own domain keeps the key it had before domains had places.
+    assert!(
+        world
+            .engine
+            .ledger
+            .record(&world.domain, &alice_id)
+            .await
+            .expect("ledger")
+            .is_some()
+    );
+
+    // Trusted later, D's domain catches up at the next sweep: the failure was not remembered.
+    world
+        .emulator
+        .create_role(D, "studio-warden-reader", &trusting(HUB))
+        .await
+        .expect("CreateRole");
+    let source = world.policy_source.replacen(
+        "account = \"444444444444\"\nregion = \"eu-west-1\"\n",
+        "account = \"444444444444\"\nregion = \"eu-west-1\"\nrole = \"studio-warden-reader\"\n",
+        1,
+    );
+    world.deploy_at(&source, &hub()).expect("valid");
+    let report = world.invoke(json!({})).await.expect("the sweep answers");
+    assert_eq!(report["failures"], json!([]), "{report}");
+    assert_eq!(d_eu.profiles().await, home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_membership_event_reaches_every_account_on_the_direct_path() {
+    let mut world = World::new().await.expect("world");
+    let b_eu = Spoke::new(&world, B, "eu-west-1", "b-eu").await;
+    let c_eu = Spoke::new(&world, C, "eu-west-1", "c-eu").await;
+    for account in [B, C] {
+        world
+            .emulator
+            .create_role(account, "studio-warden-spoke", &trusting(HUB))
+            .await
+            .expect("CreateRole");
+    }
+    deploy(&mut world, &[&b_eu, &c_eu]);
+    let bob = world.add_user("bob").await.expect("user");
+    let membership = world.join(&bob, &world.researchers).await.expect("join");
+    let event = world
+        .joined_event(&bob, &world.researchers, &membership)
+        .expect("event");
+    let report = world.invoke(event).await.expect("the event is handled");
+    assert_eq!(report["failures"], json!([]), "{report}");
+    let home: Vec<String> = world
+        .profiles()
+        .await
+        .expect("profiles")
+        .into_keys()
+        .collect();
+    assert_eq!(home.len(), 1, "{report}");
+    assert_eq!(b_eu.profiles().await, home);
+    assert_eq!(c_eu.profiles().await, home);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_domain_of_account_b_is_never_reached_through_account_cs_role() {
+    let mut world = World::new().await.expect("world");
+    let b_eu = Spoke::new(&world, B, "eu-west-1", "b-eu").await;
+    for account in [B, C] {
+        world
+            .emulator
+            .create_role(account, "studio-warden-spoke", &trusting(HUB))
+            .await
+            .expect("CreateRole");
+    }
+    // The policy says B's domain is in C (a copy-paste slip): the product asks C, through C's
+    // role, and C has no such domain. B's domain is never touched.
+    let wrong = Spoke {
+        account: C,
+        region: "eu-west-1",
+        name: "b-eu",
+        domain: b_eu.domain.clone(),
+        security_group: b_eu.security_group.clone(),
+        sagemaker: b_eu.sagemaker.clone(),
+    };
+    deploy(&mut world, &[&wrong]);
+    let alice = world.add_user("alice").await.expect("user");
+    world.join(&alice, &world.researchers).await.expect("join");
+    let report = world.invoke(json!({})).await.expect("the sweep answers");
+    let stats = calls_by_account(&world).await;
+    assert!(b_eu.profiles().await.is_empty(), "{report}");
+    assert_eq!(
+        calls_in(&stats, B, "sagemaker"),
+        1,
+        "B: its CreateDomain only: {stats}"
+    );
+    assert!(calls_in(&stats, C, "sagemaker") > 0, "{stats}");
+    assert_ne!(report["failures"], json!([]), "{report}");
+}
