@@ -445,3 +445,113 @@ def key_policy(ctx: AwsContext, service_principals: tuple[str, ...] = ()) -> dic
         if service_principals
         else None,
     )
+
+
+# --- Organisation deployments (issue 14): hub, spokes, Identity Center account ---------------------
+# What the functions call on the work queue: the fan-out sends, the event source mapping (with
+# the function's role) receives, deletes, reads attributes, and the worker hands unfinished work
+# on by changing a message's visibility.
+WORK_QUEUE_ACTIONS = (
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ChangeMessageVisibility",
+)
+
+
+@dataclass(frozen=True)
+class HubScope:
+    """The resources one hub function acts on. Domains elsewhere are reached through the roles
+    it may assume; `local_domains` are the hub account's own (any region), acted on directly."""
+
+    ctx: AwsContext
+    local_domains: list[tuple[AwsContext, str]]
+    local_execution_roles: list[str]
+    identity_store_arn: str | None  # None: the Identity Store is read through the identity role
+    sso_application_arns: list[str]
+    table_arn: str
+    topic_arn: str
+    data_key_arn: str
+    alerts_key_arn: str
+    log_group_arn: str
+    failure_queue_arn: str
+    assumable_role_arns: list[str]
+    org_id: str
+    work_queue_arn: str | None = None  # compliance-sweep only
+    shared_spaces: str = "keep"
+    create_private_spaces: bool = False
+
+
+def assume_statement(role_arns: list[str], org_id: str) -> dict | None:
+    """sts:AssumeRole on exactly these roles, and only while they belong to the organisation
+    (aws:ResourceOrgID: the organisation of the account that owns the role)."""
+    if not role_arns:
+        return None
+    return statement(
+        "AssumeOnlyWardenRolesInTheOrganisation",
+        ["sts:AssumeRole"],
+        sorted(set(role_arns)),
+        {"StringEquals": {"aws:ResourceOrgID": org_id}},
+    )
+
+
+def hub_function_policy(scope: HubScope) -> dict:
+    ctx = scope.ctx
+    local = bool(scope.local_domains)
+    return document(
+        *(sagemaker_statements(scope.local_domains, scope.shared_spaces, scope.create_private_spaces) if local else []),
+        pass_role_statement(scope.local_execution_roles) if local else None,
+        *(identity_center_statements(ctx, scope.identity_store_arn, scope.sso_application_arns) if scope.identity_store_arn else []),
+        *ledger_and_alert_statements(ctx, scope.table_arn, scope.data_key_arn, scope.topic_arn, scope.alerts_key_arn),
+        network_statement() if local else None,
+        *own_log_and_failure_queue_statements(scope.log_group_arn, scope.failure_queue_arn),
+        assume_statement(scope.assumable_role_arns, scope.org_id),
+        statement("FanOutAndWorkTheQueue", WORK_QUEUE_ACTIONS, scope.work_queue_arn) if scope.work_queue_arn else None,
+    )
+
+
+def spoke_role_policy(
+    domains: list[tuple[AwsContext, str]], execution_roles: list[str], shared_spaces: str = "keep", create_private_spaces: bool = False
+) -> dict:
+    """A spoke account's role: the functions' SageMaker and EC2 grants on that account's
+    managed domains (every region of it), and PassRole of their execution roles."""
+    return document(
+        *sagemaker_statements(domains, shared_spaces, create_private_spaces),
+        pass_role_statement(execution_roles),
+        network_statement(),
+    )
+
+
+def identity_role_policy(ctx: AwsContext, store_id: str, sso_application_arns: list[str]) -> dict:
+    """The Identity Center account's role: the functions' Identity Store reads and application
+    assignments, on this account's store and the domains' applications."""
+    return document(*identity_center_statements(ctx, ctx.identity_store(store_id), sso_application_arns))
+
+
+def cross_account_trust(principal_arns: list[str], org_id: str) -> dict:
+    """Trust exactly these roles (the hub's functions), and only while their account is in the
+    organisation."""
+    return document(
+        {
+            "Sid": "TheHubFunctionsOfTheOrganisation",
+            "Effect": "Allow",
+            "Principal": {"AWS": sorted(set(principal_arns))},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": org_id}},
+        }
+    )
+
+
+def hub_bus_policy(bus_arn: str, org_id: str) -> dict:
+    """The hub bus admits events:PutEvents from principals of the organisation, nothing else."""
+    return document(
+        {
+            "Sid": "PutEventsFromTheOrganisationOnly",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "events:PutEvents",
+            "Resource": bus_arn,
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": org_id}},
+        }
+    )
