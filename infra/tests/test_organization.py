@@ -397,3 +397,30 @@ def test_the_single_account_stack_refuses_organisation_keys(synth):
         synth(deployment="hub", policyFile=str(ORG_POLICY))
     with pytest.raises(Exception, match="single-account keys"):
         synth(deployment="hub", orgId=ORG, policyFile=str(ORG_POLICY), domainId="d-research0001")
+
+
+@pytest.mark.parametrize(
+    "entry, message",
+    [
+        ({"account": "12345"}, "account"),
+        ({"region": "everywhere"}, "region"),
+        ({"role": "arn:aws:iam::*:role/studio-warden-spoke"}, "role"),
+        ({"role": "studio-*"}, "role"),
+    ],
+)
+def test_the_policy_refuses_domain_places_that_would_widen_a_grant(entry, message):
+    from warden_infra.policy import PolicyError, parse_policy
+
+    base = {"identity_store": {"id": STORE}, "domains": [{"name": "research", "id": "d-abc123", **entry}]}
+    with pytest.raises(PolicyError, match=message):
+        parse_policy(base)
+
+
+def test_the_policy_refuses_two_domains_claiming_one_place():
+    from warden_infra.policy import PolicyError, parse_policy
+
+    one = {"id": "d-abc123", "account": "222233334444", "region": "eu-west-1"}
+    with pytest.raises(PolicyError, match="same account and region"):
+        parse_policy({"identity_store": {"id": STORE}, "domains": [{"name": "a", **one}, {"name": "b", **one}]})
+    ok = parse_policy({"identity_store": {"id": STORE}, "domains": [{"name": "a", **one}, {"name": "b", **one, "account": "333344445555"}]})
+    assert [d.account for d in ok.domains] == ["222233334444", "333344445555"]
