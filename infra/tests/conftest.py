@@ -113,6 +113,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             rid = name
         elif typ == "aws:cloudwatch/eventRule:EventRule":
             out["arn"] = f"{prefix.format('events')}:rule/{name}"
+        elif typ == "aws:cloudwatch/eventBus:EventBus":
+            out["arn"] = f"{prefix.format('events')}:event-bus/{name}"
         elif typ == "aws:cloudwatch/logGroup:LogGroup":
             out["arn"] = f"{prefix.format('logs')}:log-group:{name}"
         elif typ == "aws:sagemaker/domain:Domain":

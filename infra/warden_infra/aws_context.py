@@ -6,7 +6,7 @@ for each service; each helper names the page it follows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pulumi
 import pulumi_aws as aws
@@ -29,6 +29,10 @@ class AwsContext:
             region=pulumi.Config("aws").require("region"),
             dns_suffix=partition.dns_suffix,
         )
+
+    def at(self, account: str | None = None, region: str | None = None) -> "AwsContext":
+        """The same partition in another account and/or region (None: this one's)."""
+        return replace(self, account=account or self.account, region=region or self.region)
 
     # --- SageMaker (list_amazonsagemaker: domain, user-profile, app, space) -----------------
     def sagemaker_domain(self, domain_id: str) -> str:
@@ -66,6 +70,9 @@ class AwsContext:
         return f"arn:{self.partition}:sso::{owner_account}:application/{instance_id}/*"
 
     # --- Others -------------------------------------------------------------------------------
+    def iam_role(self, name: str, account: str | None = None) -> str:
+        return f"arn:{self.partition}:iam::{account or self.account}:role/{name}"
+
     def iam_root(self) -> str:
         return f"arn:{self.partition}:iam::{self.account}:root"
 

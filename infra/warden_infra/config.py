@@ -51,6 +51,48 @@ class ConfigError(ValueError):
     """A stack config value is missing, malformed or contradicts the policy file."""
 
 
+# The deployment shapes (issue 14): today's one-account stack (the default), or one of the
+# three parts of an organisation deployment (README, "Deploying to an organisation").
+DEPLOYMENTS = ("single", "hub", "spoke", "identity-center")
+# Role names the functions assume by default (the contract with the Rust code).
+SPOKE_ROLE_NAME = "studio-warden-spoke"
+IDENTITY_ROLE_NAME = "studio-warden-identity"
+HUB_BUS_NAME = "studio-warden"
+EVENT_BUS_ARN = re.compile(r"^arn:(aws[a-z-]*):events:([a-z]{2}(?:-[a-z]+)+-\d):(\d{12}):event-bus/([\w.-]+)$")
+# Lambda's SQS event source: maximum concurrency 2-1000; a FIFO queue's batch at most 10.
+MAX_CONCURRENCY_RANGE = (2, 1000)
+FIFO_BATCH_RANGE = (1, 10)
+
+
+@dataclass(frozen=True)
+class OrganizationConfig:
+    """The keys of an organisation deployment (hub, spoke, identity-center)."""
+
+    org_id: str
+    # hub: the name of the bus it creates; spoke and identity-center: the hub's bus ARN.
+    hub_bus_name: str
+    hub_bus_arn: str | None
+    # spoke and identity-center: the hub's two function role ARNs, the only principals trusted.
+    hub_function_role_arns: tuple[str, ...]
+    spoke_role_name: str = SPOKE_ROLE_NAME
+    # identity-center: create the role the hub assumes for Identity Store and sso-admin calls.
+    identity_role: bool = False
+    identity_role_name: str = IDENTITY_ROLE_NAME
+    # hub: the work queue's event source mapping.
+    work_batch_size: int = 1
+    work_max_concurrency: int = 10
+
+    @property
+    def hub_account(self) -> str | None:
+        match = EVENT_BUS_ARN.match(self.hub_bus_arn or "")
+        return match.group(3) if match else None
+
+    @property
+    def hub_region(self) -> str | None:
+        match = EVENT_BUS_ARN.match(self.hub_bus_arn or "")
+        return match.group(2) if match else None
+
+
 @dataclass(frozen=True)
 class FunctionSettings:
     memory_mb: int
@@ -76,7 +118,7 @@ class StackConfig:
 
     # Domain: adopted when domain_id is set, otherwise created.
     domain_id: str | None
-    stack_domain_name: str  # the policy [[domains]] name of the stack's own domain
+    stack_domain_name: str | None  # the policy [[domains]] name of the stack's own domain (single only)
     auth_mode: str
     execution_role_arn: str | None
     # Identity Center applications of SSO-mode domains the stack did not create, by policy name.
@@ -108,10 +150,22 @@ class StackConfig:
     # and how many sweeps in a row may end incomplete before the alarm fires.
     metrics_namespace: str = "StudioWarden"
     sweep_incomplete_runs: int = 3
+    # The deployment shape; `org` is set for every shape but "single".
+    deployment: str = "single"
+    org: OrganizationConfig | None = None
+
+    def __post_init__(self) -> None:
+        if self.deployment == "hub" and self.org and self.compliance_sweep.reserved_concurrency <= self.org.work_max_concurrency:
+            # Lambda throttles an SQS event source whose maximum concurrency exceeds the
+            # function's reserved concurrency; the scheduled sweep needs one more on top.
+            raise ConfigError(
+                f"complianceSweepReservedConcurrency {self.compliance_sweep.reserved_concurrency} must exceed "
+                f"workQueueMaximumConcurrency {self.org.work_max_concurrency}: the workers run in compliance-sweep too"
+            )
 
     @property
     def creates_domain(self) -> bool:
-        return self.domain_id is None
+        return self.deployment == "single" and self.domain_id is None
 
     @property
     def creates_network(self) -> bool:
@@ -255,6 +309,12 @@ def load_config() -> StackConfig:
     if s3_org and not ORGANIZATION_ID.match(s3_org):
         raise ConfigError(f"s3EndpointOrganizationId {s3_org!r} is not an organization id (o-...)")
 
+    deployment, org = _organization(cfg, policy)
+    if deployment != "single":
+        single_only = [k for k in ("domainId", "vpcId", "subnetIds", "securityGroupIds", "stackDomainName", "executionRoleArn") if cfg.get(k)]
+        if single_only:
+            raise ConfigError(f"{', '.join(single_only)}: single-account keys; a {deployment} deployment creates and adopts no domain")
+
     zone_count = _bounded(cfg, "availabilityZoneCount", 2, 2, 6)  # Studio subnets in at least two AZs
 
     log_level = (cfg.get("logLevel") or "INFO").upper()
@@ -290,7 +350,7 @@ def load_config() -> StackConfig:
         availability_zone_count=zone_count,
         interface_endpoints=DEFAULT_INTERFACE_ENDPOINTS + tuple(e for e in extra_endpoints if e not in DEFAULT_INTERFACE_ENDPOINTS),
         domain_id=domain_id,
-        stack_domain_name=_stack_domain_name(policy, cfg.get("stackDomainName"), domain_id),
+        stack_domain_name=_stack_domain_name(policy, cfg.get("stackDomainName"), domain_id) if deployment == "single" else None,
         auth_mode=auth_mode,
         execution_role_arn=execution_role_arn,
         sso_application_arns=dict(sso_application_arns),
@@ -311,7 +371,10 @@ def load_config() -> StackConfig:
         # Reserved concurrency 2 for the sweep: one scheduled sweep plus one drift check at a time.
         # More would only contend for the SageMaker List APIs (a few calls per second) and the
         # Identity Center's shared ~20 TPS; fewer would queue drift checks behind a long sweep.
-        compliance_sweep=_function(cfg, "complianceSweep", memory=512, timeout=900, reserved=2),
+        # A hub's sweep also runs the work queue's workers: their maximum concurrency on top.
+        compliance_sweep=_function(
+            cfg, "complianceSweep", memory=512, timeout=900, reserved=2 + (org.work_max_concurrency if deployment == "hub" else 0)
+        ),
         async_retry_attempts=_bounded(cfg, "asyncRetryAttempts", 2, 0, 2),  # Lambda's limits
         identity_center_tps=_bounded(cfg, "identityCenterTps", 16, 1, 20),
         # EventBridge targets and Scheduler accept 0-185 retries and 60-86400 s of age; the age
@@ -323,6 +386,58 @@ def load_config() -> StackConfig:
         alert_emails=tuple(cfg.get_object("alertEmails") or ()),
         metrics_namespace=metrics_namespace,
         sweep_incomplete_runs=incomplete_runs,
+        deployment=deployment,
+        org=org,
+    )
+
+
+def _organization(cfg: pulumi.Config, policy: WardenPolicy) -> tuple[str, OrganizationConfig | None]:
+    deployment = cfg.get("deployment") or "single"
+    if deployment not in DEPLOYMENTS:
+        raise ConfigError(f"deployment must be one of {', '.join(DEPLOYMENTS)}, got {deployment!r}")
+    org_keys = ("orgId", "hubBusName", "hubBusArn", "hubFunctionRoleArns", "spokeRoleName", "identityRole", "workQueueBatchSize", "workQueueMaximumConcurrency")
+    if deployment == "single":
+        stray = [k for k in org_keys if cfg.get(k) is not None]
+        if stray:
+            raise ConfigError(f"{', '.join(stray)}: organisation keys; set deployment (hub, spoke, identity-center) to use them")
+        return deployment, None
+
+    org_id = cfg.get("orgId")
+    if not org_id or not ORGANIZATION_ID.match(org_id):
+        raise ConfigError(f"a {deployment} deployment needs orgId, the organisation id (o-...), got {org_id!r}")
+    bus_name = cfg.get("hubBusName") or HUB_BUS_NAME
+    if not re.match(r"^[\w.-]{1,256}$", bus_name) or bus_name == "default":
+        raise ConfigError(f"hubBusName {bus_name!r} is not a custom event bus name")
+    bus_arn = cfg.get("hubBusArn")
+    roles = tuple(cfg.get_object("hubFunctionRoleArns") or ())
+    if deployment == "hub":
+        if bus_arn or roles:
+            raise ConfigError("hubBusArn and hubFunctionRoleArns name the hub to spokes and the identity-center stack; the hub knows its own")
+        undeclared = [d.name for d in policy.domains if not d.id]
+        if undeclared:
+            raise ConfigError(f"policy domains {undeclared} have no id: a hub creates no domain, so every domain needs its id")
+    else:
+        match = EVENT_BUS_ARN.match(bus_arn or "")
+        if not match or match.group(4) == "default":
+            raise ConfigError(f"a {deployment} deployment needs hubBusArn, the hub's custom event bus ARN (stack output hubEventBusArn), got {bus_arn!r}")
+        hub_account = match.group(3)
+        if len(roles) != 2 or not all(isinstance(r, str) and IAM_ROLE_ARN.match(r) and r.split(":")[4] == hub_account for r in roles):
+            raise ConfigError(
+                f"hubFunctionRoleArns must be the hub's two function role ARNs in account {hub_account} "
+                f"(stack output hubFunctionRoleArns), got {roles!r}"
+            )
+    role_name = cfg.get("spokeRoleName") or SPOKE_ROLE_NAME
+    if not re.match(r"^[\w+=,.@-]{1,64}$", role_name):
+        raise ConfigError(f"spokeRoleName {role_name!r} is not an IAM role name")
+    return deployment, OrganizationConfig(
+        org_id=org_id,
+        hub_bus_name=bus_name,
+        hub_bus_arn=bus_arn,
+        hub_function_role_arns=tuple(sorted(roles)),
+        spoke_role_name=role_name,
+        identity_role=cfg.get_bool("identityRole") is True,
+        work_batch_size=_bounded(cfg, "workQueueBatchSize", 1, *FIFO_BATCH_RANGE),
+        work_max_concurrency=_bounded(cfg, "workQueueMaximumConcurrency", 10, *MAX_CONCURRENCY_RANGE),
     )
 
 

@@ -8,7 +8,8 @@ its own role (iam.function_policy), log group, failure queue and async invoke se
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Callable
 
 import pulumi
 import pulumi_aws as aws
@@ -38,6 +39,17 @@ class SharedResources:
 
 
 @dataclass(frozen=True)
+class HubGrants:
+    """What a hub function gets instead of the single-account policy (organisation deployment):
+    `policy(values)` builds its document from the resolved ARNs (those of function_policy plus
+    `inputs`), and `environment` adds to its variables."""
+
+    policy: Callable[[dict], dict]
+    inputs: dict = field(default_factory=dict)
+    environment: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class WardenFunction:
     name: str
     function: aws.lambda_.Function
@@ -61,6 +73,7 @@ def create_function(
     config: StackConfig,
     ctx: AwsContext,
     shared: SharedResources,
+    hub: HubGrants | None = None,
 ) -> WardenFunction:
     function_name = f"{config.name_prefix}-{name}"
     delivery_dlq = create_queue(f"{name}-delivery-dlq", config)
@@ -80,7 +93,30 @@ def create_function(
         assume_role_policy=json.dumps(iam.assume_role_policy("lambda.amazonaws.com")),
         tags=config.tags(),
     )
+
+    def single_policy(v: dict) -> dict:
+        return iam.function_policy(
+            iam.FunctionScope(
+                ctx=ctx,
+                domain_ids=v["domain_ids"],
+                execution_roles=config.policy.execution_roles,
+                identity_store_id=config.policy.identity_store_id,
+                sso_application_arns=[arn for arn in v["sso_application_arns"] if arn],
+                table_arn=v["table_arn"],
+                topic_arn=v["topic_arn"],
+                data_key_arn=v["data_key_arn"],
+                alerts_key_arn=v["alerts_key_arn"],
+                log_group_arn=ctx.log_group(log_group_name),
+                failure_queue_arn=v["failure_queue_arn"],
+                shared_spaces=config.policy.shared_spaces,
+                create_private_spaces=config.policy.creates_private_spaces,
+            )
+        )
+
+    build_policy = hub.policy if hub else single_policy
     policy = pulumi.Output.all(
+        log_group_arn=ctx.log_group(log_group_name),
+        **(hub.inputs if hub else {}),
         domain_ids=shared.domain_ids,
         sso_application_arns=shared.sso_application_arns,
         table_arn=shared.table.arn,
@@ -88,27 +124,7 @@ def create_function(
         data_key_arn=shared.data_key.arn,
         alerts_key_arn=shared.alerts_key.arn,
         failure_queue_arn=failure_dlq.arn,
-    ).apply(
-        lambda v: json.dumps(
-            iam.function_policy(
-                iam.FunctionScope(
-                    ctx=ctx,
-                    domain_ids=v["domain_ids"],
-                    execution_roles=config.policy.execution_roles,
-                    identity_store_id=config.policy.identity_store_id,
-                    sso_application_arns=[arn for arn in v["sso_application_arns"] if arn],
-                    table_arn=v["table_arn"],
-                    topic_arn=v["topic_arn"],
-                    data_key_arn=v["data_key_arn"],
-                    alerts_key_arn=v["alerts_key_arn"],
-                    log_group_arn=ctx.log_group(log_group_name),
-                    failure_queue_arn=v["failure_queue_arn"],
-                    shared_spaces=config.policy.shared_spaces,
-                    create_private_spaces=config.policy.creates_private_spaces,
-                )
-            )
-        )
-    )
+    ).apply(lambda v: json.dumps(build_policy(v)))
     role_policy = aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=pulumi.ResourceOptions(parent=role))
 
     function = aws.lambda_.Function(
@@ -135,6 +151,7 @@ def create_function(
                 # The namespace of the metrics records (shared/metrics.json), which the
                 # dashboard and alarms (dashboard.py) read.
                 "WARDEN_METRICS_NAMESPACE": config.metrics_namespace,
+                **(hub.environment if hub else {}),
             }
         ),
         # Lambda's advanced logging: JSON lines, and Lambda itself sets AWS_LAMBDA_LOG_FORMAT=JSON

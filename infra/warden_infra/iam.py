@@ -136,21 +136,27 @@ def deletable_space_types(shared_spaces: str) -> list[str]:
     return ["Private", "Shared"] if shared_spaces == "delete" else ["Private"]
 
 
-def function_policy(scope: FunctionScope) -> dict:
-    ctx = scope.ctx
-    domains = sorted(set(scope.domain_ids))
-    if not domains:
+def sagemaker_statements(
+    domains: list[tuple[AwsContext, str]], shared_spaces: str = "keep", create_private_spaces: bool = False
+) -> list[dict | None]:
+    """The SageMaker grants of the functions, on the given managed domains: each domain is a
+    (context of its partition, account and region, domain id) pair. The single-account stack
+    passes its own context for every domain; a spoke role its account's; the hub its own
+    account's domains (any region)."""
+    places = sorted({(c.partition, c.account, c.region, d): (c, d) for c, d in domains}.items())
+    if not places:
         raise ValueError("a warden function needs at least one managed domain")
-    profiles = [ctx.sagemaker_in_domain("user-profile", d) for d in domains]
-    apps = [ctx.sagemaker_in_domain("app", d) for d in domains]
-    spaces = [ctx.sagemaker_in_domain("space", d) for d in domains]
+    pairs = [pair for _, pair in places]
+    profiles = [c.sagemaker_in_domain("user-profile", d) for c, d in pairs]
+    apps = [c.sagemaker_in_domain("app", d) for c, d in pairs]
+    spaces = [c.sagemaker_in_domain("space", d) for c, d in pairs]
     owners = profiles  # sagemaker:OwnerUserProfileArn: a profile of a managed domain
     owned = {"ArnLike": {"sagemaker:OwnerUserProfileArn": owners}}
-    owned_of_type = {**owned, "StringEquals": {"sagemaker:SpaceSharingType": deletable_space_types(scope.shared_spaces)}}
+    owned_of_type = {**owned, "StringEquals": {"sagemaker:SpaceSharingType": deletable_space_types(shared_spaces)}}
     managed = {f"aws:ResourceTag/{OWNERSHIP_TAG}": "true"}
 
-    return document(
-        statement("DescribeManagedDomains", ["sagemaker:DescribeDomain"], [ctx.sagemaker_domain(d) for d in domains]),
+    return [
+        statement("DescribeManagedDomains", ["sagemaker:DescribeDomain"], [c.sagemaker_domain(d) for c, d in pairs]),
         statement("ReadProfilesInManagedDomains", ["sagemaker:DescribeUserProfile", "sagemaker:ListTags"], profiles),
         # The ownership guard, as IAM evaluates it: a profile is created only with the tag ...
         statement(
@@ -211,42 +217,74 @@ def function_policy(scope: FunctionScope) -> dict:
             spaces,
             {**owned, "StringEquals": {"sagemaker:SpaceSharingType": ["Private"]}},
         )
-        if scope.create_private_spaces
+        if create_private_spaces
         else None,
         statement("SageMakerListsWithoutResourceLevelPermissions", SAGEMAKER_UNSCOPABLE_READS, "*"),
+    ]
+
+
+def pass_role_statement(execution_roles: list[str]) -> dict | None:
+    return (
         statement(
             "PassOnlyPolicyExecutionRolesToSageMaker",
             ["iam:PassRole"],
-            sorted(set(scope.execution_roles)),
+            sorted(set(execution_roles)),
             {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}},
         )
-        if scope.execution_roles
+        if execution_roles
+        else None
+    )
+
+
+def identity_center_statements(ctx: AwsContext, store_arn: str, sso_application_arns: list[str]) -> list[dict | None]:
+    """Identity Store reads on the one store, and SSO assignments on the domains' applications."""
+    return [
+        statement("ReadTheIdentityStore", IDENTITY_STORE_READS, [store_arn, *ctx.identity_store_entities()]),
+        statement("AssignUsersToDomainApplications", SSO_ASSIGNMENT_ACTIONS, sorted(set(sso_application_arns)))
+        if sso_application_arns
         else None,
-        statement(
-            "ReadTheIdentityStore",
-            IDENTITY_STORE_READS,
-            [ctx.identity_store(scope.identity_store_id), *ctx.identity_store_entities()],
-        ),
-        statement("AssignUsersToDomainApplications", SSO_ASSIGNMENT_ACTIONS, sorted(set(scope.sso_application_arns)))
-        if scope.sso_application_arns
-        else None,
-        statement("LedgerItems", LEDGER_ACTIONS, scope.table_arn),
+    ]
+
+
+def network_statement() -> dict:
+    return statement("DescribeNetworkWithoutResourceLevelPermissions", NETWORK_UNSCOPABLE_READS, "*")
+
+
+def ledger_and_alert_statements(ctx: AwsContext, table_arn: str, data_key_arn: str, topic_arn: str, alerts_key_arn: str) -> list[dict]:
+    return [
+        statement("LedgerItems", LEDGER_ACTIONS, table_arn),
         statement(
             "LedgerKeyThroughDynamoDB",
             LEDGER_KEY_ACTIONS,
-            scope.data_key_arn,
+            data_key_arn,
             {"StringEquals": {"kms:ViaService": ctx.service_host("dynamodb")}},
         ),
-        statement("PublishAlerts", ["sns:Publish"], scope.topic_arn),
+        statement("PublishAlerts", ["sns:Publish"], topic_arn),
         statement(
             "AlertKeyThroughSns",
             TOPIC_KEY_ACTIONS,
-            scope.alerts_key_arn,
+            alerts_key_arn,
             {"StringEquals": {"kms:ViaService": ctx.service_host("sns")}},
         ),
-        statement("DescribeNetworkWithoutResourceLevelPermissions", NETWORK_UNSCOPABLE_READS, "*"),
-        statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], f"{scope.log_group_arn}:*"),
-        statement("SendFailedInvocationsToOwnQueue", ["sqs:SendMessage"], scope.failure_queue_arn),
+    ]
+
+
+def own_log_and_failure_queue_statements(log_group_arn: str, failure_queue_arn: str) -> list[dict]:
+    return [
+        statement("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"], f"{log_group_arn}:*"),
+        statement("SendFailedInvocationsToOwnQueue", ["sqs:SendMessage"], failure_queue_arn),
+    ]
+
+
+def function_policy(scope: FunctionScope) -> dict:
+    ctx = scope.ctx
+    return document(
+        *sagemaker_statements([(ctx, d) for d in scope.domain_ids], scope.shared_spaces, scope.create_private_spaces),
+        pass_role_statement(scope.execution_roles),
+        *identity_center_statements(ctx, ctx.identity_store(scope.identity_store_id), scope.sso_application_arns),
+        *ledger_and_alert_statements(ctx, scope.table_arn, scope.data_key_arn, scope.topic_arn, scope.alerts_key_arn),
+        network_statement(),
+        *own_log_and_failure_queue_statements(scope.log_group_arn, scope.failure_queue_arn),
     )
 
 
@@ -406,4 +444,114 @@ def key_policy(ctx: AwsContext, service_principals: tuple[str, ...] = ()) -> dic
         }
         if service_principals
         else None,
+    )
+
+
+# --- Organisation deployments (issue 14): hub, spokes, Identity Center account ---------------------
+# What the functions call on the work queue: the fan-out sends, the event source mapping (with
+# the function's role) receives, deletes, reads attributes, and the worker hands unfinished work
+# on by changing a message's visibility.
+WORK_QUEUE_ACTIONS = (
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ChangeMessageVisibility",
+)
+
+
+@dataclass(frozen=True)
+class HubScope:
+    """The resources one hub function acts on. Domains elsewhere are reached through the roles
+    it may assume; `local_domains` are the hub account's own (any region), acted on directly."""
+
+    ctx: AwsContext
+    local_domains: list[tuple[AwsContext, str]]
+    local_execution_roles: list[str]
+    identity_store_arn: str | None  # None: the Identity Store is read through the identity role
+    sso_application_arns: list[str]
+    table_arn: str
+    topic_arn: str
+    data_key_arn: str
+    alerts_key_arn: str
+    log_group_arn: str
+    failure_queue_arn: str
+    assumable_role_arns: list[str]
+    org_id: str
+    work_queue_arn: str | None = None  # compliance-sweep only
+    shared_spaces: str = "keep"
+    create_private_spaces: bool = False
+
+
+def assume_statement(role_arns: list[str], org_id: str) -> dict | None:
+    """sts:AssumeRole on exactly these roles, and only while they belong to the organisation
+    (aws:ResourceOrgID: the organisation of the account that owns the role)."""
+    if not role_arns:
+        return None
+    return statement(
+        "AssumeOnlyWardenRolesInTheOrganisation",
+        ["sts:AssumeRole"],
+        sorted(set(role_arns)),
+        {"StringEquals": {"aws:ResourceOrgID": org_id}},
+    )
+
+
+def hub_function_policy(scope: HubScope) -> dict:
+    ctx = scope.ctx
+    local = bool(scope.local_domains)
+    return document(
+        *(sagemaker_statements(scope.local_domains, scope.shared_spaces, scope.create_private_spaces) if local else []),
+        pass_role_statement(scope.local_execution_roles) if local else None,
+        *(identity_center_statements(ctx, scope.identity_store_arn, scope.sso_application_arns) if scope.identity_store_arn else []),
+        *ledger_and_alert_statements(ctx, scope.table_arn, scope.data_key_arn, scope.topic_arn, scope.alerts_key_arn),
+        network_statement() if local else None,
+        *own_log_and_failure_queue_statements(scope.log_group_arn, scope.failure_queue_arn),
+        assume_statement(scope.assumable_role_arns, scope.org_id),
+        statement("FanOutAndWorkTheQueue", WORK_QUEUE_ACTIONS, scope.work_queue_arn) if scope.work_queue_arn else None,
+    )
+
+
+def spoke_role_policy(
+    domains: list[tuple[AwsContext, str]], execution_roles: list[str], shared_spaces: str = "keep", create_private_spaces: bool = False
+) -> dict:
+    """A spoke account's role: the functions' SageMaker and EC2 grants on that account's
+    managed domains (every region of it), and PassRole of their execution roles."""
+    return document(
+        *sagemaker_statements(domains, shared_spaces, create_private_spaces),
+        pass_role_statement(execution_roles),
+        network_statement(),
+    )
+
+
+def identity_role_policy(ctx: AwsContext, store_id: str, sso_application_arns: list[str]) -> dict:
+    """The Identity Center account's role: the functions' Identity Store reads and application
+    assignments, on this account's store and the domains' applications."""
+    return document(*identity_center_statements(ctx, ctx.identity_store(store_id), sso_application_arns))
+
+
+def cross_account_trust(principal_arns: list[str], org_id: str) -> dict:
+    """Trust exactly these roles (the hub's functions), and only while their account is in the
+    organisation."""
+    return document(
+        {
+            "Sid": "TheHubFunctionsOfTheOrganisation",
+            "Effect": "Allow",
+            "Principal": {"AWS": sorted(set(principal_arns))},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": org_id}},
+        }
+    )
+
+
+def hub_bus_policy(bus_arn: str, org_id: str) -> dict:
+    """The hub bus admits events:PutEvents from principals of the organisation, nothing else."""
+    return document(
+        {
+            "Sid": "PutEventsFromTheOrganisationOnly",
+            "Effect": "Allow",
+            "Principal": "*",
+            "Action": "events:PutEvents",
+            "Resource": bus_arn,
+            "Condition": {"StringEquals": {"aws:PrincipalOrgID": org_id}},
+        }
     )

@@ -22,6 +22,8 @@ DOMAIN_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/([\w+=,.@-]+/)*[\w+=,.@-]+$")
 SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{4,17}$")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")  # IAM role names: no path, no wildcard
 
 
 class PolicyError(ValueError):
@@ -40,6 +42,12 @@ class Domain:
     # security groups it approves besides the mappings'.
     auth_mode: str | None = None
     baseline_security_groups: tuple[str, ...] = ()
+    # Where the domain lives (issue 14): None = the function's own account / region.
+    account: str | None = None
+    region: str | None = None
+    # The role the functions assume for it: a role name or ARN (None: the default, which is
+    # studio-warden-spoke for a domain in another account and none in the function's own).
+    role: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +67,9 @@ class WardenPolicy:
     mappings: tuple[Mapping, ...]
     # [offboarding] shared_spaces: "keep" (default) or "delete" the user's owned shared spaces.
     shared_spaces: str = "keep"
+    # [identity_store] role: assumed for Identity Store and sso-admin calls when the functions do
+    # not run in the Identity Center account (issue 14). None: they call with their own role.
+    identity_store_role: str | None = None
 
     @property
     def creates_private_spaces(self) -> bool:
@@ -107,6 +118,9 @@ def parse_policy(raw: dict, source: str = "policy") -> WardenPolicy:
     store_region = store.get("region")
     if store_region is not None and (not isinstance(store_region, str) or not REGION.match(store_region)):
         raise fail(f"[identity_store] region {store_region!r} is not an AWS region")
+    store_role = store.get("role")
+    if store_role is not None and (not isinstance(store_role, str) or not ROLE_ARN.match(store_role)):
+        raise fail(f"[identity_store] role {store_role!r} is not an exact IAM role ARN")
 
     domains: list[Domain] = []
     for index, entry in enumerate(raw.get("domains") or []):
@@ -127,7 +141,27 @@ def parse_policy(raw: dict, source: str = "policy") -> WardenPolicy:
         approved = baseline.get("security_groups") or []
         if not isinstance(approved, list) or not all(isinstance(g, str) and SECURITY_GROUP_ID.match(g) for g in approved):
             raise fail(f"[[domains]] {name!r}: baseline security_groups must be a list of sg-... ids")
-        domains.append(Domain(name=name, id=domain_id, auth_mode=auth_mode, baseline_security_groups=tuple(approved)))
+        account, region, role = entry.get("account"), entry.get("region"), entry.get("role")
+        if account is not None and (not isinstance(account, str) or not ACCOUNT_ID.match(account)):
+            raise fail(f"[[domains]] {name!r}: account {account!r} is not a 12-digit account id")
+        if region is not None and (not isinstance(region, str) or not REGION.match(region)):
+            raise fail(f"[[domains]] {name!r}: region {region!r} is not an AWS region")
+        if role is not None and (not isinstance(role, str) or not (ROLE_ARN.match(role) or ROLE_NAME.match(role))):
+            raise fail(f"[[domains]] {name!r}: role {role!r} is neither an IAM role name nor an exact role ARN")
+        place = (account, region, domain_id)
+        if domain_id and any((d.account, d.region, d.id) == place for d in domains):
+            raise fail(f"[[domains]] {name!r}: another domain already claims id {domain_id} in the same account and region")
+        domains.append(
+            Domain(
+                name=name,
+                id=domain_id,
+                auth_mode=auth_mode,
+                baseline_security_groups=tuple(approved),
+                account=account,
+                region=region,
+                role=role,
+            )
+        )
     if not domains:
         raise fail("no [[domains]] entry: there is nothing to manage")
 
@@ -163,6 +197,7 @@ def parse_policy(raw: dict, source: str = "policy") -> WardenPolicy:
         shared_spaces=shared_spaces,
         identity_store_id=store_id,
         identity_store_region=store_region,
+        identity_store_role=store_role,
         domains=tuple(domains),
         mappings=tuple(mappings),
     )

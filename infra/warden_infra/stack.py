@@ -13,13 +13,21 @@ from .domain import adopt_domain, create_domain
 from .functions import SharedResources, create_function
 from .keys import create_key
 from .ledger import create_ledger
+from .hub import build_hub
+from .identity_center import build_identity_center
 from .network import adopt_network, create_network
+from .spoke import build_spoke
 from .triggers import create_drift_trigger, create_membership_trigger, create_sweep_schedule
 
 
 def build() -> dict[str, pulumi.Input]:
     config = load_config()
     ctx = AwsContext.current()
+    # An organisation deployment (README, "Deploying to an organisation"); the default is the
+    # single-account stack below.
+    organisation = {"hub": build_hub, "spoke": build_spoke, "identity-center": build_identity_center}
+    if config.deployment in organisation:
+        return organisation[config.deployment](config, ctx)
 
     data_key = create_key("data-key", config, ctx, description=f"studio-warden {config.stack}: domain volumes and ledger")
     alerts = create_alert_topic(config, ctx)

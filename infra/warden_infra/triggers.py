@@ -191,12 +191,16 @@ class ForeignQueue:
     rule: aws.cloudwatch.EventRule  # the forwarding rule there
 
 
-def _rule_to_function(name: str, description: str, pattern: pulumi.Input[str], fn: WardenFunction, config: StackConfig) -> aws.cloudwatch.EventRule:
+def _rule_to_function(
+    name: str, description: str, pattern: pulumi.Input[str], fn: WardenFunction, config: StackConfig, bus: pulumi.Input[str] | None = None
+) -> aws.cloudwatch.EventRule:
+    """A rule on the default bus (single-account), or on the hub's bus (`bus`: its name)."""
+    on_bus = {"event_bus_name": bus} if bus is not None else {}
     rule = aws.cloudwatch.EventRule(
         name,
         name=f"{config.name_prefix}-{name}",
         description=description,
-        event_bus_name="default",
+        event_bus_name=bus if bus is not None else "default",
         event_pattern=pattern,
         state="ENABLED",
         tags=config.tags(),
@@ -205,6 +209,7 @@ def _rule_to_function(name: str, description: str, pattern: pulumi.Input[str], f
         f"{name}-target",
         rule=rule.name,
         arn=fn.function.arn,
+        **on_bus,
         retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
             maximum_retry_attempts=config.event_retry_attempts,
             maximum_event_age_in_seconds=config.event_max_age_seconds,
@@ -349,3 +354,56 @@ def create_sweep_schedule(config: StackConfig, ctx: AwsContext, fn: WardenFuncti
         opts=pulumi.ResourceOptions(depends_on=[role_policy]),
     )
     return schedule, group
+
+
+# --- Organisation deployments: forwarding to the hub's bus ---------------------------------------
+
+
+def create_forwarder_role(name: str, config: StackConfig, ctx: AwsContext, hub_bus_arn: str) -> aws.iam.Role:
+    """The role EventBridge uses to put this account's matched events on the hub's bus: that one
+    action on that one bus, assumed only by EventBridge acting for this account. IAM is global:
+    one role serves the forwarding rules of every region of the account."""
+    role = aws.iam.Role(
+        name,
+        description="studio-warden: forwards matched events to the hub's event bus, nothing else",
+        assume_role_policy=json.dumps(iam.assume_role_policy("events.amazonaws.com", ctx.account)),
+        tags=config.tags(),
+    )
+    aws.iam.RolePolicy(
+        f"{name}-policy",
+        role=role.id,
+        policy=json.dumps(iam.forwarder_policy(hub_bus_arn)),
+        opts=pulumi.ResourceOptions(parent=role),
+    )
+    return role
+
+
+def create_forward_rule(
+    name: str, description: str, config: StackConfig, ctx: AwsContext, pattern: str, hub_bus_arn: str, role: aws.iam.Role, region: str
+) -> aws.cloudwatch.EventRule:
+    """A rule on the default bus of `region` whose target is the hub's bus (another account's:
+    the target's ARN is the bus, the role is this account's forwarder)."""
+    resource_region = None if region == ctx.region else region
+    rule = aws.cloudwatch.EventRule(
+        name,
+        name=f"{config.name_prefix}-{name}",
+        description=description,
+        event_bus_name="default",
+        event_pattern=pattern,
+        state="ENABLED",
+        region=resource_region,
+        tags=config.tags(),
+    )
+    aws.cloudwatch.EventTarget(
+        f"{name}-target",
+        rule=rule.name,
+        arn=hub_bus_arn,
+        role_arn=role.arn,
+        retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+            maximum_retry_attempts=config.event_retry_attempts,
+            maximum_event_age_in_seconds=config.event_max_age_seconds,
+        ),
+        region=resource_region,
+        opts=pulumi.ResourceOptions(parent=rule),
+    )
+    return rule
