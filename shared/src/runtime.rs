@@ -54,10 +54,6 @@ pub struct Settings {
 /// Default client-side rate limits; see [`Settings`].
 pub const DEFAULT_IDENTITY_TPS: u32 = 10;
 pub const DEFAULT_SAGEMAKER_TPS: u32 = 8;
-/// EC2's read calls, per account and region. EC2 meters non-mutating actions with a token
-/// bucket of 100 and a refill of 20 a second per account and region ("Request throttling for
-/// the Amazon EC2 API"); the drift checks stay at the refill rate.
-pub const EC2_TPS: u32 = 20;
 
 fn tps(env: &impl Fn(&str) -> Option<String>, key: &str, default: u32) -> Result<u32> {
     match env(key) {
@@ -402,9 +398,9 @@ pub fn build_guard_with(
         inspector: engine.studio.clone(),
         network: Ec2Network::with_clients(PerDomain::for_policy(
             aws_sdk_ec2::Client::metered(sdk, calls),
-            CallRate::per_second(EC2_TPS),
+            CallRate::per_second(crate::adapters::EC2_TPS),
             &settings.policy,
-            Reach::new(sdk, calls, EC2_TPS),
+            Reach::new(sdk, calls, crate::adapters::EC2_TPS),
         )),
         alerts,
         store: engine.ledger.clone(),

@@ -66,8 +66,12 @@ struct Spoke {
     region: &'static str,
     name: &'static str,
     domain: String,
+    vpc: String,
     security_group: String,
     sagemaker: aws_sdk_sagemaker::Client,
+    ec2: aws_sdk_ec2::Client,
+    /// `[domains.baseline]` lines, when the drift checks hold the domain to one.
+    baseline: Option<String>,
 }
 
 impl Spoke {
@@ -136,8 +140,11 @@ impl Spoke {
             region,
             name,
             domain,
+            vpc,
             security_group,
             sagemaker,
+            ec2,
+            baseline: None,
         }
     }
 
@@ -149,7 +156,7 @@ name = "{name}"
 id = "{domain}"
 account = "{account}"
 region = "{region}"
-
+{baseline}
 [[mappings]]
 group = "{RESEARCHERS}"
 domain = "{name}"
@@ -163,6 +170,7 @@ security_groups = ["{sg}"]
             account = self.account,
             region = self.region,
             sg = self.security_group,
+            baseline = self.baseline.as_deref().unwrap_or_default(),
         )
     }
 
@@ -405,8 +413,11 @@ async fn a_domain_of_account_b_is_never_reached_through_account_cs_role() {
         region: "eu-west-1",
         name: "b-eu",
         domain: b_eu.domain.clone(),
+        vpc: b_eu.vpc.clone(),
         security_group: b_eu.security_group.clone(),
         sagemaker: b_eu.sagemaker.clone(),
+        ec2: b_eu.ec2.clone(),
+        baseline: None,
     };
     deploy(&mut world, &[&wrong]);
     let alice = world.add_user("alice").await.expect("user");
@@ -421,4 +432,94 @@ async fn a_domain_of_account_b_is_never_reached_through_account_cs_role() {
     );
     assert!(calls_in(&stats, C, "sagemaker") > 0, "{stats}");
     assert_ne!(report["failures"], json!([]), "{report}");
+}
+
+/// The EC2 sample event of an ingress rule added to `group`, as the spoke's rule forwards it
+/// to the hub bus: with the spoke's `account` and `region` in the envelope.
+fn ingress_event(world: &World, group: &str, account: &str, region: &str) -> Value {
+    let mut event = world
+        .sample(
+            "ec2-AuthorizeSecurityGroupIngress.json",
+            &[("sg-0a1b2c3d4e5f60718", group)],
+        )
+        .expect("sample");
+    event["account"] = json!(account);
+    event["region"] = json!(region);
+    event["id"] = json!(format!("ingress-{account}-{region}"));
+    event
+}
+
+fn opened(report: &Value) -> Vec<String> {
+    report["drift"]["opened"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|k| k.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drift_in_account_c_is_found_in_c_and_only_from_cs_events() {
+    let mut world = World::new().await.expect("world");
+    let mut c_eu = Spoke::new(&world, C, "eu-west-1", "c-eu").await;
+    c_eu.baseline = Some(format!(
+        "\n[domains.baseline]\nvpc_id = \"{}\"\nallowed_egress = [\"10.1.0.0/16\"]\n",
+        c_eu.vpc
+    ));
+    world
+        .emulator
+        .create_role(C, "studio-warden-spoke", &trusting(HUB))
+        .await
+        .expect("CreateRole");
+    deploy(&mut world, &[&c_eu]);
+    // Someone opens C's Studio security group to the internet.
+    c_eu.ec2
+        .authorize_security_group_ingress()
+        .group_id(&c_eu.security_group)
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .cidr_ip("0.0.0.0/0")
+        .send()
+        .await
+        .expect("AuthorizeSecurityGroupIngress");
+
+    // The same change reported from another account, or from another region of C, is not
+    // about C's group: no finding, and nothing read in C.
+    for (account, region) in [(B, "eu-west-1"), (C, "us-west-2")] {
+        let report = world
+            .invoke(ingress_event(&world, &c_eu.security_group, account, region))
+            .await
+            .expect("handled");
+        assert!(opened(&report).is_empty(), "{account} {region}: {report}");
+    }
+    // C's own event, forwarded to the hub: checked in C, through C's role.
+    let report = world
+        .invoke(ingress_event(&world, &c_eu.security_group, C, "eu-west-1"))
+        .await
+        .expect("handled");
+    assert_eq!(report["failures"], json!([]), "{report}");
+    // (A new group's default egress, anywhere, is outside the baseline's allowed egress too.)
+    assert_eq!(
+        opened(&report),
+        vec![
+            format!("net.sg.open-ingress#{}", c_eu.security_group),
+            format!("net.sg.egress#{}", c_eu.security_group)
+        ],
+        "{report}"
+    );
+    // The finding is C's domain's, under its placed key, and alerted.
+    let findings = warden::drift::ports::FindingStore::findings(&world.engine.ledger, &c_eu.id())
+        .await
+        .expect("findings");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f.rule == "net.sg.open-ingress" && f.domain == c_eu.id()),
+        "{findings:?}"
+    );
+    let alerts = world.read_alerts().await.expect("alerts");
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
 }

@@ -12,6 +12,10 @@ use crate::error::Result;
 use crate::ids::DomainId;
 
 const SERVICE: &str = "ec2";
+/// EC2's read calls, per account and region. EC2 meters non-mutating actions with a token
+/// bucket of 100 and a refill of 20 a second per account and region ("Request throttling for
+/// the Amazon EC2 API"); the drift checks stay at the refill rate.
+pub const EC2_TPS: u32 = 20;
 /// EC2 filters take at most 200 values; the groups and subnets of a domain are far fewer.
 const FILTER_VALUES: usize = 200;
 

@@ -10,7 +10,7 @@ mod sagemaker_drift;
 mod sns;
 
 pub use dynamodb::DynamoLedger;
-pub use ec2::Ec2Network;
+pub use ec2::{EC2_TPS, Ec2Network};
 pub use identitystore::IdentityStoreDirectory;
 pub use places::{At, PerDomain, Reach};
 pub use sagemaker::SageMakerStudio;
