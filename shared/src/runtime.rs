@@ -15,11 +15,13 @@ use tracing::Instrument;
 
 use crate::adapters::{
     CallRate, DynamoLedger, Ec2Network, IdentityStoreDirectory, SageMakerStudio, SnsAlerts,
+    SqsFanOut,
 };
 use crate::drift::Guard;
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{Result, WardenError};
 use crate::events;
+use crate::fanout::{FanOut, NoFanOut};
 use crate::metrics::{AwsCalls, InputKind, Metered, MeteredClient, Telemetry};
 use crate::policy::Policy;
 use crate::ports::{Directory, Studio};
@@ -48,6 +50,10 @@ pub struct Settings {
     /// `WARDEN_TOPIC_ARN`: the SNS topic drift alerts go to. Without it, drift findings are
     /// recorded in the ledger and logged, and no alert is published.
     pub topic_arn: Option<String>,
+    /// `WARDEN_WORK_QUEUE_URL`: the FIFO work queue. When set, an apply sweep fans out: one
+    /// work item per domain, done by compliance-sweep's worker invocations (see
+    /// [`crate::fanout`]). Without it, a sweep runs in one invocation, as it always did.
+    pub work_queue: Option<String>,
 }
 
 /// Default client-side rate limits; see [`Settings`].
@@ -122,6 +128,7 @@ impl Settings {
             identity_tps: tps(&env, "WARDEN_IDENTITY_TPS", DEFAULT_IDENTITY_TPS)?,
             sagemaker_tps: tps(&env, "WARDEN_SAGEMAKER_TPS", DEFAULT_SAGEMAKER_TPS)?,
             topic_arn: env("WARDEN_TOPIC_ARN").filter(|t| !t.trim().is_empty()),
+            work_queue: env("WARDEN_WORK_QUEUE_URL").filter(|t| !t.trim().is_empty()),
         })
     }
 }
@@ -245,7 +252,7 @@ where
     L: crate::engine::Store,
     G: DriftCheck,
 {
-    handle_inner(None, engine, guard, event, None).await
+    handle_inner(None, engine, guard, &NoFanOut, event, None).await
 }
 
 /// Handles one invocation as the given function: inputs meant for the other are refused.
@@ -262,15 +269,36 @@ where
     L: crate::engine::Store,
     G: DriftCheck,
 {
-    handle_inner(Some(function), engine, guard, event, None).await
+    handle_inner(Some(function), engine, guard, &NoFanOut, event, None).await
+}
+
+/// As [`handle_as`], with the fan-out (the work queue and the ledger's work items): apply
+/// sweeps fan out when it has a queue, and the queue's SQS events are worked.
+pub async fn handle_fanned<D, S, L, G, F, P>(
+    function: Function,
+    engine: &Engine<D, S, L>,
+    guard: &G,
+    fanout: &F,
+    event: LambdaEvent<P>,
+) -> std::result::Result<Value, HandlerError>
+where
+    P: Into<Payload>,
+    D: Directory,
+    S: Studio,
+    L: crate::engine::Store,
+    G: DriftCheck,
+    F: FanOut,
+{
+    handle_inner(Some(function), engine, guard, fanout, event, None).await
 }
 
 /// Classify, route, report. Never panics; every failure becomes a [`HandlerError`] whose
 /// type tells Lambda whether to retry.
-async fn handle_inner<D, S, L, G, P>(
+async fn handle_inner<D, S, L, G, F, P>(
     function: Option<Function>,
     engine: &Engine<D, S, L>,
     guard: &G,
+    fanout: &F,
     event: LambdaEvent<P>,
     telemetry: Option<&Telemetry>,
 ) -> std::result::Result<Value, HandlerError>
@@ -280,6 +308,7 @@ where
     S: Studio,
     L: crate::engine::Store,
     G: DriftCheck,
+    F: FanOut,
 {
     let started = tokio::time::Instant::now();
     let (payload, ctx) = event.into_parts();
@@ -342,6 +371,7 @@ where
                 Box::pin(service::route(
                     engine,
                     guard,
+                    fanout,
                     inbound,
                     now_epoch(),
                     deadline,
@@ -403,6 +433,16 @@ pub fn build_guard_with(
     }
 }
 
+/// The fan-out over the real AWS clients: the work queue if `settings` names one (an apply
+/// sweep then fans out), and the engine's ledger for the work items (a worker needs only it).
+pub fn build_fanout(settings: &Settings, sdk: &SdkConfig, engine: &AwsEngine) -> SqsFanOut {
+    let queue = settings
+        .work_queue
+        .as_ref()
+        .map(|url| (aws_sdk_sqs::Client::new(sdk), url.clone()));
+    SqsFanOut::new(queue, engine.ledger.clone())
+}
+
 /// The whole `main` of a function: tracing, settings, clients, then the runtime loop.
 pub async fn run_lambda(function: Function) -> std::result::Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
@@ -428,10 +468,14 @@ pub async fn run_lambda(function: Function) -> std::result::Result<(), lambda_ru
         "cold start: policy loaded, clients built"
     );
     let guard = build_guard_with(&settings, &sdk, &engine, Some(&telemetry.calls));
-    let (engine, guard, telemetry) = (&engine, &guard, &telemetry);
+    let fanout = build_fanout(&settings, &sdk, &engine);
+    if fanout.enabled() {
+        tracing::info!("WARDEN_WORK_QUEUE_URL is set: apply sweeps fan out, one work item per domain");
+    }
+    let (engine, guard, fanout, telemetry) = (&engine, &guard, &fanout, &telemetry);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<Payload>| {
-            handle_with_metrics(function, engine, guard, event, telemetry)
+            handle_with_metrics(function, engine, guard, fanout, event, telemetry)
         },
     ))
     .await

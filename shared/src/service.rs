@@ -10,9 +10,10 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::drift::{DriftReport, Guard};
-use crate::engine::{Engine, Report};
+use crate::engine::{Engine, Report, WorkError, Worked};
 use crate::error::{Result, WardenError};
-use crate::events::{Change, Inbound};
+use crate::events::{Change, Inbound, WorkBatch, WorkRecord};
+use crate::fanout::{self, Body, DomainResult, FanOut};
 use crate::ids::DomainId;
 use crate::model::{DomainView, Epoch, Mode};
 use crate::ports::{Directory, Ledger, Studio};
@@ -41,7 +42,13 @@ impl Function {
         match (self, inbound) {
             (_, Inbound::Skip(_))
             | (Function::MembershipSync, Inbound::Membership(_))
-            | (Function::ComplianceSweep, Inbound::Sweep(_) | Inbound::Drift(_)) => Ok(()),
+            | (
+                Function::ComplianceSweep,
+                Inbound::Sweep(_) | Inbound::Drift(_) | Inbound::Work(_),
+            ) => Ok(()),
+            (Function::MembershipSync, Inbound::Work(_)) => Err(
+                "membership-sync handles Identity Center events; the work queue's items go to compliance-sweep".into(),
+            ),
             (Function::MembershipSync, Inbound::Sweep(_)) => Err(
                 "membership-sync handles Identity Center events; sweeps and plans go to compliance-sweep".into(),
             ),
@@ -66,6 +73,10 @@ pub struct InvocationReport {
     pub counts: Option<BTreeMap<String, u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<DriftReport>,
+    /// A batch of work items: the message ids to report failed (`batchItemFailures`). The
+    /// response is then that list alone, as the SQS event source mapping reads it.
+    #[serde(skip)]
+    pub batch_item_failures: Option<Vec<String>>,
 }
 
 impl InvocationReport {
@@ -74,11 +85,22 @@ impl InvocationReport {
             counts: Some(reconcile.counts()),
             reconcile,
             drift,
+            batch_item_failures: None,
         }
     }
 
-    /// The response, shortened to [`RESPONSE_BUDGET`] (see [`fit_response`]).
+    /// The response, shortened to [`RESPONSE_BUDGET`] (see [`fit_response`]). For a batch of
+    /// work items: `{"batchItemFailures":[{"itemIdentifier":"<message id>"}, ...]}`, what the
+    /// event source mapping's `ReportBatchItemFailures` reads (the items' reports are logged
+    /// and in the ledger).
     pub fn to_response(&self) -> Result<Value> {
+        if let Some(failed) = &self.batch_item_failures {
+            let items: Vec<Value> = failed
+                .iter()
+                .map(|id| serde_json::json!({ "itemIdentifier": id }))
+                .collect();
+            return Ok(serde_json::json!({ "batchItemFailures": items }));
+        }
         let mut value =
             serde_json::to_value(self).map_err(|e| WardenError::UnexpectedResponse {
                 service: "studio-warden",
@@ -95,9 +117,10 @@ impl InvocationReport {
 /// [`WardenError::DeadlineExceeded`], so that Lambda's retry policy (then the dead-letter
 /// queue) takes over; a sweep does not: it answers its report (`complete: false`), and the
 /// next scheduled run repairs what this one could not.
-pub async fn route<D, S, L, G>(
+pub async fn route<D, S, L, G, F>(
     engine: &Engine<D, S, L>,
     guard: &G,
+    fanout: &F,
     inbound: Inbound,
     now: Epoch,
     deadline: Option<Instant>,
@@ -107,6 +130,7 @@ where
     S: Studio,
     L: crate::engine::Store,
     G: DriftCheck,
+    F: FanOut,
 {
     match inbound {
         Inbound::Skip(_) => {
@@ -149,6 +173,7 @@ where
                 reconcile: Report::drift_only(&drift),
                 counts: None,
                 drift: Some(drift),
+                batch_item_failures: None,
             })
         }
         Inbound::Sweep(req) => {
@@ -159,11 +184,224 @@ where
             if let Some(d) = &req.decision {
                 engine.decide(&d.hold, d.approve, &trigger, now).await?;
             }
+            // With a work queue, an apply sweep fans out: the workers reconcile and
+            // drift-check each domain. A plan still answers in one call.
+            if req.mode == Mode::Apply && fanout.enabled() {
+                let report = Box::pin(engine.fan_out(&trigger, now, deadline, fanout)).await?;
+                return Ok(InvocationReport::reconciled(report, None));
+            }
             let report = Box::pin(engine.sweep(&trigger, req.mode, now, deadline)).await?;
             let drift =
                 Box::pin(guard.sweep(&trigger, req.mode, now, deadline, &report.observed)).await;
             Ok(InvocationReport::reconciled(report, Some(drift)))
         }
+        Inbound::Work(batch) => Ok(Box::pin(work(engine, guard, fanout, batch, deadline)).await),
+    }
+}
+
+/// What became of one work item.
+struct ItemDone {
+    report: Option<Report>,
+    /// Why the item is to be reported failed (redelivered, then the dead-letter queue).
+    failed: Option<String>,
+}
+
+impl ItemDone {
+    fn failed(why: String) -> Self {
+        Self {
+            report: None,
+            failed: Some(why),
+        }
+    }
+}
+
+fn epoch_now() -> Epoch {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A batch of work items, in order, each within the invocation's deadline. At the first item
+/// that fails (or is not started for want of time) the batch stops, and that item and every
+/// later one are reported failed ([`fanout::batch_item_failures`]: AWS's rule for FIFO
+/// queues). A failed item comes back after the queue's visibility timeout, and after
+/// `maxReceiveCount` receipts goes to the dead-letter queue.
+async fn work<D, S, L, G, F>(
+    engine: &Engine<D, S, L>,
+    guard: &G,
+    fanout: &F,
+    batch: WorkBatch,
+    deadline: Option<Instant>,
+) -> InvocationReport
+where
+    D: Directory,
+    S: Studio,
+    L: crate::engine::Store,
+    G: DriftCheck,
+    F: FanOut,
+{
+    let ids: Vec<String> = batch
+        .records
+        .iter()
+        .map(|r| r.message_id.clone())
+        .collect();
+    let mut merged = Report::new("work", Mode::Apply);
+    let mut sweeps = std::collections::BTreeSet::new();
+    let mut first_failed = None;
+    for (i, record) in batch.records.iter().enumerate() {
+        let near = deadline.is_some_and(|d| Instant::now() + engine.options.deadline_margin >= d);
+        let done = if near {
+            ItemDone::failed(
+                "not started: the invocation's deadline is near; redelivered after the visibility timeout".into(),
+            )
+        } else {
+            Box::pin(work_item(engine, guard, fanout, record, deadline)).await
+        };
+        if let Some(report) = done.report {
+            sweeps.insert(report.trigger.clone());
+            merged.complete &= report.complete;
+            merged.retryable_failure |= report.retryable_failure;
+            merged.actions.extend(report.actions);
+            merged.held.extend(report.held);
+            merged.failures.extend(report.failures);
+        }
+        if let Some(why) = done.failed {
+            tracing::error!(message_id = %record.message_id, group = ?record.group, receive_count = ?record.receive_count, %why, "work item failed");
+            merged.failures.push(format!("message {}: {why}", record.message_id));
+            first_failed = Some(i);
+            break;
+        }
+    }
+    let failed = fanout::batch_item_failures(&ids, first_failed);
+    for id in failed.iter().skip(1) {
+        tracing::warn!(message_id = %id, "not processed: an earlier message of the batch failed (FIFO: reported failed too)");
+    }
+    if !sweeps.is_empty() {
+        merged.trigger = sweeps.into_iter().collect::<Vec<_>>().join(",");
+    }
+    merged.complete &= failed.is_empty();
+    InvocationReport {
+        counts: Some(merged.counts()),
+        reconcile: merged,
+        drift: None,
+        batch_item_failures: Some(failed),
+    }
+}
+
+/// One work item: read (from the message, or from the ledger by reference), reconciled,
+/// drift-checked, its result added to the sweep's summary. Never panics: a message that is
+/// not a work item this worker can do is a failure with the reason (a poison message).
+async fn work_item<D, S, L, G, F>(
+    engine: &Engine<D, S, L>,
+    guard: &G,
+    fanout: &F,
+    record: &WorkRecord,
+    deadline: Option<Instant>,
+) -> ItemDone
+where
+    D: Directory,
+    S: Studio,
+    L: crate::engine::Store,
+    G: DriftCheck,
+    F: FanOut,
+{
+    let item = match fanout::decode(&record.body) {
+        Ok(Body::Item(item)) => *item,
+        Ok(Body::Stored(reference)) => match fanout.chunks(&reference).await {
+            Ok(chunks) => match fanout::reassemble(&reference, chunks) {
+                Ok(item) => item,
+                Err(e) => return ItemDone::failed(format!("poison message: {e}")),
+            },
+            Err(e) => return ItemDone::failed(format!("reading the stored item: {e}")),
+        },
+        Err(e) => return ItemDone::failed(format!("poison message: {e}")),
+    };
+    let now = epoch_now();
+    let (domain, report, view) = match Box::pin(engine.work(&item, now, deadline)).await {
+        Err(WorkError::Item(e)) => return ItemDone::failed(format!("poison message: {e}")),
+        Err(WorkError::Run(e)) => {
+            return ItemDone::failed(format!("domain {}: {e}", item.domain));
+        }
+        Ok(Worked::Dropped { domain, why }) => {
+            tracing::warn!(sweep_id = %item.sweep_id, domain = %domain.name, %why, "work item dropped");
+            let mut report = Report::new(&item.sweep_id, Mode::Apply);
+            report.skipped = Some(why);
+            return ItemDone {
+                report: Some(report),
+                failed: None,
+            };
+        }
+        Ok(Worked::Done {
+            domain,
+            report,
+            view,
+        }) => (domain, report, view),
+    };
+    // Drift checks only after a whole reconcile: a domain checked in part would resolve
+    // findings it never saw.
+    let drift = match (&view, report.complete) {
+        (Some(_), true) => Some(
+            Box::pin(guard.sweep_domain(
+                &item.sweep_id,
+                Mode::Apply,
+                now,
+                deadline,
+                &domain.name,
+                view,
+            ))
+            .await,
+        ),
+        _ => None,
+    };
+    let drift_done = drift.as_ref().is_some_and(|d| !d.incomplete);
+    let complete = report.complete && drift_done;
+    let mut actions: BTreeMap<String, u64> = BTreeMap::new();
+    let mut unmanaged = 0;
+    for a in &report.actions {
+        match a.action {
+            crate::planner::Action::ReportUnmanaged { .. } => unmanaged += 1,
+            _ if a.outcome.is_ok() => *actions.entry(a.action.kind().to_owned()).or_insert(0) += 1,
+            _ => {}
+        }
+    }
+    let drift_failures = drift.as_ref().map_or(0, |d| d.failures.len());
+    let result = DomainResult {
+        domain: domain.name.clone(),
+        actions,
+        failures: (report.failures.len() + drift_failures) as u64,
+        unmanaged,
+        complete,
+        finished_at: epoch_now(),
+    };
+    let mut report = report;
+    if let Some(d) = &drift {
+        report
+            .failures
+            .extend(d.failures.iter().map(|f| format!("drift: {f}")));
+    }
+    tracing::info!(sweep_id = %item.sweep_id, domain = %domain.name, complete, actions = ?result.actions, failures = result.failures, "work item done");
+    if let Err(e) = fanout.record_domain(&item.sweep_id, &result).await {
+        return ItemDone {
+            report: Some(report),
+            failed: Some(format!("recording the domain's result: {e}")),
+        };
+    }
+    let retryable = report.retryable_failure || drift.as_ref().is_some_and(|d| d.retryable_failure);
+    let failed = if !complete {
+        Some(format!(
+            "domain {}: unfinished by the deadline; redelivered after the visibility timeout",
+            domain.name
+        ))
+    } else if retryable {
+        Some(format!(
+            "domain {}: failures a retry can fix: {}",
+            domain.name,
+            report.failures.join("; ")
+        ))
+    } else {
+        None
+    };
+    ItemDone {
+        report: Some(report),
+        failed,
     }
 }
 
@@ -234,6 +472,17 @@ pub trait DriftCheck: Send + Sync {
         deadline: Option<Instant>,
         observed: &BTreeMap<DomainId, DomainView>,
     ) -> impl std::future::Future<Output = DriftReport> + Send;
+    /// One domain's drift checks (by name), given the reconcile's view of it: a fan-out
+    /// worker's.
+    fn sweep_domain(
+        &self,
+        trigger: &str,
+        mode: Mode,
+        now: Epoch,
+        deadline: Option<Instant>,
+        domain: &str,
+        observed: Option<DomainView>,
+    ) -> impl std::future::Future<Output = DriftReport> + Send;
     fn check(
         &self,
         change: &Change,
@@ -257,6 +506,18 @@ where
         observed: &BTreeMap<DomainId, DomainView>,
     ) -> DriftReport {
         Guard::sweep_observed(self, trigger, mode, now, deadline, observed).await
+    }
+
+    async fn sweep_domain(
+        &self,
+        trigger: &str,
+        mode: Mode,
+        now: Epoch,
+        deadline: Option<Instant>,
+        domain: &str,
+        observed: Option<DomainView>,
+    ) -> DriftReport {
+        Guard::sweep_domain(self, trigger, mode, now, deadline, domain, observed).await
     }
 
     async fn check(&self, change: &Change, now: Epoch) -> DriftReport {
@@ -283,6 +544,19 @@ impl DriftCheck for NoDrift {
             skipped: true,
             ..DriftReport::default()
         }
+    }
+
+    async fn sweep_domain(
+        &self,
+        trigger: &str,
+        mode: Mode,
+        now: Epoch,
+        deadline: Option<Instant>,
+        _domain: &str,
+        _observed: Option<DomainView>,
+    ) -> DriftReport {
+        self.sweep(trigger, mode, now, deadline, &BTreeMap::new())
+            .await
     }
 
     async fn check(&self, change: &Change, _now: Epoch) -> DriftReport {

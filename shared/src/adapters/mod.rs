@@ -1,18 +1,21 @@
 //! One adapter per port, over the real aws-sdk-rust clients. They translate, they do not decide.
 
 mod dynamodb;
+mod dynamodb_fanout;
 mod dynamodb_findings;
 mod ec2;
 mod identitystore;
 mod sagemaker;
 mod sagemaker_drift;
 mod sns;
+mod sqs;
 
 pub use dynamodb::DynamoLedger;
 pub use ec2::Ec2Network;
 pub use identitystore::IdentityStoreDirectory;
 pub use sagemaker::SageMakerStudio;
 pub use sns::SnsAlerts;
+pub use sqs::SqsFanOut;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;

@@ -206,6 +206,9 @@ pub struct Report {
     /// The open safety findings of [`Report::safety`], counted by severity (for the metrics).
     #[serde(skip)]
     pub open_by_severity: BTreeMap<crate::catalogue::Severity, u64>,
+    /// A fanned-out sweep's coordinator: the work items it enqueued, one per domain.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub queued: Vec<crate::fanout::Queued>,
     /// Failures, one line each; the run went on past them.
     pub failures: Vec<String>,
     /// Whether some failure may go away if the same input is tried again.
@@ -233,6 +236,7 @@ impl Report {
             hold: None,
             safety: Vec::new(),
             open_by_severity: BTreeMap::new(),
+            queued: Vec::new(),
             failures: Vec::new(),
             retryable_failure: false,
             observed: BTreeMap::new(),
