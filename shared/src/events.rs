@@ -2152,4 +2152,59 @@ mod tests {
             other => panic!("{other:?}"),
         }
     }
+
+    fn sqs_record(id: &str, body: &str) -> Value {
+        json!({
+            "messageId": id,
+            "receiptHandle": "AQEBexample",
+            "body": body,
+            "attributes": {"ApproximateReceiveCount": "2", "MessageGroupId": "self#home"},
+            "messageAttributes": {},
+            "md5OfBody": "0",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:studio-warden-work.fifo",
+            "awsRegion": "us-east-1"
+        })
+    }
+
+    #[test]
+    fn an_sqs_event_is_a_batch_of_work_records_in_order() {
+        let payload = json!({"Records": [sqs_record("m-1", "{}"), sqs_record("m-2", "not json")]});
+        let Ok(Inbound::Work(batch)) = classify(&payload, &store()) else {
+            panic!("{:?}", classify(&payload, &store()));
+        };
+        assert_eq!(
+            batch.records,
+            vec![
+                WorkRecord {
+                    message_id: "m-1".into(),
+                    group: Some("self#home".into()),
+                    receive_count: Some(2),
+                    body: "{}".into(),
+                },
+                WorkRecord {
+                    message_id: "m-2".into(),
+                    group: Some("self#home".into()),
+                    receive_count: Some(2),
+                    body: "not json".into(),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_sqs_event_without_message_ids_or_from_elsewhere_is_refused() {
+        let mut no_id = sqs_record("m-1", "{}");
+        no_id.as_object_mut().map(|o| o.remove("messageId"));
+        let mut s3 = sqs_record("m-1", "{}");
+        s3["eventSource"] = json!("aws:s3");
+        for payload in [
+            json!({"Records": [no_id]}),
+            json!({"Records": [s3]}),
+            json!({"Records": {}}),
+            json!({"Records": [], "mode": "apply"}),
+        ] {
+            assert!(classify(&payload, &store()).is_err(), "{payload}");
+        }
+    }
 }

@@ -337,8 +337,9 @@ where
     };
     // Drift checks only after a whole reconcile: a domain checked in part would resolve
     // findings it never saw.
-    let drift = match (&view, report.complete) {
-        (Some(_), true) => Some(
+    let whole = view.is_some() && report.complete;
+    let drift = if whole {
+        Some(
             Box::pin(guard.sweep_domain(
                 &item.sweep_id,
                 Mode::Apply,
@@ -348,8 +349,9 @@ where
                 view,
             ))
             .await,
-        ),
-        _ => None,
+        )
+    } else {
+        None
     };
     let drift_done = drift.as_ref().is_some_and(|d| !d.incomplete);
     let complete = report.complete && drift_done;

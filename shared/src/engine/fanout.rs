@@ -150,7 +150,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             let released: BTreeMap<UserId, Option<String>> = plan
                 .actions
                 .iter()
-                .filter(|a| is_start(phase(a), a))
+                .filter(|&a| is_start(phase(a), a))
                 .filter_map(|a| {
                     a.user()
                         .map(|u| (u.clone(), a.released_by().map(str::to_owned)))
@@ -263,11 +263,17 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         let done = self
             .work_into(&run, domain, desired, &item.released, &mut report, &mut view)
             .await;
-        let report = finish(&run, report, done).map_err(WorkError::Run)?;
-        let report = self
-            .settle_conflicts(&run, report)
-            .await
-            .map_err(WorkError::Run)?;
+        let mut report = finish(&run, report, done).map_err(WorkError::Run)?;
+        // A record another invocation changed under this run: not re-read here (the event
+        // path's re-read plans beyond the item's domain and past its gate); the item fails
+        // and its redelivery reads the domain again.
+        for user in std::mem::take(&mut report.conflicted) {
+            report.retryable_failure = true;
+            report.failures.push(format!(
+                "{}: the ledger record changed under this run (another invocation); the item is tried again",
+                user.as_str()
+            ));
+        }
         Ok(Worked::Done {
             domain,
             report,

@@ -261,3 +261,32 @@ fn a_worker_starts_only_the_leavings_the_gate_released() {
     assert!(matches!(&keep[1], Action::StartGrace { reason, .. } if reason.ends_with("(released by hold 01JHOLD)")));
     assert_eq!(keep[2], start("Forget", 4));
 }
+
+#[test]
+fn a_worker_rebuilds_entitlements_from_its_policy_and_refuses_a_foreign_mapping() {
+    let policy = policy("arn:aws:iam::123456789012:role/research");
+    let good = item(2);
+    let rebuilt = crate::engine::entitlements(&policy, &good).expect("rebuilt");
+    assert_eq!(rebuilt.len(), 2);
+    let e = &rebuilt[&uid(1)];
+    assert_eq!(e.user_name, "user1@example.com");
+    assert_eq!(e.template_hash, policy.mappings[0].template_hash);
+    assert_eq!(e.template, policy.mappings[0].template);
+    // Mapping 1 is vision's: an item for research cannot name it.
+    let mut foreign = item(1);
+    if let Some(w) = foreign.desired.values_mut().next() {
+        w.mapping = 1;
+    }
+    assert!(matches!(
+        crate::engine::entitlements(&policy, &foreign),
+        Err(ItemError::Malformed(_))
+    ));
+    let mut missing = item(1);
+    if let Some(w) = missing.desired.values_mut().next() {
+        w.mapping = 7;
+    }
+    assert!(matches!(
+        crate::engine::entitlements(&policy, &missing),
+        Err(ItemError::Malformed(_))
+    ));
+}
