@@ -393,7 +393,11 @@ fn sqs_records(payload: &Value) -> Result<WorkBatch, EventError> {
         let message_id = token(&record.req("messageId")?)?.to_owned();
         let body = record.req_str("body")?.to_owned();
         let attributes = record.opt("attributes")?;
-        let group = match attributes.as_ref().map(|a| a.opt("MessageGroupId")).transpose()? {
+        let group = match attributes
+            .as_ref()
+            .map(|a| a.opt("MessageGroupId"))
+            .transpose()?
+        {
             Some(Some(node)) => Some(token(&node)?.to_owned()),
             _ => None,
         };

@@ -207,7 +207,13 @@ pub fn encode(item: &WorkItem, limits: Limits) -> Result<Encoded> {
 /// A message body, read.
 pub fn decode(body: &str) -> std::result::Result<Body, ItemError> {
     let parsed: Body = serde_json::from_str(body).map_err(|e| {
-        ItemError::Malformed(e.to_string().chars().filter(|c| !c.is_control()).take(300).collect())
+        ItemError::Malformed(
+            e.to_string()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(300)
+                .collect(),
+        )
     })?;
     if let Body::Item(item) = &parsed
         && item.format != ITEM_FORMAT
@@ -241,10 +247,14 @@ pub fn reassemble(
     }
     let text = String::from_utf8(bytes).map_err(|e| fail(e.to_string()))?;
     match decode(&text)? {
-        Body::Item(item) if item.sweep_id == reference.sweep_id && item.domain == reference.domain => {
+        Body::Item(item)
+            if item.sweep_id == reference.sweep_id && item.domain == reference.domain =>
+        {
             Ok(*item)
         }
-        Body::Item(_) => Err(fail("the stored item is another domain's or sweep's".to_owned())),
+        Body::Item(_) => Err(fail(
+            "the stored item is another domain's or sweep's".to_owned(),
+        )),
         Body::Stored(_) => Err(fail("a reference to a reference".to_owned())),
     }
 }

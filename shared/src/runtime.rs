@@ -470,7 +470,9 @@ pub async fn run_lambda(function: Function) -> std::result::Result<(), lambda_ru
     let guard = build_guard_with(&settings, &sdk, &engine, Some(&telemetry.calls));
     let fanout = build_fanout(&settings, &sdk, &engine);
     if fanout.enabled() {
-        tracing::info!("WARDEN_WORK_QUEUE_URL is set: apply sweeps fan out, one work item per domain");
+        tracing::info!(
+            "WARDEN_WORK_QUEUE_URL is set: apply sweeps fan out, one work item per domain"
+        );
     }
     let (engine, guard, fanout, telemetry) = (&engine, &guard, &fanout, &telemetry);
     lambda_runtime::run(lambda_runtime::service_fn(

@@ -238,11 +238,7 @@ where
     G: DriftCheck,
     F: FanOut,
 {
-    let ids: Vec<String> = batch
-        .records
-        .iter()
-        .map(|r| r.message_id.clone())
-        .collect();
+    let ids: Vec<String> = batch.records.iter().map(|r| r.message_id.clone()).collect();
     let mut merged = Report::new("work", Mode::Apply);
     let mut sweeps = std::collections::BTreeSet::new();
     let mut first_failed = None;
@@ -265,7 +261,9 @@ where
         }
         if let Some(why) = done.failed {
             tracing::error!(message_id = %record.message_id, group = ?record.group, receive_count = ?record.receive_count, %why, "work item failed");
-            merged.failures.push(format!("message {}: {why}", record.message_id));
+            merged
+                .failures
+                .push(format!("message {}: {why}", record.message_id));
             first_failed = Some(i);
             break;
         }
@@ -333,7 +331,7 @@ where
             domain,
             report,
             view,
-        }) => (domain, report, view),
+        }) => (domain, *report, view.map(|v| *v)),
     };
     // Drift checks only after a whole reconcile: a domain checked in part would resolve
     // findings it never saw.

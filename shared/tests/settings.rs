@@ -33,7 +33,10 @@ fn the_environment_configures_the_functions() {
     ])
     .expect("valid");
     assert_eq!((s.identity_tps, s.sagemaker_tps, s.concurrency), (5, 3, 2));
-    assert_eq!(s.work_queue, None, "no work queue unless WARDEN_WORK_QUEUE_URL says one");
+    assert_eq!(
+        s.work_queue, None,
+        "no work queue unless WARDEN_WORK_QUEUE_URL says one"
+    );
 }
 
 #[test]

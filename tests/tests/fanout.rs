@@ -192,7 +192,9 @@ async fn work(
         .await
         .expect("a batch is answered, not failed");
     assert_eq!(
-        answer.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()),
+        answer
+            .as_object()
+            .map(|o| o.keys().cloned().collect::<Vec<_>>()),
         Some(vec!["batchItemFailures".to_owned()]),
         "{answer:#}"
     );
@@ -267,19 +269,33 @@ async fn a_fanned_out_sweep_reconciles_each_domain_in_its_worker() {
         .await
         .expect("coordinator");
     assert_eq!(domains_of(&report), ["research", "vision"], "{report:#}");
-    assert_eq!(report["actions"], json!([]), "the coordinator applies nothing");
+    assert_eq!(
+        report["actions"],
+        json!([]),
+        "the coordinator applies nothing"
+    );
     let calls = warden_tests::calls_between(&before, &world.emulator.stats().await.expect("stats"));
     assert_eq!(calls.get("sagemaker:CreateUserProfile"), None, "{calls:?}");
     // The directory read once: one ListGroupMemberships per mapped group, one ListUsers.
     assert_eq!(calls.get("identitystore:ListUsers"), Some(&1), "{calls:?}");
-    assert_eq!(calls.get("identitystore:ListGroupMemberships"), Some(&3), "{calls:?}");
+    assert_eq!(
+        calls.get("identitystore:ListGroupMemberships"),
+        Some(&3),
+        "{calls:?}"
+    );
     let pending = latest_sweep(&world).await;
     assert!(!pending.complete, "no worker has reported yet: {pending:?}");
-    assert_eq!(pending.fanned_out.as_ref().map(|p| (p.domains, p.reported)), Some((2, 0)));
+    assert_eq!(
+        pending.fanned_out.as_ref().map(|p| (p.domains, p.reported)),
+        Some((2, 0))
+    );
 
     let messages = receive(&world, &queue).await;
     assert_eq!(messages.len(), 2);
-    assert!(messages.iter().all(|m| m.group == "self#home"), "{messages:?}");
+    assert!(
+        messages.iter().all(|m| m.group == "self#home"),
+        "{messages:?}"
+    );
     assert!(work(&world, &fanout, &queue, &messages).await.is_empty());
     assert_eq!(profiles_of(&world, world.domain.as_str()).await.len(), 2);
     assert_eq!(profiles_of(&world, &vision).await.len(), 1);
@@ -287,7 +303,10 @@ async fn a_fanned_out_sweep_reconciles_each_domain_in_its_worker() {
     assert!(summary.complete, "{summary:?}");
     assert_eq!(summary.actions.get("Create"), Some(&3), "{summary:?}");
     assert_eq!(
-        summary.fanned_out.as_ref().map(|p| (p.domains, p.reported, p.complete)),
+        summary
+            .fanned_out
+            .as_ref()
+            .map(|p| (p.domains, p.reported, p.complete)),
         Some((2, 2, 2))
     );
     let (exit, out) = world.cli(&["sweeps", "--json"]).await;
@@ -372,11 +391,20 @@ async fn an_unknown_domain_fails_alone_and_fifo_order_holds() {
     assert!(profiles_of(&world, world.domain.as_str()).await.is_empty());
 
     // The unknown domain last: the others are done, it alone fails; garbage fails too.
-    let failed = work(&world, &fanout, &queue, &[research, vision_item, poison.clone()]).await;
+    let failed = work(
+        &world,
+        &fanout,
+        &queue,
+        &[research, vision_item, poison.clone()],
+    )
+    .await;
     assert_eq!(failed, [poison.id]);
     assert_eq!(profiles_of(&world, world.domain.as_str()).await.len(), 1);
     assert_eq!(profiles_of(&world, &vision).await.len(), 1);
-    assert_eq!(work(&world, &fanout, &queue, &[garbage.clone()]).await, [garbage.id]);
+    assert_eq!(
+        work(&world, &fanout, &queue, &[garbage.clone()]).await,
+        [garbage.id]
+    );
 }
 
 /// An item larger than the message limit (here made small) goes through the ledger in chunks
@@ -409,7 +437,9 @@ async fn an_oversized_item_goes_through_the_ledger() {
     assert!(stored.iter().any(|n| *n > 2), "{report:#}");
     let messages = receive(&world, &queue).await;
     assert!(
-        messages.iter().all(|m| m.body.len() < 512 && m.body.starts_with("{\"stored\"")),
+        messages
+            .iter()
+            .all(|m| m.body.len() < 512 && m.body.starts_with("{\"stored\"")),
         "{messages:?}"
     );
     // The chunks carry an expiry (DynamoDB TTL).
@@ -462,7 +492,11 @@ async fn the_central_hold_holds_a_bulk_offboarding_under_fan_out() {
         .expect("coordinator");
     let messages = receive(&world, &queue).await;
     assert!(work(&world, &fanout, &queue, &messages).await.is_empty());
-    let record = world.record(&users[0].0).await.expect("record").expect("one");
+    let record = world
+        .record(&users[0].0)
+        .await
+        .expect("record")
+        .expect("one");
     assert!(matches!(record.phase, Phase::Grace { .. }), "{record:?}");
 
     // Her grace period ends after the coordinator planned (it released nothing): the worker
@@ -491,11 +525,18 @@ async fn the_central_hold_holds_a_bulk_offboarding_under_fan_out() {
         .collect();
     assert_eq!(suspend.len(), 1, "{:?}", report.actions);
     assert!(
-        suspend[0].outcome.to_string().starts_with("deferred: the central gate"),
+        suspend[0]
+            .outcome
+            .to_string()
+            .starts_with("deferred: the central gate"),
         "{}",
         suspend[0].outcome
     );
-    let record = world.record(&users[0].0).await.expect("record").expect("one");
+    let record = world
+        .record(&users[0].0)
+        .await
+        .expect("record")
+        .expect("one");
     assert!(matches!(record.phase, Phase::Grace { .. }), "{record:?}");
     assert!(work(&world, &fanout, &queue, &messages).await.is_empty());
 
@@ -566,7 +607,10 @@ async fn the_sweep_summary_aggregates_the_domains() {
     assert!(!summary.complete);
     assert_eq!(summary.failures, 1);
     assert_eq!(
-        summary.fanned_out.as_ref().map(|p| (p.domains, p.reported, p.complete)),
+        summary
+            .fanned_out
+            .as_ref()
+            .map(|p| (p.domains, p.reported, p.complete)),
         Some((2, 2, 1))
     );
     // research's second attempt finishes: its creates add up, its failures are the latest.

@@ -100,7 +100,10 @@ impl DynamoLedger {
     pub async fn record_domain_result(&self, sweep_id: &str, result: &DomainResult) -> Result<()> {
         let mut names = HashMap::new();
         let mut values = HashMap::from([
-            (":complete".to_owned(), AttributeValue::Bool(result.complete)),
+            (
+                ":complete".to_owned(),
+                AttributeValue::Bool(result.complete),
+            ),
             (":finished".to_owned(), n(result.finished_at)),
             (":failures".to_owned(), n(result.failures)),
             (":unmanaged".to_owned(), n(result.unmanaged)),
@@ -163,13 +166,15 @@ impl DynamoLedger {
                 if unmanaged > 0 {
                     *actions.entry("ReportUnmanaged".to_owned()).or_insert(0) += unmanaged;
                 }
-                summary.finished_at = summary.finished_at.max(
-                    i64::try_from(number(item, "finished_at")).unwrap_or(summary.finished_at),
-                );
+                summary.finished_at = summary
+                    .finished_at
+                    .max(i64::try_from(number(item, "finished_at")).unwrap_or(summary.finished_at));
                 for (key, value) in item {
-                    if let (Some(kind), AttributeValue::N(v)) = (key.strip_prefix(COUNT_PREFIX), value)
+                    if let (Some(kind), AttributeValue::N(v)) =
+                        (key.strip_prefix(COUNT_PREFIX), value)
                     {
-                        *actions.entry(kind.to_owned()).or_insert(0) += v.parse::<u64>().unwrap_or(0);
+                        *actions.entry(kind.to_owned()).or_insert(0) +=
+                            v.parse::<u64>().unwrap_or(0);
                     }
                 }
             }

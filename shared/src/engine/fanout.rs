@@ -12,7 +12,7 @@ use super::{ActionReport, Engine, Outcome, Report, Run, Store};
 use crate::desired::ResolvedMappings;
 use crate::error::{Result, WardenError};
 use crate::fanout::{
-    self, Encoded, FanOut, ItemError, OutMessage, Queued, WorkItem, Wanted, keep_released,
+    self, Encoded, FanOut, ItemError, OutMessage, Queued, Wanted, WorkItem, keep_released,
 };
 use crate::ids::UserId;
 use crate::model::{DomainView, Entitlement, Epoch, Mode, ProfileSummary, Scope};
@@ -37,8 +37,8 @@ pub enum Worked<'p> {
     /// `None` when the deadline cut the run before it had observed the domain.
     Done {
         domain: &'p Domain,
-        report: Report,
-        view: Option<DomainView>,
+        report: Box<Report>,
+        view: Option<Box<DomainView>>,
     },
     /// Dropped unworked, and why: the item is stale (another policy, or too old); later
     /// sweeps cover its domain.
@@ -52,7 +52,15 @@ pub fn entitlements(
     item: &WorkItem,
 ) -> std::result::Result<BTreeMap<UserId, Entitlement>, ItemError> {
     let mut out = BTreeMap::new();
-    for (user, Wanted { user_name, mapping, group }) in &item.desired {
+    for (
+        user,
+        Wanted {
+            user_name,
+            mapping,
+            group,
+        },
+    ) in &item.desired
+    {
         let Some(m) = policy
             .mappings
             .get(*mapping)
@@ -229,7 +237,9 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         deadline: Option<Instant>,
     ) -> std::result::Result<Worked<'_>, WorkError> {
         let Some(domain) = self.policy.domains.iter().find(|d| d.name == item.domain) else {
-            return Err(WorkError::Item(ItemError::UnknownDomain(item.domain.clone())));
+            return Err(WorkError::Item(ItemError::UnknownDomain(
+                item.domain.clone(),
+            )));
         };
         if item.policy != fanout::fingerprint(&self.policy) {
             return Ok(Worked::Dropped {
@@ -259,9 +269,16 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         );
         run.hand_on = true;
         let mut report = Report::new(&item.sweep_id, Mode::Apply);
-        let mut view = None;
+        let mut view: Option<DomainView> = None;
         let done = self
-            .work_into(&run, domain, desired, &item.released, &mut report, &mut view)
+            .work_into(
+                &run,
+                domain,
+                desired,
+                &item.released,
+                &mut report,
+                &mut view,
+            )
             .await;
         let mut report = finish(&run, report, done).map_err(WorkError::Run)?;
         // A record another invocation changed under this run: not re-read here (the event
@@ -276,8 +293,8 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         }
         Ok(Worked::Done {
             domain,
-            report,
-            view,
+            report: Box::new(report),
+            view: view.map(Box::new),
         })
     }
 
@@ -346,12 +363,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         }
         self.apply_domain(run, report, &domain.id, &observed, actions)
             .await?;
-        *view = Some(run.view(
-            &domain.id,
-            listed,
-            &observed.records,
-            observed.description,
-        ));
+        *view = Some(run.view(&domain.id, listed, &observed.records, observed.description));
         Ok(())
     }
 }

@@ -225,7 +225,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub(super) fn new(trigger: &str, mode: Mode) -> Self {
+    pub(crate) fn new(trigger: &str, mode: Mode) -> Self {
         Self {
             trigger: trigger.to_owned(),
             mode,

@@ -28,11 +28,13 @@ id = "d-abc123def457"
 [[mappings]]
 group = "ml-researchers"
 domain = "research"
+priority = 10
 execution_role = "{template_role}"
 
 [[mappings]]
 group = "ml-vision"
 domain = "vision"
+priority = 10
 execution_role = "arn:aws:iam::123456789012:role/vision"
 "#
     );
@@ -46,10 +48,7 @@ fn item(users: u32) -> WorkItem {
         domain: "research".into(),
         now: 1_790_000_000,
         policy: fingerprint(&policy("arn:aws:iam::123456789012:role/research")),
-        mappings: BTreeMap::from([(
-            0,
-            MappingStatus::Resolved { group: gid() },
-        )]),
+        mappings: BTreeMap::from([(0, MappingStatus::Resolved { group: gid() })]),
         desired: (0..users)
             .map(|n| {
                 (
@@ -93,10 +92,7 @@ fn the_size_decision_is_the_json_size_against_the_inline_limit() {
         inline_bytes: json.len(),
         chunk_bytes: 100,
     };
-    assert!(matches!(
-        encode(&item, exactly),
-        Ok(Encoded::Inline { .. })
-    ));
+    assert!(matches!(encode(&item, exactly), Ok(Encoded::Inline { .. })));
     let one_less = Limits {
         inline_bytes: json.len() - 1,
         chunk_bytes: 100,
@@ -214,8 +210,14 @@ fn the_dedup_id_is_the_sweep_and_the_domain_or_its_hash() {
 #[test]
 fn the_fingerprint_follows_the_mappings() {
     let a = fingerprint(&policy("arn:aws:iam::123456789012:role/research"));
-    assert_eq!(a, fingerprint(&policy("arn:aws:iam::123456789012:role/research")));
-    assert_ne!(a, fingerprint(&policy("arn:aws:iam::123456789012:role/other")));
+    assert_eq!(
+        a,
+        fingerprint(&policy("arn:aws:iam::123456789012:role/research"))
+    );
+    assert_ne!(
+        a,
+        fingerprint(&policy("arn:aws:iam::123456789012:role/other"))
+    );
 }
 
 fn start(kind: &str, n: u32) -> Action {
@@ -258,7 +260,9 @@ fn a_worker_starts_only_the_leavings_the_gate_released() {
     assert_eq!(keep.len(), 3);
     assert_eq!(keep[0], start("StartGrace", 1));
     assert_eq!(keep[1].released_by(), Some("01JHOLD"));
-    assert!(matches!(&keep[1], Action::StartGrace { reason, .. } if reason.ends_with("(released by hold 01JHOLD)")));
+    assert!(
+        matches!(&keep[1], Action::StartGrace { reason, .. } if reason.ends_with("(released by hold 01JHOLD)"))
+    );
     assert_eq!(keep[2], start("Forget", 4));
 }
 

@@ -28,5 +28,13 @@ where
     G: DriftCheck,
     F: FanOut,
 {
-    handle_inner(Some(function), engine, guard, fanout, event, Some(telemetry)).await
+    handle_inner(
+        Some(function),
+        engine,
+        guard,
+        fanout,
+        event,
+        Some(telemetry),
+    )
+    .await
 }
