@@ -312,8 +312,20 @@ async fn a_fanned_out_sweep_reconciles_each_domain_in_its_worker() {
     let (exit, out) = world.cli(&["sweeps", "--json"]).await;
     assert_eq!(exit, warden::operator::Exit::Ok, "{out:?}");
 
-    // Nothing changed: the next sweep plans nothing and its workers write nothing.
+    // Nothing changed: once the records know the profiles are in service (one more sweep,
+    // bookkeeping only), a sweep plans nothing and its workers write nothing to SageMaker.
     world.settle().await.expect("settle");
+    invoke(&world, &fanout, json!({"mode": "apply"}))
+        .await
+        .expect("coordinator");
+    let messages = receive(&world, &queue).await;
+    assert!(work(&world, &fanout, &queue, &messages).await.is_empty());
+    let summary = latest_sweep(&world).await;
+    assert_eq!(
+        summary.actions.keys().collect::<Vec<_>>(),
+        ["Record"],
+        "{summary:?}"
+    );
     let before = world.emulator.stats().await.expect("stats");
     invoke(&world, &fanout, json!({"mode": "apply"}))
         .await
@@ -402,7 +414,7 @@ async fn an_unknown_domain_fails_alone_and_fifo_order_holds() {
     assert_eq!(profiles_of(&world, world.domain.as_str()).await.len(), 1);
     assert_eq!(profiles_of(&world, &vision).await.len(), 1);
     assert_eq!(
-        work(&world, &fanout, &queue, &[garbage.clone()]).await,
+        work(&world, &fanout, &queue, std::slice::from_ref(&garbage)).await,
         [garbage.id]
     );
 }
