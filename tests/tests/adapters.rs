@@ -610,6 +610,7 @@ fn summary(id: &str, started_at: i64, complete: bool) -> SweepSummary {
         actions: [("Create".to_owned(), 2)].into_iter().collect(),
         failures: u64::from(!complete),
         unmanaged: 0,
+        fanned_out: None,
     }
 }
 
