@@ -15,7 +15,6 @@ use tracing::Instrument;
 
 use crate::adapters::{
     CallRate, DynamoLedger, Ec2Network, IdentityStoreDirectory, SageMakerStudio, SnsAlerts,
-    SqsFanOut,
 };
 use crate::drift::Guard;
 use crate::engine::{Engine, EngineOptions};
@@ -27,9 +26,11 @@ use crate::policy::Policy;
 use crate::ports::{Directory, Studio};
 use crate::service::{self, DriftCheck, Function};
 
+mod fanned;
 mod init_error;
 mod metered;
 mod payload;
+pub use fanned::{build_fanout, handle_fanned};
 pub use metered::handle_with_metrics;
 pub use payload::Payload;
 
@@ -50,9 +51,8 @@ pub struct Settings {
     /// `WARDEN_TOPIC_ARN`: the SNS topic drift alerts go to. Without it, drift findings are
     /// recorded in the ledger and logged, and no alert is published.
     pub topic_arn: Option<String>,
-    /// `WARDEN_WORK_QUEUE_URL`: the FIFO work queue. When set, an apply sweep fans out: one
-    /// work item per domain, done by compliance-sweep's worker invocations (see
-    /// [`crate::fanout`]). Without it, a sweep runs in one invocation, as it always did.
+    /// `WARDEN_WORK_QUEUE_URL`: the FIFO work queue; when set, an apply sweep fans out (see
+    /// [`crate::fanout`]), else it runs in one invocation, as it always did.
     pub work_queue: Option<String>,
 }
 
@@ -272,26 +272,6 @@ where
     handle_inner(Some(function), engine, guard, &NoFanOut, event, None).await
 }
 
-/// As [`handle_as`], with the fan-out (the work queue and the ledger's work items): apply
-/// sweeps fan out when it has a queue, and the queue's SQS events are worked.
-pub async fn handle_fanned<D, S, L, G, F, P>(
-    function: Function,
-    engine: &Engine<D, S, L>,
-    guard: &G,
-    fanout: &F,
-    event: LambdaEvent<P>,
-) -> std::result::Result<Value, HandlerError>
-where
-    P: Into<Payload>,
-    D: Directory,
-    S: Studio,
-    L: crate::engine::Store,
-    G: DriftCheck,
-    F: FanOut,
-{
-    handle_inner(Some(function), engine, guard, fanout, event, None).await
-}
-
 /// Classify, route, report. Never panics; every failure becomes a [`HandlerError`] whose
 /// type tells Lambda whether to retry.
 async fn handle_inner<D, S, L, G, F, P>(
@@ -433,16 +413,6 @@ pub fn build_guard_with(
     }
 }
 
-/// The fan-out over the real AWS clients: the work queue if `settings` names one (an apply
-/// sweep then fans out), and the engine's ledger for the work items (a worker needs only it).
-pub fn build_fanout(settings: &Settings, sdk: &SdkConfig, engine: &AwsEngine) -> SqsFanOut {
-    let queue = settings
-        .work_queue
-        .as_ref()
-        .map(|url| (aws_sdk_sqs::Client::new(sdk), url.clone()));
-    SqsFanOut::new(queue, engine.ledger.clone())
-}
-
 /// The whole `main` of a function: tracing, settings, clients, then the runtime loop.
 pub async fn run_lambda(function: Function) -> std::result::Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
@@ -469,11 +439,6 @@ pub async fn run_lambda(function: Function) -> std::result::Result<(), lambda_ru
     );
     let guard = build_guard_with(&settings, &sdk, &engine, Some(&telemetry.calls));
     let fanout = build_fanout(&settings, &sdk, &engine);
-    if fanout.enabled() {
-        tracing::info!(
-            "WARDEN_WORK_QUEUE_URL is set: apply sweeps fan out, one work item per domain"
-        );
-    }
     let (engine, guard, fanout, telemetry) = (&engine, &guard, &fanout, &telemetry);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<Payload>| {

@@ -108,7 +108,7 @@ pub(crate) fn to_item<T: Serialize>(key: &str, value: &T, pk: String, sk: String
     Ok(item)
 }
 
-fn from_item<T: DeserializeOwned>(mut item: Item) -> Result<T> {
+pub(crate) fn from_item<T: DeserializeOwned>(mut item: Item) -> Result<T> {
     let key = match (item.remove("pk"), item.remove("sk")) {
         (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => format!("{pk}/{sk}"),
         _ => "(no key)".to_owned(),

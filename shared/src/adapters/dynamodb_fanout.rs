@@ -3,27 +3,24 @@
 //! | item | pk | sk | notes |
 //! |---|---|---|---|
 //! | chunk of a work item too big for a message | `WORK#<sweep id>#<domain name>` | `CHUNK#<n, 6 digits>` | binary `data`, `expires_at` TTL |
-//! | one domain's result in a fanned-out sweep | `SWEEP#<sweep id>` | `DOMAIN#<domain name>` | `UpdateItem`: `ADD` of the action counters and `attempts`, `SET` of the rest |
+//! | one attempt's result of a domain in a fanned-out sweep | `SWEEP#<sweep id>` | `DOMAIN#<domain name>#<ulid>` | written once (`attribute_not_exists`) |
 //!
 //! The sweep's own summary stays at `SWEEP` / `RUN#<sweep id>`, with `fanned_out.domains`;
 //! [`DynamoLedger::sweeps`](crate::ports::Ledger::sweeps) adds the domains' results to it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::aws_error;
-use super::dynamodb::{DynamoLedger, s};
+use super::dynamodb::{DynamoLedger, Write, from_item, s, to_item};
 use crate::error::{Result, WardenError};
 use crate::fanout::{DomainResult, Progress, StoredRef};
 use crate::model::Epoch;
 use crate::ports::SweepSummary;
 
 const SERVICE: &str = "dynamodb";
-/// The prefix of a domain result's action counters (`count_Create`, ...): top-level numbers,
-/// so that `ADD` can create them (it cannot add to a key of a map that does not exist yet).
-const COUNT_PREFIX: &str = "count_";
 
 fn chunk_pk(reference: &StoredRef) -> String {
     format!("WORK#{}#{}", reference.sweep_id, reference.domain)
@@ -31,13 +28,6 @@ fn chunk_pk(reference: &StoredRef) -> String {
 
 fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
-}
-
-fn number(item: &HashMap<String, AttributeValue>, key: &str) -> u64 {
-    match item.get(key) {
-        Some(AttributeValue::N(v)) => v.parse().unwrap_or(0),
-        _ => 0,
-    }
 }
 
 impl DynamoLedger {
@@ -95,47 +85,22 @@ impl DynamoLedger {
         Ok(out)
     }
 
-    /// Adds one attempt's result of a domain to a fanned-out sweep, in one `UpdateItem`: the
-    /// action counters and `attempts` added, the rest set to this attempt's.
+    /// Records one attempt's result of a domain in a fanned-out sweep: an item of its own
+    /// (`DOMAIN#<name>#<ulid>`), written once, so that no two workers (or attempts) ever
+    /// write the same item and nothing is read and written back. The function's IAM policy
+    /// needs nothing beyond `PutItem` and `Query`.
     pub async fn record_domain_result(&self, sweep_id: &str, result: &DomainResult) -> Result<()> {
-        let mut names = HashMap::new();
-        let mut values = HashMap::from([
-            (
-                ":complete".to_owned(),
-                AttributeValue::Bool(result.complete),
-            ),
-            (":finished".to_owned(), n(result.finished_at)),
-            (":failures".to_owned(), n(result.failures)),
-            (":unmanaged".to_owned(), n(result.unmanaged)),
-            (":domain".to_owned(), s(result.domain.clone())),
-            (":one".to_owned(), n(1)),
-        ]);
-        let mut adds = vec!["attempts :one".to_owned()];
-        for (i, (kind, count)) in result.actions.iter().enumerate() {
-            names.insert(format!("#a{i}"), format!("{COUNT_PREFIX}{kind}"));
-            values.insert(format!(":a{i}"), n(count));
-            adds.push(format!("#a{i} :a{i}"));
-        }
-        let expression = format!(
-            "SET complete = :complete, finished_at = :finished, failures = :failures, unmanaged = :unmanaged, #d = :domain ADD {}",
-            adds.join(", ")
-        );
-        names.insert("#d".to_owned(), "domain".to_owned());
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("SWEEP#{sweep_id}")))
-            .key("sk", s(format!("DOMAIN#{}", result.domain)))
-            .update_expression(expression)
-            .set_expression_attribute_names(Some(names))
-            .set_expression_attribute_values(Some(values))
-            .send()
-            .await
-            .map_err(|e| aws_error(SERVICE, "UpdateItem", e))?;
-        Ok(())
+        let pk = format!("SWEEP#{sweep_id}");
+        let sk = format!("DOMAIN#{}#{}", result.domain, ulid::Ulid::generate());
+        let key = format!("{pk}/{sk}");
+        let item = to_item(&key, result, pk, sk)?;
+        self.put(Write::new_only(item), key).await
     }
 
-    /// The domains' results of a fanned-out sweep, added to its summary.
+    /// The domains' results of a fanned-out sweep, added to its summary: each domain's
+    /// actions summed over its attempts (an attempt redoes nothing an earlier one did), its
+    /// failures, unmanaged profiles and completeness its latest attempt's (the sort keys are
+    /// ULIDs: in time order).
     pub(crate) async fn aggregate(&self, summary: &mut SweepSummary) -> Result<()> {
         let Some(progress) = summary.fanned_out.clone() else {
             return Ok(());
@@ -150,40 +115,33 @@ impl DynamoLedger {
             .consistent_read(true)
             .into_paginator()
             .send();
-        let mut reported = 0;
-        let mut complete = 0;
         let mut actions: BTreeMap<String, u64> = summary.actions.clone();
+        let mut latest: BTreeMap<String, DomainResult> = BTreeMap::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws_error(SERVICE, "Query", e))?;
             for item in page.items() {
-                reported += 1;
-                if matches!(item.get("complete"), Some(AttributeValue::Bool(true))) {
-                    complete += 1;
+                let result: DomainResult = from_item(item.clone())?;
+                for (kind, n) in &result.actions {
+                    *actions.entry(kind.clone()).or_insert(0) += n;
                 }
-                summary.failures += number(item, "failures");
-                let unmanaged = number(item, "unmanaged");
-                summary.unmanaged += unmanaged;
-                if unmanaged > 0 {
-                    *actions.entry("ReportUnmanaged".to_owned()).or_insert(0) += unmanaged;
-                }
-                summary.finished_at = summary
-                    .finished_at
-                    .max(i64::try_from(number(item, "finished_at")).unwrap_or(summary.finished_at));
-                for (key, value) in item {
-                    if let (Some(kind), AttributeValue::N(v)) =
-                        (key.strip_prefix(COUNT_PREFIX), value)
-                    {
-                        *actions.entry(kind.to_owned()).or_insert(0) +=
-                            v.parse::<u64>().unwrap_or(0);
-                    }
-                }
+                latest.insert(result.domain.clone(), result);
             }
+        }
+        let mut complete = 0;
+        for result in latest.values() {
+            complete += u64::from(result.complete);
+            summary.failures += result.failures;
+            summary.unmanaged += result.unmanaged;
+            if result.unmanaged > 0 {
+                *actions.entry("ReportUnmanaged".to_owned()).or_insert(0) += result.unmanaged;
+            }
+            summary.finished_at = summary.finished_at.max(result.finished_at);
         }
         summary.actions = actions;
         summary.complete &= complete >= progress.domains;
         summary.fanned_out = Some(Progress {
             domains: progress.domains,
-            reported,
+            reported: latest.len() as u64,
             complete,
         });
         Ok(())
