@@ -100,6 +100,30 @@ async fn invoke(
     .await
 }
 
+/// As [`invoke`], with Lambda's deadline `time_left` from now.
+async fn invoke_within(
+    world: &World,
+    fanout: &warden::adapters::SqsFanOut,
+    payload: Value,
+    time_left: std::time::Duration,
+) -> Result<Value, warden::runtime::HandlerError> {
+    let mut context = Context::default();
+    context.request_id = format!("req-{}", now());
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    context.deadline = now_ms + time_left.as_millis() as u64;
+    warden::runtime::handle_fanned(
+        Function::ComplianceSweep,
+        &world.engine,
+        &world.guard,
+        fanout,
+        LambdaEvent::new(payload, context),
+    )
+    .await
+}
+
 /// A received message, as the event source mapping hands it on.
 #[derive(Debug, Clone)]
 struct Received {
@@ -636,4 +660,53 @@ async fn the_sweep_summary_aggregates_the_domains() {
     assert_eq!(summary.actions.get("Create"), Some(&4));
     let (exit, out) = world.cli(&["sweeps"]).await;
     assert_eq!(exit, warden::operator::Exit::Ok, "{out:?}");
+}
+
+/// Work the deadline leaves undone is a failed item: with less than the margin left, no item
+/// is started and the whole batch is reported failed; SQS delivers it again after the
+/// visibility timeout, and the next worker does it.
+#[tokio::test]
+async fn unfinished_work_is_handed_on_to_a_redelivery() {
+    let (world, vision, ml_vision, queue) = two_domains("").await;
+    let fanout = fan_out(&world, &queue, Limits::default());
+    let lin = world.add_user("lin@example.com").await.expect("user");
+    world.join(&lin, &ml_vision).await.expect("join");
+    invoke(&world, &fanout, json!({"mode": "apply"}))
+        .await
+        .expect("coordinator");
+    let messages = receive(&world, &queue).await;
+    assert_eq!(messages.len(), 2);
+    // 5 s left, less than the engine's 20 s margin.
+    let answer = invoke_within(
+        &world,
+        &fanout,
+        sqs_event(&messages),
+        std::time::Duration::from_secs(5),
+    )
+    .await
+    .expect("answered");
+    let ids: Vec<String> = messages.iter().map(|m| m.id.clone()).collect();
+    assert_eq!(failed(&answer), ids, "{answer:#}");
+    assert!(profiles_of(&world, &vision).await.is_empty());
+    let summary = latest_sweep(&world).await;
+    assert!(!summary.complete, "{summary:?}");
+    // After the visibility timeout (1 s) the same messages come back, and are done. (moto
+    // hands a FIFO group's timed-out messages back one receive at a time, the second first;
+    // AWS returns them in order. Either way each is done once it is back.)
+    let mut done = Vec::new();
+    for _ in 0..10 {
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let again = receive(&world, &queue).await;
+        assert!(work(&world, &fanout, &queue, &again).await.is_empty());
+        done.extend(again.into_iter().map(|m| m.id));
+        if done.len() >= ids.len() {
+            break;
+        }
+    }
+    done.sort();
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(done, expected, "the same messages, redelivered");
+    assert_eq!(profiles_of(&world, &vision).await.len(), 1);
+    assert!(latest_sweep(&world).await.complete);
 }
