@@ -12,8 +12,9 @@ use crate::fanout::FanOut;
 use crate::ports::{Directory, Studio};
 use crate::service::{DriftCheck, Function};
 
-/// As [`handle_as`](super::handle_as), with the fan-out (the work queue and the ledger's work items): apply
-/// sweeps fan out when it has a queue, and the queue's SQS events are worked.
+/// As [`handle_as`](super::handle_as), with the fan-out (the work queue and the ledger's
+/// work items): apply sweeps fan out when it has a queue, and the queue's SQS events are
+/// worked.
 pub async fn handle_fanned<D, S, L, G, F, P>(
     function: Function,
     engine: &Engine<D, S, L>,
