@@ -7,7 +7,7 @@ use crate::model::{Entitlement, User};
 use crate::policy::{GroupRef, Policy};
 
 /// What became of a mapping's group in this run's resolution.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum MappingStatus {
     /// The group exists and is the one the mapping means.
@@ -83,6 +83,26 @@ impl ResolvedMappings {
         let mut out = ResolvedMappings::default();
         for (i, mapping) in policy.mappings.iter().enumerate() {
             let st = status(&mapping.group);
+            match st.group() {
+                Some(id) => out.by_group.entry(id.clone()).or_default().push(i),
+                None => out.unresolved.push(i),
+            }
+            out.status.insert(i, st);
+        }
+        out
+    }
+
+    /// From each mapping's status by mapping index, as another run resolved them (a fan-out
+    /// sweep's work item carries the coordinator's resolution to its workers). A mapping
+    /// `statuses` does not name is unresolved: it grants nothing, and holds the domain's
+    /// leavers whose group is unknown.
+    pub fn from_statuses(policy: &Policy, statuses: &BTreeMap<usize, MappingStatus>) -> Self {
+        let mut out = ResolvedMappings::default();
+        for i in 0..policy.mappings.len() {
+            let st = statuses
+                .get(&i)
+                .cloned()
+                .unwrap_or(MappingStatus::Unresolved);
             match st.group() {
                 Some(id) => out.by_group.entry(id.clone()).or_default().push(i),
                 None => out.unresolved.push(i),

@@ -89,7 +89,33 @@ pub enum Inbound {
     Drift(Change),
     /// Well-formed but nothing to do; always carries why, for a log line.
     Skip(Skip),
+    /// A batch of the work queue's messages (the SQS event source mapping's event): a fanned-out
+    /// sweep's work items, one domain each, for compliance-sweep in worker mode.
+    Work(WorkBatch),
 }
+
+/// The records of an SQS event, in the order SQS delivered them. Each body is read by the
+/// worker: a body that is not a work item fails alone (it reaches the dead-letter queue),
+/// while a record without a message id fails the whole event (it cannot be reported alone).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkBatch {
+    pub records: Vec<WorkRecord>,
+}
+
+/// One SQS record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WorkRecord {
+    /// `messageId`: what `batchItemFailures` names.
+    pub message_id: String,
+    /// `attributes.MessageGroupId` (FIFO queues).
+    pub group: Option<String>,
+    /// `attributes.ApproximateReceiveCount`, for the logs.
+    pub receive_count: Option<u32>,
+    pub body: String,
+}
+
+/// `eventSource` of an SQS record in a Lambda event.
+pub const SQS_EVENT_SOURCE: &str = "aws:sqs";
 
 /// A sweep to run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -311,6 +337,8 @@ pub fn classify(payload: &Value, identity_store: &IdentityStoreId) -> Result<Inb
         .any(|key| map.contains_key(*key))
     {
         classify_envelope(payload, identity_store)
+    } else if map.contains_key("Records") {
+        sqs_records(payload).map(Inbound::Work)
     } else {
         sweep_input(map).map(Inbound::Sweep)
     }
@@ -364,6 +392,58 @@ fn sweep_input(map: &Map<String, Value>) -> Result<SweepRequest, EventError> {
         trigger_id: None,
         decision: None,
     })
+}
+
+/// An SQS event (Lambda developer guide, "Using Lambda with Amazon SQS": `Records`, each with
+/// `messageId`, `body`, `attributes` and `eventSource` "aws:sqs"). Nothing else may be in it.
+fn sqs_records(payload: &Value) -> Result<WorkBatch, EventError> {
+    let root = Node::root(payload, "SQS event");
+    if let Some(field) = root.object()?.keys().find(|k| k.as_str() != "Records") {
+        return Err(EventError::InvalidValue {
+            context: "SQS event".to_owned(),
+            path: clip(field),
+            value: String::new(),
+            rule: "an SQS event holds only \"Records\"",
+        });
+    }
+    let mut records = Vec::new();
+    for record in root.req("Records")?.array()? {
+        let source = record.req_str("eventSource")?;
+        if source != SQS_EVENT_SOURCE {
+            return Err(EventError::InvalidValue {
+                context: "SQS event".to_owned(),
+                path: record.child_path("eventSource"),
+                value: clip(source),
+                rule: "compliance-sweep takes records of its work queue only (aws:sqs)",
+            });
+        }
+        let message_id = token(&record.req("messageId")?)?.to_owned();
+        let body = record.req_str("body")?.to_owned();
+        let attributes = record.opt("attributes")?;
+        let group = match attributes
+            .as_ref()
+            .map(|a| a.opt("MessageGroupId"))
+            .transpose()?
+        {
+            Some(Some(node)) => Some(token(&node)?.to_owned()),
+            _ => None,
+        };
+        let receive_count = match attributes
+            .as_ref()
+            .map(|a| a.opt("ApproximateReceiveCount"))
+            .transpose()?
+        {
+            Some(Some(node)) => node.str()?.parse::<u32>().ok(),
+            _ => None,
+        };
+        records.push(WorkRecord {
+            message_id,
+            group,
+            receive_count,
+            body,
+        });
+    }
+    Ok(WorkBatch { records })
 }
 
 fn classify_envelope(payload: &Value, store: &IdentityStoreId) -> Result<Inbound, EventError> {
@@ -2103,6 +2183,61 @@ mod tests {
                 assert_eq!(change.event_name, "CreateGroupMembership");
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    fn sqs_record(id: &str, body: &str) -> Value {
+        json!({
+            "messageId": id,
+            "receiptHandle": "AQEBexample",
+            "body": body,
+            "attributes": {"ApproximateReceiveCount": "2", "MessageGroupId": "self#home"},
+            "messageAttributes": {},
+            "md5OfBody": "0",
+            "eventSource": "aws:sqs",
+            "eventSourceARN": "arn:aws:sqs:us-east-1:111122223333:studio-warden-work.fifo",
+            "awsRegion": "us-east-1"
+        })
+    }
+
+    #[test]
+    fn an_sqs_event_is_a_batch_of_work_records_in_order() {
+        let payload = json!({"Records": [sqs_record("m-1", "{}"), sqs_record("m-2", "not json")]});
+        let Ok(Inbound::Work(batch)) = classify(&payload, &store()) else {
+            panic!("{:?}", classify(&payload, &store()));
+        };
+        assert_eq!(
+            batch.records,
+            vec![
+                WorkRecord {
+                    message_id: "m-1".into(),
+                    group: Some("self#home".into()),
+                    receive_count: Some(2),
+                    body: "{}".into(),
+                },
+                WorkRecord {
+                    message_id: "m-2".into(),
+                    group: Some("self#home".into()),
+                    receive_count: Some(2),
+                    body: "not json".into(),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_sqs_event_without_message_ids_or_from_elsewhere_is_refused() {
+        let mut no_id = sqs_record("m-1", "{}");
+        no_id.as_object_mut().map(|o| o.remove("messageId"));
+        let mut s3 = sqs_record("m-1", "{}");
+        s3["eventSource"] = json!("aws:s3");
+        for payload in [
+            json!({"Records": [no_id]}),
+            json!({"Records": [s3]}),
+            json!({"Records": {}}),
+            json!({"Records": [], "mode": "apply"}),
+        ] {
+            assert!(classify(&payload, &store()).is_err(), "{payload}");
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod drift;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod fanout;
 pub mod ids;
 pub mod metrics;
 pub mod model;

@@ -216,6 +216,11 @@ pub struct SweepSummary {
     pub actions: BTreeMap<String, u64>,
     pub failures: u64,
     pub unmanaged: u64,
+    /// A fanned-out sweep: the domains enqueued and, once read back, what their workers
+    /// reported (their actions, failures and unmanaged profiles are added to the above, and
+    /// `complete` holds only when every domain reported its work complete).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fanned_out: Option<crate::fanout::Progress>,
 }
 
 /// The group id a display-name mapping resolved to the first time, kept so that a rename or a

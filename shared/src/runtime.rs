@@ -20,14 +20,17 @@ use crate::drift::Guard;
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{Result, WardenError};
 use crate::events;
+use crate::fanout::{FanOut, NoFanOut};
 use crate::metrics::{AwsCalls, InputKind, MeteredClient, Telemetry};
 use crate::policy::Policy;
 use crate::ports::{Directory, Studio};
 use crate::service::{self, DriftCheck, Function};
 
+mod fanned;
 mod init_error;
 mod metered;
 mod payload;
+pub use fanned::{build_fanout, handle_fanned};
 pub use metered::handle_with_metrics;
 pub use payload::Payload;
 
@@ -49,6 +52,9 @@ pub struct Settings {
     /// `WARDEN_TOPIC_ARN`: the SNS topic drift alerts go to. Without it, drift findings are
     /// recorded in the ledger and logged, and no alert is published.
     pub topic_arn: Option<String>,
+    /// `WARDEN_WORK_QUEUE_URL`: the FIFO work queue; when set, an apply sweep fans out (see
+    /// [`crate::fanout`]), else it runs in one invocation, as it always did.
+    pub work_queue: Option<String>,
 }
 
 /// Default client-side rate limits; see [`Settings`].
@@ -124,6 +130,7 @@ impl Settings {
             identity_tps: tps(&env, "WARDEN_IDENTITY_TPS", DEFAULT_IDENTITY_TPS)?,
             sagemaker_tps: tps(&env, "WARDEN_SAGEMAKER_TPS", DEFAULT_SAGEMAKER_TPS)?,
             topic_arn: env("WARDEN_TOPIC_ARN").filter(|t| !t.trim().is_empty()),
+            work_queue: env("WARDEN_WORK_QUEUE_URL").filter(|t| !t.trim().is_empty()),
         })
     }
 }
@@ -249,7 +256,7 @@ where
     L: crate::engine::Store,
     G: DriftCheck,
 {
-    handle_inner(None, engine, guard, event, None).await
+    handle_inner(None, engine, guard, &NoFanOut, event, None).await
 }
 
 /// Handles one invocation as the given function: inputs meant for the other are refused.
@@ -266,15 +273,16 @@ where
     L: crate::engine::Store,
     G: DriftCheck,
 {
-    handle_inner(Some(function), engine, guard, event, None).await
+    handle_inner(Some(function), engine, guard, &NoFanOut, event, None).await
 }
 
 /// Classify, route, report. Never panics; every failure becomes a [`HandlerError`] whose
 /// type tells Lambda whether to retry.
-async fn handle_inner<D, S, L, G, P>(
+async fn handle_inner<D, S, L, G, F, P>(
     function: Option<Function>,
     engine: &Engine<D, S, L>,
     guard: &G,
+    fanout: &F,
     event: LambdaEvent<P>,
     telemetry: Option<&Telemetry>,
 ) -> std::result::Result<Value, HandlerError>
@@ -284,6 +292,7 @@ where
     S: Studio,
     L: crate::engine::Store,
     G: DriftCheck,
+    F: FanOut,
 {
     let started = tokio::time::Instant::now();
     let (payload, ctx) = event.into_parts();
@@ -346,6 +355,7 @@ where
                 Box::pin(service::route(
                     engine,
                     guard,
+                    fanout,
                     inbound,
                     now_epoch(),
                     deadline,
@@ -437,10 +447,11 @@ pub async fn run_lambda(function: Function) -> std::result::Result<(), lambda_ru
         "cold start: policy loaded, clients built"
     );
     let guard = build_guard_with(&settings, &sdk, &engine, Some(&telemetry.calls));
-    let (engine, guard, telemetry) = (&engine, &guard, &telemetry);
+    let fanout = build_fanout(&settings, &sdk, &engine);
+    let (engine, guard, fanout, telemetry) = (&engine, &guard, &fanout, &telemetry);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: LambdaEvent<Payload>| {
-            handle_with_metrics(function, engine, guard, event, telemetry)
+            handle_with_metrics(function, engine, guard, fanout, event, telemetry)
         },
     ))
     .await

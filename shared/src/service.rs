@@ -13,6 +13,9 @@ use crate::drift::{DriftReport, Guard};
 use crate::engine::{Engine, Report};
 use crate::error::{Result, WardenError};
 use crate::events::{Change, Inbound};
+use crate::fanout::FanOut;
+
+mod work;
 use crate::ids::DomainId;
 use crate::model::{DomainView, Epoch, Mode};
 use crate::ports::{Directory, Ledger, Studio};
@@ -41,7 +44,13 @@ impl Function {
         match (self, inbound) {
             (_, Inbound::Skip(_))
             | (Function::MembershipSync, Inbound::Membership(_))
-            | (Function::ComplianceSweep, Inbound::Sweep(_) | Inbound::Drift(_)) => Ok(()),
+            | (
+                Function::ComplianceSweep,
+                Inbound::Sweep(_) | Inbound::Drift(_) | Inbound::Work(_),
+            ) => Ok(()),
+            (Function::MembershipSync, Inbound::Work(_)) => Err(
+                "membership-sync handles Identity Center events; the work queue's items go to compliance-sweep".into(),
+            ),
             (Function::MembershipSync, Inbound::Sweep(_)) => Err(
                 "membership-sync handles Identity Center events; sweeps and plans go to compliance-sweep".into(),
             ),
@@ -66,6 +75,10 @@ pub struct InvocationReport {
     pub counts: Option<BTreeMap<String, u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub drift: Option<DriftReport>,
+    /// A batch of work items: the message ids to report failed (`batchItemFailures`). The
+    /// response is then that list alone, as the SQS event source mapping reads it.
+    #[serde(skip)]
+    pub batch_item_failures: Option<Vec<String>>,
 }
 
 impl InvocationReport {
@@ -74,11 +87,22 @@ impl InvocationReport {
             counts: Some(reconcile.counts()),
             reconcile,
             drift,
+            batch_item_failures: None,
         }
     }
 
-    /// The response, shortened to [`RESPONSE_BUDGET`] (see [`fit_response`]).
+    /// The response, shortened to [`RESPONSE_BUDGET`] (see [`fit_response`]). For a batch of
+    /// work items: `{"batchItemFailures":[{"itemIdentifier":"<message id>"}, ...]}`, what the
+    /// event source mapping's `ReportBatchItemFailures` reads (the items' reports are logged
+    /// and in the ledger).
     pub fn to_response(&self) -> Result<Value> {
+        if let Some(failed) = &self.batch_item_failures {
+            let items: Vec<Value> = failed
+                .iter()
+                .map(|id| serde_json::json!({ "itemIdentifier": id }))
+                .collect();
+            return Ok(serde_json::json!({ "batchItemFailures": items }));
+        }
         let mut value =
             serde_json::to_value(self).map_err(|e| WardenError::UnexpectedResponse {
                 service: "studio-warden",
@@ -95,9 +119,10 @@ impl InvocationReport {
 /// [`WardenError::DeadlineExceeded`], so that Lambda's retry policy (then the dead-letter
 /// queue) takes over; a sweep does not: it answers its report (`complete: false`), and the
 /// next scheduled run repairs what this one could not.
-pub async fn route<D, S, L, G>(
+pub async fn route<D, S, L, G, F>(
     engine: &Engine<D, S, L>,
     guard: &G,
+    fanout: &F,
     inbound: Inbound,
     now: Epoch,
     deadline: Option<Instant>,
@@ -107,6 +132,7 @@ where
     S: Studio,
     L: crate::engine::Store,
     G: DriftCheck,
+    F: FanOut,
 {
     match inbound {
         Inbound::Skip(_) => {
@@ -149,6 +175,7 @@ where
                 reconcile: Report::drift_only(&drift),
                 counts: None,
                 drift: Some(drift),
+                batch_item_failures: None,
             })
         }
         Inbound::Sweep(req) => {
@@ -159,10 +186,19 @@ where
             if let Some(d) = &req.decision {
                 engine.decide(&d.hold, d.approve, &trigger, now).await?;
             }
+            // With a work queue, an apply sweep fans out: the workers reconcile and
+            // drift-check each domain. A plan still answers in one call.
+            if req.mode == Mode::Apply && fanout.enabled() {
+                let report = Box::pin(engine.fan_out(&trigger, now, deadline, fanout)).await?;
+                return Ok(InvocationReport::reconciled(report, None));
+            }
             let report = Box::pin(engine.sweep(&trigger, req.mode, now, deadline)).await?;
             let drift =
                 Box::pin(guard.sweep(&trigger, req.mode, now, deadline, &report.observed)).await;
             Ok(InvocationReport::reconciled(report, Some(drift)))
+        }
+        Inbound::Work(batch) => {
+            Ok(Box::pin(work::batch(engine, guard, fanout, batch, deadline)).await)
         }
     }
 }
@@ -234,6 +270,17 @@ pub trait DriftCheck: Send + Sync {
         deadline: Option<Instant>,
         observed: &BTreeMap<DomainId, DomainView>,
     ) -> impl std::future::Future<Output = DriftReport> + Send;
+    /// One domain's drift checks (by name), given the reconcile's view of it: a fan-out
+    /// worker's.
+    fn sweep_domain(
+        &self,
+        trigger: &str,
+        mode: Mode,
+        now: Epoch,
+        deadline: Option<Instant>,
+        domain: &str,
+        observed: Option<DomainView>,
+    ) -> impl std::future::Future<Output = DriftReport> + Send;
     fn check(
         &self,
         change: &Change,
@@ -257,6 +304,18 @@ where
         observed: &BTreeMap<DomainId, DomainView>,
     ) -> DriftReport {
         Guard::sweep_observed(self, trigger, mode, now, deadline, observed).await
+    }
+
+    async fn sweep_domain(
+        &self,
+        trigger: &str,
+        mode: Mode,
+        now: Epoch,
+        deadline: Option<Instant>,
+        domain: &str,
+        observed: Option<DomainView>,
+    ) -> DriftReport {
+        Guard::sweep_domain(self, trigger, mode, now, deadline, domain, observed).await
     }
 
     async fn check(&self, change: &Change, now: Epoch) -> DriftReport {
@@ -283,6 +342,19 @@ impl DriftCheck for NoDrift {
             skipped: true,
             ..DriftReport::default()
         }
+    }
+
+    async fn sweep_domain(
+        &self,
+        trigger: &str,
+        mode: Mode,
+        now: Epoch,
+        deadline: Option<Instant>,
+        _domain: &str,
+        _observed: Option<DomainView>,
+    ) -> DriftReport {
+        self.sweep(trigger, mode, now, deadline, &BTreeMap::new())
+            .await
     }
 
     async fn check(&self, change: &Change, _now: Epoch) -> DriftReport {

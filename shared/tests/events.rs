@@ -341,6 +341,9 @@ fn route_of(inbound: &Inbound) -> &'static str {
     match inbound {
         Inbound::Sweep(_) => "schedule",
         Inbound::Skip(_) => "skip",
+        // The work queue's SQS events reach compliance-sweep through its event source
+        // mapping, not through an EventBridge rule.
+        Inbound::Work(_) => "work-queue",
         Inbound::Membership(change) => {
             assert!(
                 change.subjects.iter().all(|s| matches!(

@@ -33,6 +33,29 @@ fn the_environment_configures_the_functions() {
     ])
     .expect("valid");
     assert_eq!((s.identity_tps, s.sagemaker_tps, s.concurrency), (5, 3, 2));
+    assert_eq!(
+        s.work_queue, None,
+        "no work queue unless WARDEN_WORK_QUEUE_URL says one"
+    );
+}
+
+#[test]
+fn a_work_queue_url_makes_sweeps_fan_out() {
+    let url = "https://sqs.us-east-1.amazonaws.com/111122223333/studio-warden-work.fifo";
+    let s = settings(&[
+        ("WARDEN_POLICY", POLICY),
+        ("WARDEN_TABLE", "ledger"),
+        ("WARDEN_WORK_QUEUE_URL", url),
+    ])
+    .expect("valid");
+    assert_eq!(s.work_queue.as_deref(), Some(url));
+    let s = settings(&[
+        ("WARDEN_POLICY", POLICY),
+        ("WARDEN_TABLE", "ledger"),
+        ("WARDEN_WORK_QUEUE_URL", " "),
+    ])
+    .expect("valid");
+    assert_eq!(s.work_queue, None);
 }
 
 #[test]

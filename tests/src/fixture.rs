@@ -212,6 +212,7 @@ fn functions(
         identity_tps: 200,
         sagemaker_tps: 200,
         topic_arn: Some(topic_arn.to_owned()),
+        work_queue: None,
     };
     let engine = build_engine(&settings, sdk);
     let guard = build_guard(&settings, sdk, &engine);
@@ -672,6 +673,7 @@ impl World {
             identity_tps: 200,
             sagemaker_tps: 200,
             topic_arn: Some(self.topic_arn.clone()),
+            work_queue: None,
         };
         let mut engine = build_engine(&settings, &sdk);
         engine.options.deadline_margin = margin;
@@ -701,6 +703,7 @@ impl World {
             identity_tps: 200,
             sagemaker_tps: 200,
             topic_arn: Some(self.topic_arn.clone()),
+            work_queue: None,
         };
         let calls = Some(&telemetry.calls);
         let engine = warden::runtime::build_engine_with(&settings, &self.sdk, calls);
@@ -711,6 +714,7 @@ impl World {
             function,
             &engine,
             &guard,
+            &warden::fanout::NoFanOut,
             LambdaEvent::new(payload.into(), context),
             &telemetry,
         )

@@ -315,6 +315,7 @@ async fn runs_against_a_missing_identity_store_fail_and_offboard_nobody() {
         identity_tps: 200,
         sagemaker_tps: 200,
         topic_arn: None,
+        work_queue: None,
     };
     let engine = warden::runtime::build_engine(&settings, &world.sdk);
     let event = world
@@ -609,6 +610,7 @@ fn summary(id: &str, started_at: i64, complete: bool) -> SweepSummary {
         actions: [("Create".to_owned(), 2)].into_iter().collect(),
         failures: u64::from(!complete),
         unmanaged: 0,
+        fanned_out: None,
     }
 }
 

@@ -130,6 +130,7 @@ fn cutting_engine(world: &World, cut: Cut) -> (AwsEngine, Arc<CutState>) {
         identity_tps: 200,
         sagemaker_tps: 200,
         topic_arn: None,
+        work_queue: None,
     };
     (build_engine(&settings, &sdk), state)
 }

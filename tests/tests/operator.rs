@@ -460,6 +460,7 @@ async fn sweeps_say_whether_the_sweep_is_healthy() {
             actions: Default::default(),
             failures: 1,
             unmanaged: 0,
+            fanned_out: None,
         })
         .await
         .expect("record");

@@ -9,6 +9,9 @@
 //! | sweep run | `SWEEP` | `RUN#<sweep id>` | summary of one run (listed by `started_at`) |
 //! | hold (deletions waiting for an operator) | `HOLD` | `HOLD#<ulid>` | conditional on `version` |
 //! | pinned group of a display-name mapping | `PIN` | `GROUP#<display name>` | written once (`attribute_not_exists`) |
+//!
+//! The fan-out's items (work item chunks, each domain's result in a sweep) are in
+//! `dynamodb_fanout.rs`.
 
 use std::collections::HashMap;
 
@@ -105,7 +108,7 @@ pub(crate) fn to_item<T: Serialize>(key: &str, value: &T, pk: String, sk: String
     Ok(item)
 }
 
-fn from_item<T: DeserializeOwned>(mut item: Item) -> Result<T> {
+pub(crate) fn from_item<T: DeserializeOwned>(mut item: Item) -> Result<T> {
     let key = match (item.remove("pk"), item.remove("sk")) {
         (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) => format!("{pk}/{sk}"),
         _ => "(no key)".to_owned(),
@@ -440,6 +443,9 @@ impl Ledger for DynamoLedger {
             ))
         });
         all.truncate(limit);
+        for summary in &mut all {
+            self.aggregate(summary).await?;
+        }
         Ok(all)
     }
 }

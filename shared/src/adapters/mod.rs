@@ -1,6 +1,7 @@
 //! One adapter per port, over the real aws-sdk-rust clients. They translate, they do not decide.
 
 mod dynamodb;
+mod dynamodb_fanout;
 mod dynamodb_findings;
 mod ec2;
 mod identitystore;
@@ -8,6 +9,7 @@ mod places;
 mod sagemaker;
 mod sagemaker_drift;
 mod sns;
+mod sqs;
 
 pub use dynamodb::DynamoLedger;
 pub use ec2::{EC2_TPS, Ec2Network};
@@ -15,6 +17,7 @@ pub use identitystore::IdentityStoreDirectory;
 pub use places::{At, PerDomain, Reach};
 pub use sagemaker::SageMakerStudio;
 pub use sns::SnsAlerts;
+pub use sqs::SqsFanOut;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;

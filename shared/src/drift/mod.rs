@@ -166,12 +166,52 @@ where
         deadline: Option<tokio::time::Instant>,
         observed: &BTreeMap<DomainId, DomainView>,
     ) -> DriftReport {
+        self.sweep_some(trigger, mode, now, deadline, observed, None)
+            .await
+    }
+
+    /// As [`Guard::sweep_observed`], for one domain (by name): a fan-out worker's drift
+    /// checks, after its reconcile of the domain.
+    pub async fn sweep_domain(
+        &self,
+        trigger: &str,
+        mode: Mode,
+        now: Epoch,
+        deadline: Option<tokio::time::Instant>,
+        domain: &str,
+        observed: Option<DomainView>,
+    ) -> DriftReport {
+        let observed: BTreeMap<DomainId, DomainView> = self
+            .policy
+            .domains
+            .iter()
+            .find(|d| d.name == domain)
+            .zip(observed)
+            .map(|(d, v)| (d.id.clone(), v))
+            .into_iter()
+            .collect();
+        self.sweep_some(trigger, mode, now, deadline, &observed, Some(domain))
+            .await
+    }
+
+    async fn sweep_some(
+        &self,
+        trigger: &str,
+        mode: Mode,
+        now: Epoch,
+        deadline: Option<tokio::time::Instant>,
+        observed: &BTreeMap<DomainId, DomainView>,
+        only: Option<&str>,
+    ) -> DriftReport {
         let plan = mode == Mode::Plan;
         let mut report = DriftReport::new(trigger, mode);
         for domain in &self.policy.domains {
             let Some(baseline) = &domain.baseline else {
                 continue;
             };
+            if only.is_some_and(|name| name != domain.name) {
+                continue;
+            }
             // Stop starting domains when less than the margin is left (the outbox is still
             // flushed below); a domain checked in part would resolve findings it never saw.
             if deadline.is_some_and(|d| tokio::time::Instant::now() + self.deadline_margin >= d) {

@@ -15,6 +15,19 @@ use crate::safety::{
     self, Approvals, DomainPlan, Hold, HoldEntry, HoldReport, HoldStatus, Threshold,
 };
 
+/// Whether an action starts a leaving, given the phase of the user's record: a grace period, a
+/// suspension (the grace period is over), or a deletion of data that is not already under way
+/// (the retention is over). What the deletion threshold counts, and what a fan-out worker may
+/// only do for the users the coordinator's gate released.
+pub(crate) fn is_start(phase: Option<&Phase>, action: &Action) -> bool {
+    match action {
+        Action::StartGrace { .. } => true,
+        Action::Suspend { .. } => !matches!(phase, Some(Phase::Suspending { .. })),
+        Action::Offboard { .. } => !matches!(phase, Some(Phase::Offboarding { .. })),
+        _ => false,
+    }
+}
+
 impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
     /// Plans every observed domain, then passes the plans through the safety net: the
     /// threshold, and one pending hold for whatever waits for an operator. `full` says the run
@@ -50,18 +63,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 .and_then(|(_, o)| o.records.get(u))
         };
         let phase_of = |d: &DomainId, u: &UserId| record_of(d, u).map(|r| &r.phase);
-        // A start: a grace period, a suspension (the grace period is over), or a deletion of
-        // data that is not already under way (the retention is over).
-        let is_start = |d: &DomainId, a: &Action| match a {
-            Action::StartGrace { .. } => true,
-            Action::Suspend { user, .. } => {
-                !matches!(phase_of(d, user), Some(Phase::Suspending { .. }))
-            }
-            Action::Offboard { user, .. } => {
-                !matches!(phase_of(d, user), Some(Phase::Offboarding { .. }))
-            }
-            _ => false,
-        };
+        let starts = |d: &DomainId, a: &Action| is_start(a.user().and_then(|u| phase_of(d, u)), a);
         let threshold = Threshold {
             max_per_run: self.policy.offboarding.max_per_run,
             max_percent: self.policy.offboarding.max_percent,
@@ -71,7 +73,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 .release(a.user().and_then(|u| record_of(d, u)))
                 .map(str::to_owned)
         };
-        let gate = safety::gate(&mut plans, is_start, release, threshold);
+        let gate = safety::gate(&mut plans, starts, release, threshold);
         for (entry, hold) in &gate.released {
             tracing::info!(domain = %entry.domain, user = %entry.user, action = %entry.action, hold = %hold, "released by an approved hold");
         }

@@ -13,6 +13,7 @@
 
 mod apply;
 mod create;
+mod fanout;
 mod holds;
 mod observe;
 mod offboard;
@@ -29,6 +30,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+pub use fanout::{WorkError, Worked, entitlements};
 pub use outcome::{ActionReport, Outcome, Progress, Report};
 pub(crate) use run::Run;
 
@@ -108,6 +110,10 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             Inbound::Drift(change) => Ok(Report::skipped(
                 &change.event_id,
                 "drift change: not a membership change".into(),
+            )),
+            Inbound::Work(_) => Ok(Report::skipped(
+                "-",
+                "work items: the service hands each to Engine::work".into(),
             )),
             Inbound::Sweep(req) => {
                 let trigger = req
@@ -280,6 +286,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 unmanaged: counts.get("ReportUnmanaged").copied().unwrap_or(0),
                 actions: counts,
                 failures: report.failures.len() as u64,
+                fanned_out: None,
             };
             self.ledger.record_sweep(&summary).await?;
         }

@@ -11,6 +11,7 @@ use crate::desired::entitlements;
 use crate::error::{Result, WardenError};
 use crate::ids::{DomainId, GroupId, ResourceName, UserId};
 use crate::model::{DomainDescription, Entitlement, Mode, ProfileSummary, Scope, User, UserRecord};
+use crate::policy::Domain;
 use crate::ports::{Directory, Studio};
 
 /// What one domain looks like to the planner.
@@ -155,6 +156,62 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         only: Option<(BTreeSet<GroupId>, BTreeSet<UserId>)>,
         report: &mut Report,
     ) -> Result<()> {
+        let seen = self.observe_all(run, only, report).await?;
+        let full = seen.full;
+        let plans = self.plan_all(run, report, &seen.domains, full).await?;
+        for (((domain, observed), listed), plan) in
+            seen.domains.into_iter().zip(seen.listings).zip(plans)
+        {
+            match self
+                .apply_domain(run, report, &domain.id, &observed, plan.actions)
+                .await
+            {
+                Ok(()) => {}
+                Err(e @ WardenError::DeadlineExceeded(_)) => return Err(e),
+                Err(e) => {
+                    unreadable(report, domain, &e);
+                    continue;
+                }
+            }
+            if seen.scope_users.is_none() && run.mode == Mode::Apply {
+                self.raise_safety_into(run, domain, report).await?;
+            }
+            if run.hand_on {
+                report.observed.insert(
+                    domain.id.clone(),
+                    run.view(&domain.id, listed, &observed.records, observed.description),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens, reminds and resolves the safety findings of one domain after a full sweep, and
+    /// counts those open in the report.
+    pub(super) async fn raise_safety_into(
+        &self,
+        run: &Run,
+        domain: &Domain,
+        report: &mut Report,
+    ) -> Result<()> {
+        let open = self.raise_safety(run, domain, report.hold.as_ref()).await?;
+        for (key, severity) in open {
+            *report.open_by_severity.entry(severity).or_insert(0) += 1;
+            report.safety.push(key);
+        }
+        Ok(())
+    }
+
+    /// Everything a reconcile from complete listings reads before it plans: the directory
+    /// once (every mapped group's members, the users), the ledger and the profiles of each
+    /// domain. A domain the deadline leaves unobserved is not in the answer (the report is
+    /// then incomplete).
+    pub(super) async fn observe_all<'p>(
+        &'p self,
+        run: &Run,
+        only: Option<(BTreeSet<GroupId>, BTreeSet<UserId>)>,
+        report: &mut Report,
+    ) -> Result<Observed<'p>> {
         let resolved = &run.resolved;
 
         // Identity side: one pass over the users, one per mapped group.
@@ -318,41 +375,27 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             observed_domains.push((domain, (observed, listed)));
         }
         let full = scope_users.is_none() && report.complete;
-        let (observations, listings): (Vec<_>, Vec<_>) = observed_domains
+        let (domains, listings): (Vec<_>, Vec<_>) = observed_domains
             .into_iter()
             .map(|(d, (o, l))| ((d, o), l))
             .unzip();
-        let plans = self.plan_all(run, report, &observations, full).await?;
-        for (((domain, observed), listed), plan) in
-            observations.into_iter().zip(listings).zip(plans)
-        {
-            match self
-                .apply_domain(run, report, &domain.id, &observed, plan.actions)
-                .await
-            {
-                Ok(()) => {}
-                Err(e @ WardenError::DeadlineExceeded(_)) => return Err(e),
-                Err(e) => {
-                    unreadable(report, domain, &e);
-                    continue;
-                }
-            }
-            if scope_users.is_none() && run.mode == Mode::Apply {
-                let open = self.raise_safety(run, domain, report.hold.as_ref()).await?;
-                for (key, severity) in open {
-                    *report.open_by_severity.entry(severity).or_insert(0) += 1;
-                    report.safety.push(key);
-                }
-            }
-            if run.hand_on {
-                report.observed.insert(
-                    domain.id.clone(),
-                    run.view(&domain.id, listed, &observed.records, observed.description),
-                );
-            }
-        }
-        Ok(())
+        Ok(Observed {
+            domains,
+            listings,
+            scope_users,
+            full,
+        })
     }
+}
+
+/// What [`Engine::observe_all`] read: each observed domain with its observation and its
+/// profile listing, the users a group-scoped run acts on (`None`: all), and whether the run
+/// saw every user of every domain.
+pub(super) struct Observed<'p> {
+    pub domains: Vec<(&'p Domain, DomainObservation)>,
+    pub listings: Vec<Vec<ProfileSummary>>,
+    pub scope_users: Option<BTreeSet<UserId>>,
+    pub full: bool,
 }
 
 /// A domain that cannot be read or worked on (its account's role does not trust this function,
@@ -369,7 +412,7 @@ fn unreadable(report: &mut Report, domain: &crate::policy::Domain, e: &WardenErr
 /// A reconcile's report once its work ended: a run cut by the deadline (a read or an action
 /// abandoned, see [`crate::deadline`]) is incomplete, with what it did so far; any other error
 /// fails the run.
-fn finish(run: &Run, mut report: Report, done: Result<()>) -> Result<Report> {
+pub(super) fn finish(run: &Run, mut report: Report, done: Result<()>) -> Result<Report> {
     match done {
         Ok(()) => {}
         Err(WardenError::DeadlineExceeded(why)) => {

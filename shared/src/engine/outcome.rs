@@ -206,6 +206,9 @@ pub struct Report {
     /// The open safety findings of [`Report::safety`], counted by severity (for the metrics).
     #[serde(skip)]
     pub open_by_severity: BTreeMap<crate::catalogue::Severity, u64>,
+    /// A fanned-out sweep's coordinator: the work items it enqueued, one per domain.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub queued: Vec<crate::fanout::Queued>,
     /// Failures, one line each; the run went on past them.
     pub failures: Vec<String>,
     /// Whether some failure may go away if the same input is tried again.
@@ -222,7 +225,7 @@ pub struct Report {
 }
 
 impl Report {
-    pub(super) fn new(trigger: &str, mode: Mode) -> Self {
+    pub(crate) fn new(trigger: &str, mode: Mode) -> Self {
         Self {
             trigger: trigger.to_owned(),
             mode,
@@ -233,6 +236,7 @@ impl Report {
             hold: None,
             safety: Vec::new(),
             open_by_severity: BTreeMap::new(),
+            queued: Vec::new(),
             failures: Vec::new(),
             retryable_failure: false,
             observed: BTreeMap::new(),

@@ -119,6 +119,8 @@ pub enum InputKind {
     Membership,
     Drift,
     Skip,
+    /// A batch of a fanned-out sweep's work items (worker mode).
+    Work,
     /// Refused before it was classified (not JSON, malformed).
     Unclassified,
 }
@@ -130,6 +132,7 @@ impl InputKind {
             Inbound::Membership(_) => InputKind::Membership,
             Inbound::Drift(_) => InputKind::Drift,
             Inbound::Skip(_) => InputKind::Skip,
+            Inbound::Work(_) => InputKind::Work,
         }
     }
 

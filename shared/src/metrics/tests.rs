@@ -96,6 +96,7 @@ fn invocation(reconcile: Report, drift: Option<DriftReport>) -> InvocationReport
         counts: Some(reconcile.counts()),
         reconcile,
         drift,
+        batch_item_failures: None,
     }
 }
 
@@ -328,6 +329,7 @@ fn a_drift_event_counts_its_failures_once() {
         reconcile: Report::drift_only(&drift),
         counts: None,
         drift: Some(drift),
+        batch_item_failures: None,
     };
     assert_eq!(get(&measured(InputKind::Drift, Ok(&inv)), "Failures"), 2);
 }

@@ -407,7 +407,12 @@ async fn command(
                 &engine.policy.identity_store.id,
             )?;
             let report = Box::pin(crate::service::route(
-                engine, &d.guard, inbound, env.now, None,
+                engine,
+                &d.guard,
+                &crate::fanout::NoFanOut,
+                inbound,
+                env.now,
+                None,
             ))
             .await?;
             if cli.json {

@@ -337,7 +337,11 @@ pub fn sweeps(sweeps: &[SweepSummary]) -> String {
             vec![
                 time(s.started_at),
                 format!("{}s", s.finished_at.saturating_sub(s.started_at)),
-                if s.complete { "yes" } else { "NO" }.to_owned(),
+                match (&s.fanned_out, s.complete) {
+                    (_, true) => "yes".to_owned(),
+                    (Some(p), false) => format!("NO ({}/{} domains)", p.complete, p.domains),
+                    (None, false) => "NO".to_owned(),
+                },
                 s.failures.to_string(),
                 s.unmanaged.to_string(),
                 s.sweep_id.clone(),

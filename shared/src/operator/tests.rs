@@ -412,6 +412,7 @@ fn findings_and_sweeps_are_tables() {
         actions: BTreeMap::from([("Create".to_owned(), 3), ("StartGrace".to_owned(), 1)]),
         failures: 2,
         unmanaged: 1,
+        fanned_out: None,
     };
     let text = render::sweeps(&[sweep]);
     assert_eq!(

@@ -217,6 +217,7 @@ async fn main() -> Result<()> {
         identity_tps: args.identity_tps,
         sagemaker_tps: args.sagemaker_tps,
         topic_arn: None,
+        work_queue: None,
     };
     let engine = build_engine(&settings, &sdk);
     if args.latency_ms > 0 {

@@ -1,0 +1,220 @@
+//! Worker mode: a batch of a fanned-out sweep's work items (the work queue's SQS event), each
+//! read, reconciled by the engine, drift-checked and recorded, in order, with AWS's rule for
+//! reporting the failures of a FIFO batch.
+
+use std::collections::BTreeMap;
+
+use tokio::time::Instant;
+
+use super::{DriftCheck, InvocationReport};
+use crate::engine::{Engine, Report, WorkError, Worked};
+use crate::events::{WorkBatch, WorkRecord};
+use crate::fanout::{self, Body, DomainResult, FanOut};
+use crate::model::{Epoch, Mode};
+use crate::ports::{Directory, Studio};
+
+/// What became of one work item.
+struct ItemDone {
+    report: Option<Report>,
+    /// Why the item is to be reported failed (redelivered, then the dead-letter queue).
+    failed: Option<String>,
+}
+
+impl ItemDone {
+    fn failed(why: String) -> Self {
+        Self {
+            report: None,
+            failed: Some(why),
+        }
+    }
+}
+
+fn epoch_now() -> Epoch {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A batch of work items, in order, each within the invocation's deadline. At the first item
+/// that fails (or is not started for want of time) the batch stops, and that item and every
+/// later one are reported failed ([`fanout::batch_item_failures`]: AWS's rule for FIFO
+/// queues). A failed item comes back after the queue's visibility timeout, and after
+/// `maxReceiveCount` receipts goes to the dead-letter queue.
+pub(super) async fn batch<D, S, L, G, F>(
+    engine: &Engine<D, S, L>,
+    guard: &G,
+    fanout: &F,
+    batch: WorkBatch,
+    deadline: Option<Instant>,
+) -> InvocationReport
+where
+    D: Directory,
+    S: Studio,
+    L: crate::engine::Store,
+    G: DriftCheck,
+    F: FanOut,
+{
+    let ids: Vec<String> = batch.records.iter().map(|r| r.message_id.clone()).collect();
+    let mut merged = Report::new("work", Mode::Apply);
+    let mut sweeps = std::collections::BTreeSet::new();
+    let mut first_failed = None;
+    for (i, record) in batch.records.iter().enumerate() {
+        let near = deadline.is_some_and(|d| Instant::now() + engine.options.deadline_margin >= d);
+        let done = if near {
+            ItemDone::failed(
+                "not started: the invocation's deadline is near; redelivered after the visibility timeout".into(),
+            )
+        } else {
+            Box::pin(work_item(engine, guard, fanout, record, deadline)).await
+        };
+        if let Some(report) = done.report {
+            sweeps.insert(report.trigger.clone());
+            merged.complete &= report.complete;
+            merged.retryable_failure |= report.retryable_failure;
+            merged.actions.extend(report.actions);
+            merged.held.extend(report.held);
+            merged.failures.extend(report.failures);
+        }
+        if let Some(why) = done.failed {
+            tracing::error!(message_id = %record.message_id, group = ?record.group, receive_count = ?record.receive_count, %why, "work item failed");
+            merged
+                .failures
+                .push(format!("message {}: {why}", record.message_id));
+            first_failed = Some(i);
+            break;
+        }
+    }
+    let failed = fanout::batch_item_failures(&ids, first_failed);
+    for id in failed.iter().skip(1) {
+        tracing::warn!(message_id = %id, "not processed: an earlier message of the batch failed (FIFO: reported failed too)");
+    }
+    if !sweeps.is_empty() {
+        merged.trigger = sweeps.into_iter().collect::<Vec<_>>().join(",");
+    }
+    merged.complete &= failed.is_empty();
+    InvocationReport {
+        counts: Some(merged.counts()),
+        reconcile: merged,
+        drift: None,
+        batch_item_failures: Some(failed),
+    }
+}
+
+/// One work item: read (from the message, or from the ledger by reference), reconciled,
+/// drift-checked, its result added to the sweep's summary. Never panics: a message that is
+/// not a work item this worker can do is a failure with the reason (a poison message).
+async fn work_item<D, S, L, G, F>(
+    engine: &Engine<D, S, L>,
+    guard: &G,
+    fanout: &F,
+    record: &WorkRecord,
+    deadline: Option<Instant>,
+) -> ItemDone
+where
+    D: Directory,
+    S: Studio,
+    L: crate::engine::Store,
+    G: DriftCheck,
+    F: FanOut,
+{
+    let item = match fanout::decode(&record.body) {
+        Ok(Body::Item(item)) => *item,
+        Ok(Body::Stored(reference)) => match fanout.chunks(&reference).await {
+            Ok(chunks) => match fanout::reassemble(&reference, chunks) {
+                Ok(item) => item,
+                Err(e) => return ItemDone::failed(format!("poison message: {e}")),
+            },
+            Err(e) => return ItemDone::failed(format!("reading the stored item: {e}")),
+        },
+        Err(e) => return ItemDone::failed(format!("poison message: {e}")),
+    };
+    let now = epoch_now();
+    let (domain, report, view) = match Box::pin(engine.work(&item, now, deadline)).await {
+        Err(WorkError::Item(e)) => return ItemDone::failed(format!("poison message: {e}")),
+        Err(WorkError::Run(e)) => {
+            return ItemDone::failed(format!("domain {}: {e}", item.domain));
+        }
+        Ok(Worked::Dropped { domain, why }) => {
+            tracing::warn!(sweep_id = %item.sweep_id, domain = %domain.name, %why, "work item dropped");
+            let mut report = Report::new(&item.sweep_id, Mode::Apply);
+            report.skipped = Some(why);
+            return ItemDone {
+                report: Some(report),
+                failed: None,
+            };
+        }
+        Ok(Worked::Done {
+            domain,
+            report,
+            view,
+        }) => (domain, *report, view.map(|v| *v)),
+    };
+    // Drift checks only after a whole reconcile: a domain checked in part would resolve
+    // findings it never saw.
+    let whole = view.is_some() && report.complete;
+    let drift = if whole {
+        Some(
+            Box::pin(guard.sweep_domain(
+                &item.sweep_id,
+                Mode::Apply,
+                now,
+                deadline,
+                &domain.name,
+                view,
+            ))
+            .await,
+        )
+    } else {
+        None
+    };
+    let drift_done = drift.as_ref().is_some_and(|d| !d.incomplete);
+    let complete = report.complete && drift_done;
+    let mut actions: BTreeMap<String, u64> = BTreeMap::new();
+    let mut unmanaged = 0;
+    for a in &report.actions {
+        match a.action {
+            crate::planner::Action::ReportUnmanaged { .. } => unmanaged += 1,
+            _ if a.outcome.is_ok() => *actions.entry(a.action.kind().to_owned()).or_insert(0) += 1,
+            _ => {}
+        }
+    }
+    let drift_failures = drift.as_ref().map_or(0, |d| d.failures.len());
+    let result = DomainResult {
+        domain: domain.name.clone(),
+        actions,
+        failures: (report.failures.len() + drift_failures) as u64,
+        unmanaged,
+        complete,
+        finished_at: epoch_now(),
+    };
+    let mut report = report;
+    if let Some(d) = &drift {
+        report
+            .failures
+            .extend(d.failures.iter().map(|f| format!("drift: {f}")));
+    }
+    tracing::info!(sweep_id = %item.sweep_id, domain = %domain.name, complete, actions = ?result.actions, failures = result.failures, "work item done");
+    if let Err(e) = fanout.record_domain(&item.sweep_id, &result).await {
+        return ItemDone {
+            report: Some(report),
+            failed: Some(format!("recording the domain's result: {e}")),
+        };
+    }
+    let retryable = report.retryable_failure || drift.as_ref().is_some_and(|d| d.retryable_failure);
+    let failed = if !complete {
+        Some(format!(
+            "domain {}: unfinished by the deadline; redelivered after the visibility timeout",
+            domain.name
+        ))
+    } else if retryable {
+        Some(format!(
+            "domain {}: failures a retry can fix: {}",
+            domain.name,
+            report.failures.join("; ")
+        ))
+    } else {
+        None
+    };
+    ItemDone {
+        report: Some(report),
+        failed,
+    }
+}
