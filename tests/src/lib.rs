@@ -16,6 +16,7 @@
 //! itself when the test process dies.
 
 pub mod fixture;
+pub mod queue;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};

@@ -5,14 +5,13 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use lambda_runtime::{Context, LambdaEvent};
+use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 use warden::fanout::{self, Limits, WorkItem};
 use warden::model::Phase;
 use warden::ports::{Ledger, SweepSummary};
-use warden::service::Function;
 use warden_tests::fixture::*;
+use warden_tests::queue::*;
 
 /// A world with a second domain, "vision", mapped from the group `ml-vision`, and a FIFO
 /// work queue. Answers the world, the vision domain's id, the group's id and the queue URL.
@@ -71,169 +70,6 @@ security_groups = ["{sg}"]
         .expect("url")
         .to_owned();
     (world, vision, group, queue)
-}
-
-/// compliance-sweep as deployed with `WARDEN_WORK_QUEUE_URL`: the world's engine and drift
-/// checks, and the fan-out over the queue and the ledger.
-fn fan_out(world: &World, queue: &str, limits: Limits) -> warden::adapters::SqsFanOut {
-    warden::adapters::SqsFanOut::new(
-        Some((world.sqs.clone(), queue.to_owned())),
-        world.engine.ledger.clone(),
-    )
-    .with_limits(limits)
-}
-
-async fn invoke(
-    world: &World,
-    fanout: &warden::adapters::SqsFanOut,
-    payload: Value,
-) -> Result<Value, warden::runtime::HandlerError> {
-    let mut context = Context::default();
-    context.request_id = format!("req-{}", now());
-    warden::runtime::handle_fanned(
-        Function::ComplianceSweep,
-        &world.engine,
-        &world.guard,
-        fanout,
-        LambdaEvent::new(payload, context),
-    )
-    .await
-}
-
-/// As [`invoke`], with Lambda's deadline `time_left` from now.
-async fn invoke_within(
-    world: &World,
-    fanout: &warden::adapters::SqsFanOut,
-    payload: Value,
-    time_left: std::time::Duration,
-) -> Result<Value, warden::runtime::HandlerError> {
-    let mut context = Context::default();
-    context.request_id = format!("req-{}", now());
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0);
-    context.deadline = now_ms + time_left.as_millis() as u64;
-    warden::runtime::handle_fanned(
-        Function::ComplianceSweep,
-        &world.engine,
-        &world.guard,
-        fanout,
-        LambdaEvent::new(payload, context),
-    )
-    .await
-}
-
-/// A received message, as the event source mapping hands it on.
-#[derive(Debug, Clone)]
-struct Received {
-    id: String,
-    receipt: String,
-    body: String,
-    group: String,
-}
-
-/// Every message waiting in the queue (FIFO: in order), received once.
-async fn receive(world: &World, queue: &str) -> Vec<Received> {
-    let mut out = Vec::new();
-    for _ in 0..5 {
-        let got = world
-            .sqs
-            .receive_message()
-            .queue_url(queue)
-            .max_number_of_messages(10)
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .wait_time_seconds(0)
-            .send()
-            .await
-            .expect("ReceiveMessage");
-        if got.messages().is_empty() {
-            break;
-        }
-        for m in got.messages() {
-            out.push(Received {
-                id: m.message_id().unwrap_or_default().to_owned(),
-                receipt: m.receipt_handle().unwrap_or_default().to_owned(),
-                body: m.body().unwrap_or_default().to_owned(),
-                group: m
-                    .attributes()
-                    .and_then(|a| a.get(&MessageSystemAttributeName::MessageGroupId))
-                    .cloned()
-                    .unwrap_or_default(),
-            });
-        }
-    }
-    out
-}
-
-/// The SQS event of a batch (Lambda developer guide, "Using Lambda with Amazon SQS").
-fn sqs_event(batch: &[Received]) -> Value {
-    let records: Vec<Value> = batch
-        .iter()
-        .map(|m| {
-            json!({
-                "messageId": m.id,
-                "receiptHandle": m.receipt,
-                "body": m.body,
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1790000000000",
-                    "SenderId": "AIDAEXAMPLE",
-                    "ApproximateFirstReceiveTimestamp": "1790000000001",
-                    "MessageGroupId": m.group,
-                    "MessageDeduplicationId": "dedup",
-                    "SequenceNumber": "18849496460467696128"
-                },
-                "messageAttributes": {},
-                "md5OfBody": "0",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:studio-warden-work.fifo",
-                "awsRegion": "us-east-1"
-            })
-        })
-        .collect();
-    json!({ "Records": records })
-}
-
-/// The message ids the handler reported failed.
-fn failed(answer: &Value) -> Vec<String> {
-    answer["batchItemFailures"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no batchItemFailures in {answer:#}"))
-        .iter()
-        .map(|f| f["itemIdentifier"].as_str().unwrap_or_default().to_owned())
-        .collect()
-}
-
-/// Feeds a batch to the worker and deletes what it did not report failed.
-async fn work(
-    world: &World,
-    fanout: &warden::adapters::SqsFanOut,
-    queue: &str,
-    batch: &[Received],
-) -> Vec<String> {
-    let answer = invoke(world, fanout, sqs_event(batch))
-        .await
-        .expect("a batch is answered, not failed");
-    assert_eq!(
-        answer
-            .as_object()
-            .map(|o| o.keys().cloned().collect::<Vec<_>>()),
-        Some(vec!["batchItemFailures".to_owned()]),
-        "{answer:#}"
-    );
-    let failed = failed(&answer);
-    for m in batch.iter().filter(|m| !failed.contains(&m.id)) {
-        world
-            .sqs
-            .delete_message()
-            .queue_url(queue)
-            .receipt_handle(&m.receipt)
-            .send()
-            .await
-            .expect("DeleteMessage");
-    }
-    failed
 }
 
 async fn profiles_of(world: &World, domain: &str) -> Vec<String> {

@@ -1,0 +1,570 @@
+//! `bench_org`: an organisation's sweep on the emulator (issue 14). N accounts, one domain each
+//! (alternately in eu-west-1 and us-west-2), reached through their spoke roles; U users per
+//! account's group; the emulator admits at most R SageMaker calls a second per account and
+//! region (a token bucket, as AWS throttles), and the functions pace themselves at the same R.
+//!
+//! It measures, for the fanned-out path (the scheduled sweep as coordinator, W workers taking
+//! the FIFO queue's messages as the event source mapping would hand them to concurrent Lambda
+//! invocations):
+//! 1. the time to onboard everyone (the coordinator's invocation to the last worker's answer);
+//! 2. the time of a sweep where nothing changed;
+//!
+//! and compares each with the throttle bound (the busiest account's SageMaker calls divided by
+//! R: no schedule can be faster) and, with `--sequential`, with the same sweep on the
+//! single-invocation path (no queue: one function works the domains one after another).
+//!
+//! `cargo run -p warden-tests --bin bench_org -- --accounts 30 --users 1000 --rate 8`
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_sagemaker::types::{AuthMode, UserSettings};
+use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
+use aws_types::region::Region;
+use clap::Parser;
+use lambda_runtime::{Context, LambdaEvent};
+use serde_json::{Value, json};
+use warden::ids::AccountId;
+use warden::policy::{Home, Policy};
+use warden::runtime::{Settings, build_engine, build_fanout, build_guard, handle_fanned};
+use warden::service::Function;
+use warden_tests::{ACCOUNT_ID as HUB, Emulator, EmulatorOptions};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
+
+#[derive(Parser, Clone)]
+struct Args {
+    /// Workload accounts, one domain each.
+    #[arg(long, default_value_t = 30)]
+    accounts: usize,
+    /// Users per account (each account's domain has its own group).
+    #[arg(long, default_value_t = 1000)]
+    users: usize,
+    /// SageMaker calls per second per account and region: the emulator's limit and the
+    /// functions' pace (`WARDEN_SAGEMAKER_TPS`).
+    #[arg(long, default_value_t = 8)]
+    rate: u32,
+    /// Concurrent workers (the event source mapping's maximum concurrency).
+    #[arg(long, default_value_t = 30)]
+    workers: usize,
+    /// Identity Center calls per second (`WARDEN_IDENTITY_TPS`).
+    #[arg(long, default_value_t = 10)]
+    identity_tps: u32,
+    /// Users worked on at once within a domain (`WARDEN_CONCURRENCY`).
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Also run the same onboarding and no-change sweep on the single-invocation path (a
+    /// second emulator, the same setup, no queue).
+    #[arg(long)]
+    sequential: bool,
+    /// Skip the fanned-out path (with `--sequential`: only the single-invocation path).
+    #[arg(long)]
+    no_fanout: bool,
+}
+
+const STORE: &str = "d-9067c0ffee";
+const QUEUE: &str = "bench-work.fifo";
+
+fn account(a: usize) -> String {
+    format!("{:012}", 200_000_000_000u64 + a as u64)
+}
+
+fn region(a: usize) -> &'static str {
+    if a.is_multiple_of(2) { "eu-west-1" } else { "us-west-2" }
+}
+
+/// A control request with an hour's read timeout (seeding 30,000 users takes minutes).
+fn control_long(addr: &str, path: &str, body: &str) -> std::result::Result<String, String> {
+    use std::io::{Read, Write};
+    let run = || -> std::io::Result<String> {
+        let mut stream = std::net::TcpStream::connect(addr)?;
+        stream.set_read_timeout(Some(Duration::from_secs(3600)))?;
+        write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        )?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        Ok(response)
+    };
+    let response = run().map_err(|e| e.to_string())?;
+    match response.split_once("\r\n\r\n") {
+        Some((head, text)) if head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200") => {
+            Ok(text.to_owned())
+        }
+        Some((head, text)) => Err(format!("{path}: {head}: {text}")),
+        None => Err(format!("{path}: no end of headers")),
+    }
+}
+
+/// One deployment under test: the emulator with the organisation built, the functions, and
+/// the queue.
+struct Org {
+    emulator: Arc<Emulator>,
+    settings: Settings,
+    sdk: aws_types::SdkConfig,
+    queue_url: String,
+}
+
+async fn build(args: &Args, started: Instant) -> Result<Org> {
+    let emulator = Arc::new(
+        Emulator::start_with(EmulatorOptions {
+            status_delay: Duration::from_millis(50),
+            profile_quota: Some(200_000),
+            ..EmulatorOptions::default()
+        })
+        .await?,
+    );
+    let (status, text) = emulator
+        .raw_request("POST", "/_emulator/config", r#"{"fast_transactions": true}"#)
+        .await?;
+    if status != 200 {
+        return Err(format!("fast_transactions: {status} {text}").into());
+    }
+    let sdk = emulator.sdk_config();
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let key = |n: &str, k| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(k)
+            .build()
+    };
+    dynamodb
+        .create_table()
+        .table_name("ledger")
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(attr("pk")?)
+        .attribute_definitions(attr("sk")?)
+        .key_schema(key("pk", KeyType::Hash)?)
+        .key_schema(key("sk", KeyType::Range)?)
+        .send()
+        .await?;
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(QUEUE)
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .attributes(QueueAttributeName::VisibilityTimeout, "5400")
+        .send()
+        .await?
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let trust = json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{HUB}:root")},
+            "Action": "sts:AssumeRole"
+        }]
+    })
+    .to_string();
+    let mut domains = Vec::new();
+    for a in 0..args.accounts {
+        let acct = account(a);
+        emulator
+            .create_role(&acct, "studio-warden-spoke", &trust)
+            .await?;
+        let spoke = sdk
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+                acct.clone(),
+                "spoke-secret",
+                None,
+                None,
+                "bench",
+            )))
+            .region(Region::new(region(a)))
+            .build();
+        let out = aws_sdk_sagemaker::Client::new(&spoke)
+            .create_domain()
+            .domain_name(format!("bench-{a}"))
+            .auth_mode(AuthMode::Iam)
+            .default_user_settings(
+                UserSettings::builder()
+                    .execution_role(format!("arn:aws:iam::{acct}:role/bench"))
+                    .build(),
+            )
+            .subnet_ids("subnet-0a1b2c3d4e5f60001")
+            .vpc_id("vpc-0a1b2c3d4e5f60001")
+            .send()
+            .await?;
+        domains.push(out.domain_id().unwrap_or_default().to_owned());
+    }
+    let group_names: Vec<String> = (0..args.accounts)
+        .map(|g| format!("bench-account-{g:02}"))
+        .collect();
+    let seeding = Instant::now();
+    let body = json!({
+        "IdentityStoreId": STORE,
+        "Groups": group_names,
+        "Users": args.users * args.accounts,
+        "Prefix": "bench-user-",
+    });
+    let addr = emulator
+        .endpoint()
+        .trim_start_matches("http://")
+        .to_string();
+    let seeded = tokio::task::spawn_blocking(move || {
+        control_long(&addr, "/_emulator/identitystore/seed", &body.to_string())
+    })
+    .await??;
+    let seeded: Value = serde_json::from_str(&seeded)?;
+    let group_ids: BTreeMap<String, String> =
+        serde_json::from_value(seeded.get("groups").cloned().unwrap_or_default())?;
+    eprintln!(
+        "[{:>7.1?}] {} accounts, {} users seeded in {:.1?}",
+        started.elapsed(),
+        args.accounts,
+        args.users * args.accounts,
+        seeding.elapsed()
+    );
+    // The per-account limit starts now: the setup's CreateDomain calls do not count.
+    let limits = json!({"rate_limits": {"sagemaker": {"per_second": args.rate, "burst": args.rate}}});
+    let (status, text) = emulator
+        .raw_request("POST", "/_emulator/config", &limits.to_string())
+        .await?;
+    if status != 200 {
+        return Err(format!("rate_limits: {status} {text}").into());
+    }
+
+    let mut policy = format!("[identity_store]\nid = \"{STORE}\"\n\n");
+    for (a, id) in domains.iter().enumerate() {
+        policy.push_str(&format!(
+            "[[domains]]\nname = \"bench-{a}\"\nid = \"{id}\"\naccount = \"{}\"\nregion = \"{}\"\n\n",
+            account(a),
+            region(a)
+        ));
+    }
+    for (g, name) in group_names.iter().enumerate() {
+        policy.push_str(&format!(
+            "[[mappings]]\ngroup_id = \"{}\"\ndomain = \"bench-{g}\"\npriority = 1\nexecution_role = \"arn:aws:iam::{}:role/bench\"\n\n",
+            group_ids[name],
+            account(g)
+        ));
+    }
+    let home = Home {
+        account: Some(AccountId::parse(HUB)?),
+        region: Some("us-east-1".into()),
+    };
+    let policy = Policy::parse_at(&policy, "bench", &BTreeMap::new(), &home)?;
+    let settings = Settings {
+        policy: Arc::new(policy),
+        table: "ledger".into(),
+        concurrency: args.concurrency,
+        identity_tps: args.identity_tps,
+        sagemaker_tps: args.rate,
+        topic_arn: None,
+        work_queue: Some(queue_url.clone()),
+    };
+    Ok(Org {
+        emulator,
+        settings,
+        sdk,
+        queue_url,
+    })
+}
+
+static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn context(deadline_in: Duration) -> Context {
+    let mut context = Context::default();
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    context.request_id = format!("bench-{now_ms}-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    context.deadline = now_ms + deadline_in.as_millis() as u64;
+    context
+}
+
+/// The SQS event of one message, as the event source mapping hands it to a worker (Lambda
+/// developer guide, "Using Lambda with Amazon SQS").
+fn sqs_event(message: &aws_sdk_sqs::types::Message) -> Value {
+    let attr = |name: MessageSystemAttributeName| {
+        message
+            .attributes()
+            .and_then(|a| a.get(&name))
+            .cloned()
+            .unwrap_or_default()
+    };
+    json!({"Records": [{
+        "messageId": message.message_id().unwrap_or_default(),
+        "receiptHandle": message.receipt_handle().unwrap_or_default(),
+        "body": message.body().unwrap_or_default(),
+        "attributes": {
+            "ApproximateReceiveCount": attr(MessageSystemAttributeName::ApproximateReceiveCount),
+            "SentTimestamp": attr(MessageSystemAttributeName::SentTimestamp),
+            "SenderId": attr(MessageSystemAttributeName::SenderId),
+            "ApproximateFirstReceiveTimestamp": attr(MessageSystemAttributeName::ApproximateFirstReceiveTimestamp),
+            "MessageGroupId": attr(MessageSystemAttributeName::MessageGroupId),
+            "MessageDeduplicationId": attr(MessageSystemAttributeName::MessageDeduplicationId),
+            "SequenceNumber": attr(MessageSystemAttributeName::SequenceNumber),
+        },
+        "messageAttributes": {},
+        "md5OfBody": message.md5_of_body().unwrap_or_default(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": format!("arn:aws:sqs:us-east-1:{HUB}:{QUEUE}"),
+        "awsRegion": "us-east-1"
+    }]})
+}
+
+/// One sweep on the fanned-out path: the coordinator's invocation, then `workers` concurrent
+/// workers taking one message each until the queue stays empty. Returns the wall time and the
+/// worker invocations that reported their item failed.
+async fn fanned_sweep(org: &Org, args: &Args) -> Result<(Duration, usize, usize)> {
+    let engine = Arc::new(build_engine(&org.settings, &org.sdk));
+    let guard = Arc::new(build_guard(&org.settings, &org.sdk, &engine));
+    let fanout = Arc::new(build_fanout(&org.settings, &org.sdk, &engine));
+    let started = Instant::now();
+    let answer = handle_fanned(
+        Function::ComplianceSweep,
+        engine.as_ref(),
+        guard.as_ref(),
+        fanout.as_ref(),
+        LambdaEvent::new(json!({"mode": "apply"}), context(Duration::from_secs(900))),
+    )
+    .await
+    .map_err(|e| format!("coordinator: {e}"))?;
+    let enqueued = answer["queued"].as_array().map_or(0, Vec::len);
+    if enqueued == 0 {
+        return Err(format!("the coordinator queued nothing: {answer}").into());
+    }
+    let sqs = aws_sdk_sqs::Client::new(&org.sdk);
+    let remaining = Arc::new(std::sync::atomic::AtomicUsize::new(enqueued));
+    let failed = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..args.workers {
+        let (sqs, queue, engine, guard, fanout, remaining, failed) = (
+            sqs.clone(),
+            org.queue_url.clone(),
+            engine.clone(),
+            guard.clone(),
+            fanout.clone(),
+            remaining.clone(),
+            failed.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            while remaining.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                let got = sqs
+                    .receive_message()
+                    .queue_url(&queue)
+                    .max_number_of_messages(1)
+                    .message_system_attribute_names(MessageSystemAttributeName::All)
+                    .wait_time_seconds(0)
+                    .send()
+                    .await?;
+                let Some(message) = got.messages().first() else {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                };
+                let answer = handle_fanned(
+                    Function::ComplianceSweep,
+                    engine.as_ref(),
+                    guard.as_ref(),
+                    fanout.as_ref(),
+                    LambdaEvent::new(sqs_event(message), context(Duration::from_secs(900))),
+                )
+                .await
+                .map_err(|e| format!("worker: {e}"))?;
+                let failures = answer["batchItemFailures"].as_array().map_or(0, Vec::len);
+                if failures > 0 {
+                    // Reported failed: the message would come back after the visibility
+                    // timeout; the bench counts it and goes on (it should not happen).
+                    failed.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    eprintln!("worker item failed: {answer}");
+                }
+                sqs.delete_message()
+                    .queue_url(&queue)
+                    .receipt_handle(message.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await?;
+                remaining.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            Ok::<(), Box<dyn std::error::Error + Send + Sync>>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok((
+        started.elapsed(),
+        enqueued,
+        failed.load(std::sync::atomic::Ordering::SeqCst),
+    ))
+}
+
+/// One sweep on the single-invocation path (no queue).
+async fn direct_sweep(org: &Org) -> Result<(Duration, Value)> {
+    let mut settings = org.settings.clone();
+    settings.work_queue = None;
+    let engine = build_engine(&settings, &org.sdk);
+    let guard = build_guard(&settings, &org.sdk, &engine);
+    let fanout = build_fanout(&settings, &org.sdk, &engine);
+    let started = Instant::now();
+    let answer = handle_fanned(
+        Function::ComplianceSweep,
+        &engine,
+        &guard,
+        &fanout,
+        LambdaEvent::new(json!({"mode": "apply"}), context(Duration::from_secs(3 * 3600))),
+    )
+    .await
+    .map_err(|e| format!("sweep: {e}"))?;
+    Ok((started.elapsed(), answer))
+}
+
+/// Calls the emulator admitted, per account (all regions), for `service`.
+async fn admitted(org: &Org, service: &str) -> Result<BTreeMap<String, u64>> {
+    let (status, body) = org
+        .emulator
+        .raw_request("GET", "/_emulator/stats", "")
+        .await?;
+    if status != 200 {
+        return Err(format!("stats: {status}").into());
+    }
+    let stats: Value = serde_json::from_str(&body)?;
+    let mut out = BTreeMap::new();
+    if let Some(accounts) = stats["accounts"].as_object() {
+        for (acct, regions) in accounts {
+            let n: u64 = regions
+                .as_object()
+                .map(|r| {
+                    r.values()
+                        .map(|s| s[service]["accepted"].as_u64().unwrap_or(0))
+                        .sum()
+                })
+                .unwrap_or(0);
+            out.insert(acct.clone(), n);
+        }
+    }
+    Ok(out)
+}
+
+/// What one phase cost: SageMaker calls per workload account, Identity Center calls.
+struct Cost {
+    sagemaker: BTreeMap<String, u64>,
+    identity: u64,
+}
+
+async fn snapshot(org: &Org) -> Result<(BTreeMap<String, u64>, BTreeMap<String, u64>)> {
+    Ok((
+        admitted(org, "sagemaker").await?,
+        admitted(org, "identitystore").await?,
+    ))
+}
+
+fn cost(
+    before: &(BTreeMap<String, u64>, BTreeMap<String, u64>),
+    after: &(BTreeMap<String, u64>, BTreeMap<String, u64>),
+) -> Cost {
+    let sagemaker = after
+        .0
+        .iter()
+        .map(|(k, v)| (k.clone(), v - before.0.get(k).copied().unwrap_or(0)))
+        .filter(|(k, _)| k.as_str() != HUB)
+        .collect();
+    let identity = after.1.values().sum::<u64>() - before.1.values().sum::<u64>();
+    Cost {
+        sagemaker,
+        identity,
+    }
+}
+
+/// The throttle bound of a phase: the busiest account's SageMaker calls at `rate` a second,
+/// less the bucket's first `burst` calls, which need not wait (the least time any schedule
+/// can take with the emulator's bucket).
+fn bound(calls: &BTreeMap<String, u64>, rate: u32) -> (u64, Duration) {
+    let busiest = calls.values().copied().max().unwrap_or(0);
+    let waited = busiest.saturating_sub(u64::from(rate));
+    (busiest, Duration::from_secs_f64(waited as f64 / f64::from(rate)))
+}
+
+fn report(label: &str, took: Duration, cost: &Cost, args: &Args) {
+    let (busiest, b) = bound(&cost.sagemaker, args.rate);
+    let total: u64 = cost.sagemaker.values().sum();
+    let identity = Duration::from_secs_f64(cost.identity as f64 / f64::from(args.identity_tps));
+    println!(
+        "{label}: {took:.1?}; SageMaker calls {total} (busiest account {busiest}), throttle bound {b:.1?}, ratio {:.2}; Identity Center calls {} ({identity:.1?} at {}/s), ratio to the sum of both bounds {:.2}",
+        took.as_secs_f64() / b.as_secs_f64().max(1e-9),
+        cost.identity,
+        args.identity_tps,
+        took.as_secs_f64() / (b + identity).as_secs_f64().max(1e-9)
+    );
+}
+
+async fn path(args: &Args, fanned: bool, started: Instant) -> Result<()> {
+    let org = build(args, started).await?;
+    let name = if fanned {
+        format!("fanned out, {} workers", args.workers)
+    } else {
+        "single invocation".to_owned()
+    };
+    // 1. Everyone to onboard.
+    let before = snapshot(&org).await?;
+    let took = if fanned {
+        let (took, items, failed) = fanned_sweep(&org, args).await?;
+        eprintln!(
+            "[{:>7.1?}] onboarding: {items} items, {failed} failed, {took:.1?}",
+            started.elapsed()
+        );
+        took
+    } else {
+        let (took, answer) = direct_sweep(&org).await?;
+        eprintln!(
+            "[{:>7.1?}] onboarding: {} failures, {took:.1?}",
+            started.elapsed(),
+            answer["failures"].as_array().map_or(0, Vec::len)
+        );
+        took
+    };
+    let onboard = cost(&before, &snapshot(&org).await?);
+    // The statuses settle and are recorded (the sweep after a creation confirms it).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    if fanned {
+        fanned_sweep(&org, args).await?;
+    } else {
+        direct_sweep(&org).await?;
+    }
+    // 2. Nothing changed.
+    let before = snapshot(&org).await?;
+    let noop_took = if fanned {
+        fanned_sweep(&org, args).await?.0
+    } else {
+        direct_sweep(&org).await?.0
+    };
+    let noop = cost(&before, &snapshot(&org).await?);
+    println!(
+        "## {name}: {} accounts x {} users, {} SageMaker calls/s per account, identity {} calls/s, concurrency {}",
+        args.accounts, args.users, args.rate, args.identity_tps, args.concurrency
+    );
+    report("onboard everyone", took, &onboard, args);
+    report("no-change sweep", noop_took, &noop, args);
+    println!();
+    Ok(())
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    let args = Args::parse();
+    let started = Instant::now();
+    if !args.no_fanout {
+        path(&args, true, started).await?;
+    }
+    if args.sequential {
+        path(&args, false, started).await?;
+    }
+    Ok(())
+}
