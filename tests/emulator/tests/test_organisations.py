@@ -377,6 +377,35 @@ def test_fifo_first_of_a_batch_put_back_waits_while_the_rest_is_in_flight(emu: E
     assert bodies(sqs, url) == ["b1", "b2"]
 
 
+def test_fifo_long_poll_returns_the_first_of_a_timed_out_batch_once_it_is_back(emu: Emu) -> None:
+    sqs, url = fifo(emu, content_based=True)
+    for body in ("b1", "b2", "b3"):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="g")
+    batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=1)["Messages"]
+    assert [m["Body"] for m in batch] == ["b1", "b2", "b3"]
+    start = time.monotonic()
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=5)["Messages"]
+    assert [m["Body"] for m in again] == ["b1"]
+    assert 0.5 < time.monotonic() - start < 4
+
+
+def test_fifo_message_moved_to_the_dead_letter_queue_frees_its_group(emu: Emu) -> None:
+    sqs, url = fifo(emu, content_based=True)
+    dlq = sqs.create_queue(QueueName="dead.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.set_queue_attributes(
+        QueueUrl=url,
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})},
+    )
+    sqs.send_message(QueueUrl=url, MessageBody="b1", MessageGroupId="g")
+    sqs.send_message(QueueUrl=url, MessageBody="b2", MessageGroupId="g")
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=1)["Messages"]
+    assert [m["Body"] for m in first] == ["b1"]
+    time.sleep(1.2)
+    assert bodies(sqs, url, n=1) == ["b2"]
+    assert bodies(sqs, dlq) == ["b1"]
+
+
 def test_standard_queue_redelivers_timed_out_messages(emu: Emu) -> None:
     sqs = emu.client("sqs")
     url = sqs.create_queue(QueueName="plain")["QueueUrl"]
