@@ -16,24 +16,45 @@
   shorter than N bytes." (report: AWS's answer quoted in getmoto/moto#450 and
   artilleryio/artillery#3683), as moto answers; SendMessageBatch whose messages together
   exceed 1 MiB is ``BatchRequestTooLong`` (model: the operation's documented error).
+* **A FIFO group's order after a visibility timeout** (doc: "FIFO queue delivery logic in
+  Amazon SQS", "Amazon SQS FIFO queue key terms": messages of a group are "processed one at
+  a time, in strict order"; in flight messages block the group until "deleted, or they
+  become visible again"): moto dropped a timed-out message from its in-flight set only when
+  its receive loop reached it, and re-read the group's in-flight state at that moment, so
+  of a batch b1, b2, b3 that timed out together b1 and b2 were skipped (b3 still counted
+  in flight) and b3 came back first. A FIFO receive here first settles which messages are
+  in flight at one instant (received and not visible again: visibility timeout not over,
+  not changed to 0), holds back every group with a message in flight, and then delivers the
+  rest in send order; a group's message that is still delayed holds back the later ones
+  of its group too. Each pass runs under the emulator's lock (``config.LOCK``), and a long
+  poll waits between passes outside it, so concurrent receivers never get one group's
+  messages at once.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import time
 from collections import OrderedDict
+from copy import deepcopy
 from typing import Any
 
 from moto.core.utils import unix_time_millis
 from moto.sqs.exceptions import BatchRequestTooLong, InvalidParameterValue
-from moto.sqs.models import MAXIMUM_MESSAGE_LENGTH, Queue, SQSBackend
+from moto.sqs.models import MAXIMUM_MESSAGE_LENGTH, Message, Queue, SQSBackend, _filter_message_attributes
+
+from config import LOCK
 
 DEDUPLICATION_INTERVAL_MS = 300_000
+# While a long poll finds nothing, it looks again after a new message arrives or after this
+# long (in-flight messages becoming visible again send no signal).
+LONG_POLL_RECHECK_SECONDS = 0.1
 
 _original_add_message = Queue.add_message
 _original_send_message = SQSBackend.send_message
 _original_send_message_batch = SQSBackend.send_message_batch
+_original_receive_message = SQSBackend.receive_message
 
 
 def _value_bytes(value: Any) -> int:
@@ -109,7 +130,87 @@ def add_message(self: Queue, message: Any) -> None:
     _original_add_message(self, message)
 
 
+def _dead_letter_due(queue: Queue, message: Message) -> bool:
+    """moto's redrive rule: a message received maxReceiveCount times goes to the dead-letter
+    queue instead of being received again."""
+    return (
+        queue.dead_letter_queue is not None
+        and bool(queue.redrive_policy)
+        and message.approximate_receive_count >= queue.redrive_policy["maxReceiveCount"]  # type: ignore[index]
+    )
+
+
+def receive_fifo_once(
+    backend: SQSBackend,
+    queue: Queue,
+    queue_name: str,
+    count: int,
+    visibility_timeout: int,
+    attribute_names: list[str],
+) -> list[Message]:
+    """One look at a FIFO queue, at one instant: a group with a message in flight gives
+    nothing; the others give their messages in send order, up to ``count``."""
+    now = unix_time_millis()
+    in_flight = queue.pending_messages
+    # Received messages whose visibility timeout is over (or was changed to 0) are back.
+    for message in [m for m in in_flight if m.visible_at <= now]:
+        in_flight.discard(message)
+    held = {m.group_id for m in queue._messages if m.visible_at > now}
+    result: list[Message] = []
+    to_dead_letter: list[Message] = []
+    for message in list(queue._messages):  # in send order
+        group = message.group_id
+        if group in held:
+            continue
+        if message.delayed_until > now:
+            held.add(group)  # the later messages of its group wait for it
+            continue
+        if not backend.is_message_valid_based_on_retention_period(queue_name, message):
+            continue  # past the retention period: AWS deletes it, it is never delivered
+        if _dead_letter_due(queue, message):
+            to_dead_letter.append(message)
+            continue
+        in_flight.add(message)
+        message.mark_received(visibility_timeout=visibility_timeout)
+        delivered = deepcopy(message)
+        _filter_message_attributes(delivered, attribute_names)
+        result.append(delivered)
+        if len(result) >= count:
+            break
+    for message in to_dead_letter:
+        queue._messages.remove(message)
+        queue.dead_letter_queue.add_message(message)  # type: ignore[union-attr]
+    return result
+
+
+def receive_message(
+    self: SQSBackend,
+    queue_name: str,
+    count: int,
+    wait_seconds_timeout: int,
+    visibility_timeout: int,
+    message_attribute_names: list[str] | None = None,
+) -> list[Message]:
+    """ReceiveMessage: one pass under the lock (a FIFO queue's own, a standard queue's
+    moto's), and for a long poll, more passes until a message comes or the wait is over."""
+    deadline = time.monotonic() + wait_seconds_timeout
+    names = message_attribute_names or []
+    while True:
+        with LOCK:
+            queue = self.get_queue(queue_name)
+            if queue.fifo_queue:
+                result = receive_fifo_once(self, queue, queue_name, count, visibility_timeout, names)
+            else:
+                result = _original_receive_message(self, queue_name, count, 0, visibility_timeout, names)
+        remaining = deadline - time.monotonic()
+        if result or remaining <= 0:
+            return result
+        with queue._messages_lock:
+            queue._messages_lock.wait(timeout=min(remaining, LONG_POLL_RECHECK_SECONDS))
+
+
 def install() -> None:
+    SQSBackend.receive_message = receive_message  # type: ignore[method-assign]
     Queue.add_message = add_message  # type: ignore[method-assign]
     SQSBackend.send_message = send_message  # type: ignore[method-assign]
     SQSBackend.send_message_batch = send_message_batch  # type: ignore[method-assign]

@@ -324,6 +324,103 @@ def test_fifo_in_flight_message_comes_back_first_when_its_visibility_ends(emu: E
     assert bodies(sqs, url, n=1) == ["b1"]
 
 
+def test_fifo_batch_of_a_group_comes_back_first_message_first_when_its_visibility_ends(emu: Emu) -> None:
+    sqs, url = fifo(emu, content_based=True)
+    for body in ("b1", "b2", "b3"):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="g")
+    batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=1)["Messages"]
+    assert [m["Body"] for m in batch] == ["b1", "b2", "b3"]
+    time.sleep(1.2)
+    # All three are visible again: the first comes back first, and while it is in flight
+    # the other two wait.
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
+    assert [m["Body"] for m in again] == ["b1"]
+    assert bodies(sqs, url) == []
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=again[0]["ReceiptHandle"])
+    assert bodies(sqs, url) == ["b2", "b3"]
+
+
+def test_fifo_batch_of_a_group_comes_back_whole_and_in_order(emu: Emu) -> None:
+    sqs, url = fifo(emu, content_based=True)
+    for body in ("b1", "b2", "b3"):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="g")
+    sqs.send_message(QueueUrl=url, MessageBody="c1", MessageGroupId="h")
+    batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=1)["Messages"]
+    assert [m["Body"] for m in batch] == ["b1", "b2", "b3", "c1"]
+    time.sleep(1.2)
+    again = bodies(sqs, url)
+    assert [b for b in again if b.startswith("b")] == ["b1", "b2", "b3"]
+    assert sorted(again) == ["b1", "b2", "b3", "c1"]
+
+
+def test_fifo_in_flight_message_put_back_with_visibility_zero_comes_first(emu: Emu) -> None:
+    sqs, url = fifo(emu, content_based=True)
+    sqs.send_message(QueueUrl=url, MessageBody="b1", MessageGroupId="g")
+    sqs.send_message(QueueUrl=url, MessageBody="b2", MessageGroupId="g")
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
+    assert [m["Body"] for m in first] == ["b1"]
+    assert bodies(sqs, url) == []
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=first[0]["ReceiptHandle"], VisibilityTimeout=0)
+    assert bodies(sqs, url, n=1) == ["b1"]
+
+
+def test_fifo_first_of_a_batch_put_back_waits_while_the_rest_is_in_flight(emu: Emu) -> None:
+    sqs, url = fifo(emu, content_based=True)
+    sqs.send_message(QueueUrl=url, MessageBody="b1", MessageGroupId="g")
+    sqs.send_message(QueueUrl=url, MessageBody="b2", MessageGroupId="g")
+    batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    assert [m["Body"] for m in batch] == ["b1", "b2"]
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=batch[0]["ReceiptHandle"], VisibilityTimeout=0)
+    # b2 is still in flight: its group, b1 included, is not delivered.
+    assert bodies(sqs, url) == []
+    sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=batch[1]["ReceiptHandle"], VisibilityTimeout=0)
+    assert bodies(sqs, url) == ["b1", "b2"]
+
+
+def test_fifo_long_poll_returns_the_first_of_a_timed_out_batch_once_it_is_back(emu: Emu) -> None:
+    sqs, url = fifo(emu, content_based=True)
+    for body in ("b1", "b2", "b3"):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="g")
+    batch = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=1)["Messages"]
+    assert [m["Body"] for m in batch] == ["b1", "b2", "b3"]
+    start = time.monotonic()
+    again = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, WaitTimeSeconds=5)["Messages"]
+    assert [m["Body"] for m in again] == ["b1"]
+    assert 0.5 < time.monotonic() - start < 4
+
+
+def test_fifo_message_moved_to_the_dead_letter_queue_frees_its_group(emu: Emu) -> None:
+    sqs, url = fifo(emu, content_based=True)
+    dlq = sqs.create_queue(QueueName="dead.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sqs.set_queue_attributes(
+        QueueUrl=url,
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 1})},
+    )
+    sqs.send_message(QueueUrl=url, MessageBody="b1", MessageGroupId="g")
+    sqs.send_message(QueueUrl=url, MessageBody="b2", MessageGroupId="g")
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1, VisibilityTimeout=1)["Messages"]
+    assert [m["Body"] for m in first] == ["b1"]
+    time.sleep(1.2)
+    assert bodies(sqs, url, n=1) == ["b2"]
+    assert bodies(sqs, dlq) == ["b1"]
+
+
+def test_standard_queue_redelivers_timed_out_messages(emu: Emu) -> None:
+    sqs = emu.client("sqs")
+    url = sqs.create_queue(QueueName="plain")["QueueUrl"]
+    for body in ("s1", "s2", "s3"):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="g")
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=1)["Messages"]
+    assert sorted(m["Body"] for m in got) == ["s1", "s2", "s3"]
+    time.sleep(1.2)
+    first = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=1)["Messages"]
+    assert len(first) == 1
+    # A standard queue's MessageGroupId (fair queues) does not hold the others back.
+    rest = bodies(sqs, url)
+    assert sorted(rest + [first[0]["Body"]]) == ["s1", "s2", "s3"]
+
+
 def test_message_size_counts_utf8_bytes_and_attributes(emu: Emu) -> None:
     sqs = emu.client("sqs")
     url = sqs.create_queue(QueueName="small", Attributes={"MaximumMessageSize": "1024"})["QueueUrl"]
