@@ -76,7 +76,11 @@ fn account(a: usize) -> String {
 }
 
 fn region(a: usize) -> &'static str {
-    if a.is_multiple_of(2) { "eu-west-1" } else { "us-west-2" }
+    if a.is_multiple_of(2) {
+        "eu-west-1"
+    } else {
+        "us-west-2"
+    }
 }
 
 /// A control request with an hour's read timeout (seeding 30,000 users takes minutes).
@@ -96,7 +100,9 @@ fn control_long(addr: &str, path: &str, body: &str) -> std::result::Result<Strin
     };
     let response = run().map_err(|e| e.to_string())?;
     match response.split_once("\r\n\r\n") {
-        Some((head, text)) if head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200") => {
+        Some((head, text))
+            if head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200") =>
+        {
             Ok(text.to_owned())
         }
         Some((head, text)) => Err(format!("{path}: {head}: {text}")),
@@ -123,7 +129,11 @@ async fn build(args: &Args, started: Instant) -> Result<Org> {
         .await?,
     );
     let (status, text) = emulator
-        .raw_request("POST", "/_emulator/config", r#"{"fast_transactions": true}"#)
+        .raw_request(
+            "POST",
+            "/_emulator/config",
+            r#"{"fast_transactions": true}"#,
+        )
         .await?;
     if status != 200 {
         return Err(format!("fast_transactions: {status} {text}").into());
@@ -233,7 +243,8 @@ async fn build(args: &Args, started: Instant) -> Result<Org> {
         seeding.elapsed()
     );
     // The per-account limit starts now: the setup's CreateDomain calls do not count.
-    let limits = json!({"rate_limits": {"sagemaker": {"per_second": args.rate, "burst": args.rate}}});
+    let limits =
+        json!({"rate_limits": {"sagemaker": {"per_second": args.rate, "burst": args.rate}}});
     let (status, text) = emulator
         .raw_request("POST", "/_emulator/config", &limits.to_string())
         .await?;
@@ -285,7 +296,10 @@ fn context(deadline_in: Duration) -> Context {
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    context.request_id = format!("bench-{now_ms}-{}", NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    context.request_id = format!(
+        "bench-{now_ms}-{}",
+        NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
     context.deadline = now_ms + deadline_in.as_millis() as u64;
     context
 }
@@ -419,7 +433,10 @@ async fn direct_sweep(org: &Org) -> Result<(Duration, Value)> {
         &engine,
         &guard,
         &fanout,
-        LambdaEvent::new(json!({"mode": "apply"}), context(Duration::from_secs(3 * 3600))),
+        LambdaEvent::new(
+            json!({"mode": "apply"}),
+            context(Duration::from_secs(3 * 3600)),
+        ),
     )
     .await
     .map_err(|e| format!("sweep: {e}"))?;
@@ -489,7 +506,10 @@ fn cost(
 fn bound(calls: &BTreeMap<String, u64>, rate: u32) -> (u64, Duration) {
     let busiest = calls.values().copied().max().unwrap_or(0);
     let waited = busiest.saturating_sub(u64::from(rate));
-    (busiest, Duration::from_secs_f64(waited as f64 / f64::from(rate)))
+    (
+        busiest,
+        Duration::from_secs_f64(waited as f64 / f64::from(rate)),
+    )
 }
 
 fn report(label: &str, took: Duration, cost: &Cost, args: &Args) {
