@@ -523,3 +523,118 @@ async fn a_drift_in_account_c_is_found_in_c_and_only_from_cs_events() {
     let alerts = world.read_alerts().await.expect("alerts");
     assert_eq!(alerts.len(), 2, "{alerts:#?}");
 }
+
+/// The organisation end to end, fanned out: Identity Center with the hub (the
+/// delegated administrator's shape), domains in B (two regions) and C plus the hub's own; the
+/// scheduled sweep reads the directory once and queues one item per domain, grouped by
+/// account and region; three workers take them at once. A join reaches every domain, a leave
+/// starts every domain's grace period, each record under its domain's placed key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fanned_out_sweep_reaches_every_account_through_three_workers() {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    use warden::fanout::Limits;
+    use warden::model::Phase;
+    use warden_tests::queue::{fan_out, invoke, receive, work};
+
+    let mut world = World::new().await.expect("world");
+    let b_eu = Spoke::new(&world, B, "eu-west-1", "b-eu").await;
+    let b_us = Spoke::new(&world, B, "us-west-2", "b-us").await;
+    let c_eu = Spoke::new(&world, C, "eu-west-1", "c-eu").await;
+    for account in [B, C] {
+        world
+            .emulator
+            .create_role(account, "studio-warden-spoke", &trusting(HUB))
+            .await
+            .expect("CreateRole");
+    }
+    deploy(&mut world, &[&b_eu, &b_us, &c_eu]);
+    let queue = world
+        .sqs
+        .create_queue()
+        .queue_name("studio-warden-work.fifo")
+        .attributes(QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url()
+        .expect("url")
+        .to_owned();
+    let fanout = fan_out(&world, &queue, Limits::default());
+    let alice = world.add_user("alice").await.expect("user");
+    let bob = world.add_user("bob").await.expect("user");
+    world.join(&alice, &world.researchers).await.expect("join");
+    let bobs = world.join(&bob, &world.researchers).await.expect("join");
+
+    // One sweep: the coordinator queues, three workers work the four items at once.
+    let sweep = async |world: &World| {
+        let before = world.emulator.stats().await.expect("stats");
+        let report = invoke(world, &fanout, json!({"mode": "apply"}))
+            .await
+            .expect("coordinator");
+        let after = world.emulator.stats().await.expect("stats");
+        // The directory is read once, by the coordinator.
+        assert_eq!(
+            after.get("identitystore:ListUsers").copied().unwrap_or(0)
+                - before.get("identitystore:ListUsers").copied().unwrap_or(0),
+            1,
+            "{report}"
+        );
+        let mut messages = receive(world, &queue).await;
+        let mut groups: Vec<String> = messages.iter().map(|m| m.group.clone()).collect();
+        groups.sort();
+        assert_eq!(
+            groups,
+            [
+                format!("{HUB}#us-east-1"),
+                format!("{B}#eu-west-1"),
+                format!("{B}#us-west-2"),
+                format!("{C}#eu-west-1"),
+            ],
+            "{report}"
+        );
+        // Three workers: the fourth item waits for the first worker free.
+        let fourth = messages.split_off(3);
+        let failed = futures::future::join_all(
+            messages
+                .chunks(1)
+                .map(|one| work(world, &fanout, &queue, one)),
+        )
+        .await;
+        assert!(failed.iter().all(Vec::is_empty), "{failed:?}");
+        assert!(work(world, &fanout, &queue, &fourth).await.is_empty());
+        report
+    };
+
+    sweep(&world).await;
+    let home: Vec<String> = world
+        .profiles()
+        .await
+        .expect("profiles")
+        .into_keys()
+        .collect();
+    assert_eq!(home.len(), 2);
+    for spoke in [&b_eu, &b_us, &c_eu] {
+        assert_eq!(spoke.profiles().await, home, "{}", spoke.name);
+    }
+    let summary = world.engine.ledger.sweeps(1).await.expect("sweeps");
+    assert!(summary[0].complete, "{summary:?}");
+    assert_eq!(summary[0].actions.get("Create"), Some(&8), "{summary:?}");
+
+    // Bob leaves: every domain starts his grace period, each in its own record.
+    world.leave(&bobs).await.expect("leave");
+    sweep(&world).await;
+    let bob_id = UserId::parse(&bob).expect("a user id");
+    for domain in [world.domain.clone(), b_eu.id(), b_us.id(), c_eu.id()] {
+        let record = world
+            .engine
+            .ledger
+            .record(&domain, &bob_id)
+            .await
+            .expect("ledger")
+            .unwrap_or_else(|| panic!("no record of bob in {domain}"));
+        assert!(
+            matches!(record.phase, Phase::Grace { .. }),
+            "{domain}: {record:?}"
+        );
+    }
+}
