@@ -260,6 +260,36 @@ impl World {
         Ok(())
     }
 
+    /// Deploys `source` as functions running in another account (`sdk`'s credentials), whose
+    /// own account and region are `home`: a hub that reaches this world's account through
+    /// roles. The hub's ledger table (the world's table name) is created in the hub's account
+    /// on the first such deployment, and the world's ledger helpers then read it.
+    pub async fn deploy_hub(
+        &mut self,
+        source: &str,
+        home: &warden::policy::Home,
+        sdk: SdkConfig,
+    ) -> Result<(), WorldError> {
+        let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+        let exists = dynamodb
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await
+            .is_ok();
+        if !exists {
+            create_ledger_table(&dynamodb, &self.table).await?;
+        }
+        let policy =
+            Policy::parse_at(source, "world", &BTreeMap::new(), home).map_err(step("policy"))?;
+        let (engine, guard) = functions(policy, &self.table, &self.topic_arn, &sdk);
+        self.policy_source = source.to_owned();
+        self.engine = engine;
+        self.guard = guard;
+        self.dynamodb = dynamodb;
+        Ok(())
+    }
+
     pub async fn new() -> Result<World, WorldError> {
         Self::with(WorldOptions::default()).await
     }

@@ -638,3 +638,75 @@ async fn a_fanned_out_sweep_reaches_every_account_through_three_workers() {
         );
     }
 }
+
+/// A hub outside the Identity Center account: the functions run in account 999 and reach the
+/// Identity Store (in the world's account, 123456789012) through `identity_store.role`, and
+/// the world's domain, from the hub's view in another account, through its spoke role. Until
+/// the identity role trusts the hub, the sweep fails loudly and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hub_elsewhere_reads_identity_center_through_the_identity_role() {
+    const ELSEWHERE: &str = "999999999999";
+    let mut world = World::new().await.expect("world");
+    let hub_sdk = as_account(&world, ELSEWHERE, "us-east-1");
+    let identity_role = format!("arn:aws:iam::{HUB}:role/studio-warden-identity");
+    // The world's domain, as the hub sees it: in account 123456789012, us-east-1.
+    let source = world
+        .policy_source
+        .replacen(
+            "region = \"us-east-1\"\n",
+            &format!("region = \"us-east-1\"\nrole = \"{identity_role}\"\n"),
+            1,
+        )
+        .replacen(
+            &format!("id = \"{}\"\n", world.domain),
+            &format!("id = \"{}\"\naccount = \"{HUB}\"\n", world.domain),
+            1,
+        );
+    let home = Home {
+        account: AccountId::parse(ELSEWHERE).ok(),
+        region: Some("us-east-1".into()),
+    };
+    world
+        .emulator
+        .create_role(HUB, "studio-warden-spoke", &trusting(ELSEWHERE))
+        .await
+        .expect("CreateRole");
+    // The identity role trusts somebody else first.
+    world
+        .emulator
+        .create_role(HUB, "studio-warden-identity", &trusting("888888888888"))
+        .await
+        .expect("CreateRole");
+    world
+        .deploy_hub(&source, &home, hub_sdk.clone())
+        .await
+        .expect("deployed");
+    let alice = world.add_user("alice").await.expect("user");
+    world.join(&alice, &world.researchers).await.expect("join");
+
+    let refused = world.invoke(json!({})).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert!(world.profiles().await.expect("profiles").is_empty());
+
+    // Trusted: a role of the same name cannot be made twice, so a second identity role.
+    world
+        .emulator
+        .create_role(HUB, "studio-warden-identity-2", &trusting(ELSEWHERE))
+        .await
+        .expect("CreateRole");
+    let source = world.policy_source.replace(
+        "role/studio-warden-identity\"",
+        "role/studio-warden-identity-2\"",
+    );
+    world
+        .deploy_hub(&source, &home, hub_sdk)
+        .await
+        .expect("deployed");
+    let report = world.invoke(json!({})).await.expect("the sweep answers");
+    assert_eq!(report["failures"], json!([]), "{report}");
+    assert_eq!(
+        world.profiles().await.expect("profiles").len(),
+        1,
+        "{report}"
+    );
+}
