@@ -106,6 +106,9 @@ impl ProvideCredentials for AssumedRole {
 
 /// Where one domain is: its region (`None`: the function's own), the role, its limiter.
 struct Target<C> {
+    /// The retry partition's place: `<account>#<region>`, or `home` for the function's own
+    /// place reached through another role.
+    partition: String,
     region: Option<String>,
     role: Option<String>,
     rate: CallRate,
@@ -158,6 +161,10 @@ impl<C: MeteredClient + Send + Sync> PerDomain<C> {
             targets.insert(
                 domain.id.clone(),
                 Target {
+                    partition: domain
+                        .place
+                        .as_ref()
+                        .map_or_else(|| "home".to_owned(), ToString::to_string),
                     region: domain.place.as_ref().map(|p| p.region.clone()),
                     role: domain.role.clone(),
                     rate,
@@ -193,11 +200,86 @@ impl<C: MeteredClient + Send + Sync> PerDomain<C> {
                 let sdk = reach.config(target.region.as_deref(), target.role.as_deref());
                 tracing::info!(domain = %domain, region = ?target.region, role = ?target.role, "client built for a domain elsewhere");
                 Arc::new(At {
-                    client: C::metered(&sdk, reach.calls.as_ref()),
+                    client: C::metered_at(&sdk, reach.calls.as_ref(), &target.partition),
                     rate: target.rate.clone(),
                 })
             })
             .await;
         Ok(at.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::AccountId;
+    use crate::policy::Home;
+    use aws_sdk_sagemaker::config::retry::RetryPartition;
+
+    fn policy() -> Policy {
+        let mut source = String::from("[identity_store]\nid = \"d-9067c0ffee\"\n\n");
+        for (name, account, region) in [
+            ("b", "222222222222", "eu-west-1"),
+            ("c", "333333333333", "eu-west-1"),
+            ("home", "111111111111", "us-east-1"),
+        ] {
+            source.push_str(&format!(
+                "[[domains]]\nname = \"{name}\"\nid = \"d-{name}1\"\naccount = \"{account}\"\nregion = \"{region}\"\n\n"
+            ));
+        }
+        source.push_str("[[mappings]]\ngroup = \"g\"\ndomain = \"home\"\npriority = 1\nexecution_role = \"arn:aws:iam::111111111111:role/r\"\n");
+        let home = Home {
+            account: AccountId::parse("111111111111").ok(),
+            region: Some("us-east-1".into()),
+        };
+        Policy::parse_at(&source, "test", &std::collections::BTreeMap::new(), &home).expect("valid")
+    }
+
+    /// Each account gets its own retry partition (the SDK's retry quota and adaptive send
+    /// rate are per partition, process-wide), its region and its own limiter; the home
+    /// domain the cold start's client.
+    #[tokio::test]
+    async fn each_place_has_its_own_client_region_retry_partition_and_limiter() {
+        let sdk = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .build();
+        let policy = policy();
+        let home_client = aws_sdk_sagemaker::Client::new(&sdk);
+        let clients = PerDomain::for_policy(
+            home_client,
+            CallRate::per_second(8),
+            &policy,
+            Reach::new(&sdk, None, 8),
+        );
+        let at = |name: &str| policy.domain(name).map(|d| d.id.clone()).expect("declared");
+        let b = clients.at(&at("b")).await.expect("b");
+        let c = clients.at(&at("c")).await.expect("c");
+        let home = clients.at(&at("home")).await.expect("home");
+        assert_eq!(
+            b.client.config().retry_partition(),
+            Some(&RetryPartition::new("sagemaker-222222222222#eu-west-1"))
+        );
+        assert_eq!(
+            c.client.config().retry_partition(),
+            Some(&RetryPartition::new("sagemaker-333333333333#eu-west-1"))
+        );
+        assert_eq!(
+            b.client
+                .config()
+                .region()
+                .map(ToString::to_string)
+                .as_deref(),
+            Some("eu-west-1")
+        );
+        assert_ne!(
+            home.client.config().retry_partition(),
+            b.client.config().retry_partition()
+        );
+        // Built once: the same client on every later call.
+        assert!(Arc::ptr_eq(&b, &clients.at(&at("b")).await.expect("b")));
+        // A domain elsewhere the policy does not name has no client.
+        let stranger = DomainId::parse("d-x@444444444444/eu-west-1").expect("valid");
+        assert!(clients.at(&stranger).await.is_err());
     }
 }

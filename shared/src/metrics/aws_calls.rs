@@ -170,6 +170,11 @@ pub trait Metered: Sized {
 /// A service client built from the shared `SdkConfig`, counting its calls when metrics are on.
 pub trait MeteredClient: Sized {
     fn metered(sdk: &aws_types::SdkConfig, calls: Option<&AwsCalls>) -> Self;
+    /// As [`MeteredClient::metered`], with its own retry partition `<service>-<place>`. The
+    /// SDK keeps the retry quota and the adaptive mode's send rate per partition, process-wide,
+    /// and its default partition is the service and region: without this, one account's
+    /// throttling would slow and use up the retries of every other account in that region.
+    fn metered_at(sdk: &aws_types::SdkConfig, calls: Option<&AwsCalls>, place: &str) -> Self;
 }
 
 macro_rules! metered {
@@ -187,6 +192,20 @@ macro_rules! metered {
         impl MeteredClient for $sdk::Client {
             fn metered(sdk: &aws_types::SdkConfig, calls: Option<&AwsCalls>) -> Self {
                 Self::from_conf($sdk::config::Builder::from(sdk).metered(calls).build())
+            }
+
+            fn metered_at(
+                sdk: &aws_types::SdkConfig,
+                calls: Option<&AwsCalls>,
+                place: &str,
+            ) -> Self {
+                let partition = format!("{}-{place}", stringify!($service).to_lowercase());
+                Self::from_conf(
+                    $sdk::config::Builder::from(sdk)
+                        .metered(calls)
+                        .retry_partition($sdk::config::retry::RetryPartition::new(partition))
+                        .build(),
+                )
             }
         }
     )*};

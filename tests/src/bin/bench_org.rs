@@ -352,6 +352,7 @@ async fn fanned_sweep(org: &Org, args: &Args) -> Result<(Duration, usize, usize)
     )
     .await
     .map_err(|e| format!("coordinator: {e}"))?;
+    let coordinated = started.elapsed();
     let enqueued = answer["queued"].as_array().map_or(0, Vec::len);
     if enqueued == 0 {
         return Err(format!("the coordinator queued nothing: {answer}").into());
@@ -413,6 +414,10 @@ async fn fanned_sweep(org: &Org, args: &Args) -> Result<(Duration, usize, usize)
     for task in tasks {
         task.await??;
     }
+    eprintln!(
+        "  coordinator {coordinated:.1?} (directory, plans, {enqueued} items queued), workers {:.1?}",
+        started.elapsed() - coordinated
+    );
     Ok((
         started.elapsed(),
         enqueued,
@@ -470,23 +475,36 @@ async fn admitted(org: &Org, service: &str) -> Result<BTreeMap<String, u64>> {
     Ok(out)
 }
 
-/// What one phase cost: SageMaker calls per workload account, Identity Center calls.
+/// What one phase cost: SageMaker calls per workload account, Identity Center calls, and the
+/// calls the emulator's rate limit refused (throttled, then retried by the SDK).
 struct Cost {
     sagemaker: BTreeMap<String, u64>,
     identity: u64,
+    throttled: u64,
 }
 
-async fn snapshot(org: &Org) -> Result<(BTreeMap<String, u64>, BTreeMap<String, u64>)> {
+type Snapshot = (BTreeMap<String, u64>, BTreeMap<String, u64>, u64);
+
+async fn snapshot(org: &Org) -> Result<Snapshot> {
+    let (status, body) = org
+        .emulator
+        .raw_request("GET", "/_emulator/stats", "")
+        .await?;
+    if status != 200 {
+        return Err(format!("stats: {status}").into());
+    }
+    let stats: Value = serde_json::from_str(&body)?;
+    let throttled = stats["rate_limited"]
+        .as_object()
+        .map_or(0, |m| m.values().filter_map(Value::as_u64).sum());
     Ok((
         admitted(org, "sagemaker").await?,
         admitted(org, "identitystore").await?,
+        throttled,
     ))
 }
 
-fn cost(
-    before: &(BTreeMap<String, u64>, BTreeMap<String, u64>),
-    after: &(BTreeMap<String, u64>, BTreeMap<String, u64>),
-) -> Cost {
+fn cost(before: &Snapshot, after: &Snapshot) -> Cost {
     let sagemaker = after
         .0
         .iter()
@@ -497,6 +515,7 @@ fn cost(
     Cost {
         sagemaker,
         identity,
+        throttled: after.2 - before.2,
     }
 }
 
@@ -517,7 +536,8 @@ fn report(label: &str, took: Duration, cost: &Cost, args: &Args) {
     let total: u64 = cost.sagemaker.values().sum();
     let identity = Duration::from_secs_f64(cost.identity as f64 / f64::from(args.identity_tps));
     println!(
-        "{label}: {took:.1?}; SageMaker calls {total} (busiest account {busiest}), throttle bound {b:.1?}, ratio {:.2}; Identity Center calls {} ({identity:.1?} at {}/s), ratio to the sum of both bounds {:.2}",
+        "{label}: {took:.1?}; SageMaker calls {total} (busiest account {busiest}, {} throttled), throttle bound {b:.1?}, ratio {:.2}; Identity Center calls {} ({identity:.1?} at {}/s), ratio to the sum of both bounds {:.2}",
+        cost.throttled,
         took.as_secs_f64() / b.as_secs_f64().max(1e-9),
         cost.identity,
         args.identity_tps,
