@@ -266,6 +266,13 @@ def main() -> int:
     ap.add_argument("--event", type=Path, default=DEFAULT_EVENT)
     ap.add_argument("--policy", type=Path, default=ROOT / "examples" / "policy.toml")
     ap.add_argument("--timeout", type=float, default=20.0, help="seconds per run")
+    ap.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="more environment for the function (e.g. WARDEN_ACCOUNT_ID for a policy that places domains in other accounts)",
+    )
     ap.add_argument("--json", type=Path, help="also write the raw results here")
     args = ap.parse_args()
 
@@ -288,6 +295,7 @@ def main() -> int:
                 status = 1
                 continue
             env = lambda_env(function, server.server_address[1], dead_port, args.policy.resolve())
+            env.update(dict(kv.split("=", 1) for kv in args.env))
             rows = []
             with tempfile.TemporaryFile() as log:
                 # One unmeasured run warms the page cache, as a warm Lambda host would have it.
