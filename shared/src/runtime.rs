@@ -12,24 +12,22 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tracing::Instrument;
 
-use crate::adapters::{
-    CallRate, DynamoLedger, Ec2Network, IdentityStoreDirectory, PerDomain, Reach, SageMakerStudio,
-    SnsAlerts,
-};
-use crate::drift::Guard;
+use crate::adapters::{DynamoLedger, IdentityStoreDirectory, SageMakerStudio};
 use crate::engine::{Engine, EngineOptions};
 use crate::error::{Result, WardenError};
 use crate::events;
 use crate::fanout::{FanOut, NoFanOut};
-use crate::metrics::{AwsCalls, InputKind, MeteredClient, Telemetry};
+use crate::metrics::{InputKind, Telemetry};
 use crate::policy::Policy;
 use crate::ports::{Directory, Studio};
 use crate::service::{self, DriftCheck, Function};
 
+mod build;
 mod fanned;
 mod init_error;
 mod metered;
 mod payload;
+pub use build::{AwsGuard, build_engine, build_engine_with, build_guard, build_guard_with};
 pub use fanned::{build_fanout, handle_fanned};
 pub use metered::handle_with_metrics;
 pub use payload::Payload;
@@ -151,60 +149,6 @@ pub async fn load_sdk_config() -> SdkConfig {
         .retry_config(retry_config())
         .load()
         .await
-}
-
-/// Builds the engine's adapters from one `SdkConfig`.
-pub fn build_engine(settings: &Settings, sdk: &SdkConfig) -> AwsEngine {
-    build_engine_with(settings, sdk, None)
-}
-
-/// As [`build_engine`], with every client counting its calls into `calls`.
-///
-/// Clients for the function's own account and region are built here; those for domains
-/// elsewhere on first use (see [`PerDomain`]), so that cold start costs the same whatever the
-/// policy names. Nothing here calls AWS: an assumed role's credentials are fetched on the first
-/// call that needs them.
-pub fn build_engine_with(
-    settings: &Settings,
-    sdk: &SdkConfig,
-    calls: Option<&AwsCalls>,
-) -> AwsEngine {
-    let policy = settings.policy.clone();
-    // The Identity Store lives in the Identity Center home region, which may differ, and may be
-    // reached through a role in the Identity Center account.
-    let identity_sdk = Reach::new(sdk, calls, settings.identity_tps).config(
-        policy.identity_store.region.as_deref(),
-        policy.identity_store.role.as_deref(),
-    );
-    // One limiter for all of Identity Center (Identity Store and SSO admin share the quota).
-    let identity_rate = CallRate::per_second(settings.identity_tps);
-    let sagemaker = PerDomain::for_policy(
-        aws_sdk_sagemaker::Client::metered(sdk, calls),
-        CallRate::per_second(settings.sagemaker_tps),
-        &policy,
-        Reach::new(sdk, calls, settings.sagemaker_tps),
-    );
-    Engine {
-        directory: IdentityStoreDirectory::new(
-            aws_sdk_identitystore::Client::metered(&identity_sdk, calls),
-            policy.identity_store.id.clone(),
-        )
-        .with_rate(identity_rate.clone()),
-        studio: SageMakerStudio::with_clients(
-            sagemaker,
-            aws_sdk_ssoadmin::Client::metered(&identity_sdk, calls),
-        )
-        .with_sso_rate(identity_rate),
-        ledger: DynamoLedger::new(
-            aws_sdk_dynamodb::Client::metered(sdk, calls),
-            settings.table.clone(),
-        ),
-        options: EngineOptions {
-            concurrency: settings.concurrency,
-            ..EngineOptions::default()
-        },
-        policy,
-    }
 }
 
 /// The error a handler returns to Lambda: its type says whether a retry can help.
@@ -376,50 +320,6 @@ where
     }
     .instrument(span)
     .await
-}
-
-/// The drift checker over the real AWS adapters.
-pub type AwsGuard = Guard<SageMakerStudio, Ec2Network, SnsAlerts, DynamoLedger>;
-
-/// Builds the drift checker from the same `SdkConfig`, sharing the engine's SageMaker adapter
-/// (and its call rate) and ledger.
-pub fn build_guard(settings: &Settings, sdk: &SdkConfig, engine: &AwsEngine) -> AwsGuard {
-    build_guard_with(settings, sdk, engine, None)
-}
-
-/// As [`build_guard`], with its own clients (SNS, EC2) counting their calls into `calls`.
-pub fn build_guard_with(
-    settings: &Settings,
-    sdk: &SdkConfig,
-    engine: &AwsEngine,
-    calls: Option<&AwsCalls>,
-) -> AwsGuard {
-    let alerts = settings
-        .topic_arn
-        .as_ref()
-        .map(|arn| SnsAlerts::new(aws_sdk_sns::Client::metered(sdk, calls), arn.clone()));
-    if alerts.is_none() {
-        tracing::warn!(
-            "WARDEN_TOPIC_ARN is not set: drift findings are recorded in the ledger and logged, but no alert is published"
-        );
-    }
-    Guard {
-        policy: settings.policy.clone(),
-        inspector: engine.studio.clone(),
-        network: Ec2Network::with_clients(PerDomain::for_policy(
-            aws_sdk_ec2::Client::metered(sdk, calls),
-            CallRate::per_second(crate::adapters::EC2_TPS),
-            &settings.policy,
-            Reach::new(sdk, calls, crate::adapters::EC2_TPS),
-        )),
-        alerts,
-        store: engine.ledger.clone(),
-        region: sdk
-            .region()
-            .map_or_else(|| "us-east-1".to_owned(), |r| r.to_string()),
-        concurrency: settings.concurrency,
-        deadline_margin: engine.options.deadline_margin,
-    }
 }
 
 /// The whole `main` of a function: tracing, settings, clients, then the runtime loop.
