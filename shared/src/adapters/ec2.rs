@@ -4,8 +4,8 @@
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{Filter, IpPermission, RouteTable};
 
+use super::aws_error;
 use super::places::{At, PerDomain};
-use super::{CallRate, aws_error};
 use crate::drift::model::{EndpointInfo, SecurityGroupInfo, SgRule, SubnetInfo};
 use crate::drift::ports::Network;
 use crate::error::Result;
@@ -29,7 +29,7 @@ pub struct Ec2Network {
 impl Ec2Network {
     /// Every domain in the function's own account and region, through `client`.
     pub fn new(client: Client) -> Self {
-        Self::with_clients(PerDomain::home_only(client, CallRate::unlimited()))
+        Self::with_clients(PerDomain::home_only(client))
     }
 
     /// Domains anywhere (see [`PerDomain`]).
@@ -104,7 +104,7 @@ async fn route_tables(at: &At<Client>, filters: Vec<Filter>) -> Result<Vec<Route
         .into_paginator()
         .send();
     let mut out = Vec::new();
-    while let Some(page) = at.rate.page(pages.next()).await {
+    while let Some(page) = pages.next().await {
         let page = page.map_err(|e| aws_error(SERVICE, "DescribeRouteTables", e))?;
         out.extend(page.route_tables().iter().cloned());
     }
@@ -127,7 +127,7 @@ impl Network for Ec2Network {
                 .filters(filter("group-id", chunk))
                 .into_paginator()
                 .send();
-            while let Some(page) = at.rate.page(pages.next()).await {
+            while let Some(page) = pages.next().await {
                 let page = page.map_err(|e| aws_error(SERVICE, "DescribeSecurityGroups", e))?;
                 for g in page.security_groups() {
                     let Some(id) = g.group_id() else { continue };
@@ -147,7 +147,6 @@ impl Network for Ec2Network {
         let at = self.clients.at(domain).await?;
         let mut out = Vec::new();
         for chunk in ids.chunks(FILTER_VALUES) {
-            at.rate.wait().await;
             let found = at
                 .client
                 .describe_subnets()
@@ -201,7 +200,7 @@ impl Network for Ec2Network {
             .into_paginator()
             .send();
         let mut out = Vec::new();
-        while let Some(page) = at.rate.page(pages.next()).await {
+        while let Some(page) = pages.next().await {
             let page = page.map_err(|e| aws_error(SERVICE, "DescribeVpcEndpoints", e))?;
             for e in page.vpc_endpoints() {
                 out.push(EndpointInfo {

@@ -14,7 +14,7 @@ mod sqs;
 pub use dynamodb::DynamoLedger;
 pub use ec2::{EC2_TPS, Ec2Network};
 pub use identitystore::IdentityStoreDirectory;
-pub use places::{At, PerDomain, Reach};
+pub use places::{At, PerDomain, Reach, paced};
 pub use sagemaker::SageMakerStudio;
 pub use sns::SnsAlerts;
 pub use sqs::SqsFanOut;

@@ -12,6 +12,13 @@ use std::sync::Arc;
 
 use aws_config::sts::AssumeRoleProvider;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
+use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 use tokio::sync::OnceCell;
@@ -22,11 +29,66 @@ use crate::ids::DomainId;
 use crate::metrics::{AwsCalls, MeteredClient};
 use crate::policy::{Policy, ROLE_SESSION_NAME};
 
-/// A client and the limiter of its account and region.
+/// A client, paced by the limiter of its account and region.
 #[derive(Debug)]
 pub struct At<C> {
     pub client: C,
-    pub rate: CallRate,
+}
+
+/// An HTTP client that takes a token of `rate` before every request it sends: every attempt,
+/// the SDK's retries of a throttled call included, so that the client never sends faster than
+/// its account's quota (a limiter in front of the SDK paces first attempts only, and the
+/// retries of a throttled call would then make a cascade of throttles).
+#[derive(Debug, Clone)]
+struct Paced {
+    inner: SharedHttpClient,
+    rate: CallRate,
+}
+
+#[derive(Debug)]
+struct PacedConnector {
+    inner: SharedHttpConnector,
+    rate: CallRate,
+}
+
+impl HttpClient for Paced {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(PacedConnector {
+            inner: self.inner.http_connector(settings, components),
+            rate: self.rate.clone(),
+        })
+    }
+}
+
+impl HttpConnector for PacedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let inner = self.inner.clone();
+        let rate = self.rate.clone();
+        HttpConnectorFuture::new(async move {
+            rate.wait().await;
+            inner.call(request).await
+        })
+    }
+}
+
+/// `sdk` with its HTTP client paced by `rate` (see [`Paced`]): the configuration's own client
+/// if it has one, else the SDK's default (rustls with aws-lc).
+pub fn paced(sdk: &SdkConfig, rate: CallRate) -> SdkConfig {
+    let inner = sdk.http_client().unwrap_or_else(|| {
+        aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_https()
+    });
+    sdk.clone()
+        .into_builder()
+        .http_client(Paced { inner, rate })
+        .build()
 }
 
 /// How to build clients for places other than the function's own: the shared SDK
@@ -132,17 +194,18 @@ impl<C> std::fmt::Debug for PerDomain<C> {
 
 impl<C: MeteredClient + Send + Sync> PerDomain<C> {
     /// Only the function's own account and region: every domain uses `client`.
-    pub fn home_only(client: C, rate: CallRate) -> Self {
+    pub fn home_only(client: C) -> Self {
         Self {
-            home: Arc::new(At { client, rate }),
+            home: Arc::new(At { client }),
             targets: HashMap::new(),
             reach: None,
         }
     }
 
-    /// Every domain of `policy`: those at home through `client`, the others through clients
-    /// of their own, built by `reach` on first use. Domains in one (account, region) share a
-    /// limiter of `reach`'s rate; the home domains share `rate`.
+    /// Every domain of `policy`: those at home through `client` (built over [`paced`] with
+    /// `rate`), the others through clients of their own, built by `reach` on first use and
+    /// paced by a limiter of `reach`'s rate per (account, region), which the domains there
+    /// share.
     pub fn for_policy(client: C, rate: CallRate, policy: &Policy, reach: Reach) -> Self {
         let mut limiters: HashMap<String, CallRate> = HashMap::new();
         let mut targets = HashMap::new();
@@ -173,7 +236,7 @@ impl<C: MeteredClient + Send + Sync> PerDomain<C> {
             );
         }
         Self {
-            home: Arc::new(At { client, rate }),
+            home: Arc::new(At { client }),
             targets,
             reach: Some(reach),
         }
@@ -197,11 +260,13 @@ impl<C: MeteredClient + Send + Sync> PerDomain<C> {
         let at = target
             .built
             .get_or_init(|| async {
-                let sdk = reach.config(target.region.as_deref(), target.role.as_deref());
+                let sdk = paced(
+                    &reach.config(target.region.as_deref(), target.role.as_deref()),
+                    target.rate.clone(),
+                );
                 tracing::info!(domain = %domain, region = ?target.region, role = ?target.role, "client built for a domain elsewhere");
                 Arc::new(At {
                     client: C::metered_at(&sdk, reach.calls.as_ref(), &target.partition),
-                    rate: target.rate.clone(),
                 })
             })
             .await;
@@ -281,5 +346,49 @@ mod tests {
         // A domain elsewhere the policy does not name has no client.
         let stranger = DomainId::parse("d-x@444444444444/eu-west-1").expect("valid");
         assert!(clients.at(&stranger).await.is_err());
+    }
+
+    /// Every request through a paced connector takes a token, so requests of one place are
+    /// at least 1/rate apart: retries included, since the SDK sends each attempt through the
+    /// connector. (A lower bound, which the limiter guarantees however loaded the machine.)
+    #[tokio::test]
+    async fn every_request_through_a_paced_connector_takes_a_token() {
+        #[derive(Debug, Default)]
+        struct Recorder(std::sync::Mutex<Vec<std::time::Instant>>);
+        #[derive(Debug)]
+        struct Fake(Arc<Recorder>);
+        impl HttpConnector for Fake {
+            fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+                if let Ok(mut seen) = self.0.0.lock() {
+                    seen.push(std::time::Instant::now());
+                }
+                HttpConnectorFuture::ready(Ok(
+                    aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+                        200.try_into().expect("a status"),
+                        aws_smithy_types::body::SdkBody::empty(),
+                    ),
+                ))
+            }
+        }
+        let recorder = Arc::new(Recorder::default());
+        let connector = PacedConnector {
+            inner: SharedHttpConnector::new(Fake(recorder.clone())),
+            rate: CallRate::per_second(4),
+        };
+        for _ in 0..6 {
+            connector
+                .call(HttpRequest::empty())
+                .await
+                .expect("answered");
+        }
+        let seen = recorder.0.lock().expect("not poisoned").clone();
+        assert_eq!(seen.len(), 6);
+        // A bucket of 4 a second, 4 deep: the first four pass at once, the next two wait a
+        // quarter of a second each.
+        let waited = seen[5].duration_since(seen[0]);
+        assert!(
+            waited >= std::time::Duration::from_millis(450),
+            "{waited:?}"
+        );
     }
 }

@@ -24,8 +24,9 @@ const SERVICE: &str = "sagemaker";
 /// [`Studio`] over the SageMaker and SSO admin clients.
 #[derive(Debug, Clone)]
 pub struct SageMakerStudio {
-    /// SageMaker clients per domain (the domain's account and region), each with the limiter of
-    /// its account and region: every call and every page of a listing counts.
+    /// SageMaker clients per domain (the domain's account and region), each paced by the
+    /// limiter of its account and region at its HTTP client: every request counts, each page
+    /// of a listing and each retry.
     pub(crate) sagemaker: std::sync::Arc<PerDomain<Client>>,
     pub(crate) sso: aws_sdk_ssoadmin::Client,
     /// Paces SSO admin calls (Identity Center's shared quota).
@@ -35,7 +36,7 @@ pub struct SageMakerStudio {
 impl SageMakerStudio {
     /// Every domain in the function's own account and region, through `sagemaker`.
     pub fn new(sagemaker: Client, sso: aws_sdk_ssoadmin::Client) -> Self {
-        Self::with_clients(PerDomain::home_only(sagemaker, CallRate::unlimited()), sso)
+        Self::with_clients(PerDomain::home_only(sagemaker), sso)
     }
 
     /// Domains anywhere: SageMaker clients per domain (see [`PerDomain`]).
@@ -62,7 +63,6 @@ impl SageMakerStudio {
         Option<aws_sdk_sagemaker::operation::describe_user_profile::DescribeUserProfileOutput>,
     > {
         let at = self.sagemaker.at(domain).await?;
-        at.rate.wait().await;
         match at
             .client
             .describe_user_profile()
@@ -102,7 +102,7 @@ impl SageMakerStudio {
             .send();
         let mut out = Vec::new();
         loop {
-            let Some(page) = at.rate.page(pages.next()).await else {
+            let Some(page) = pages.next().await else {
                 break;
             };
             let page = page.map_err(|e| aws_error(SERVICE, "ListApps", e))?;
@@ -248,7 +248,6 @@ fn summary(name: &str, status: Option<&str>, modified_ms: Option<i64>) -> Result
 impl Studio for SageMakerStudio {
     async fn describe_domain(&self, domain: &DomainId) -> Result<DomainDescription> {
         let at = self.sagemaker.at(domain).await?;
-        at.rate.wait().await;
         let out = at
             .client
             .describe_domain()
@@ -313,7 +312,7 @@ impl Studio for SageMakerStudio {
             .send();
         let mut out = Vec::new();
         loop {
-            let Some(page) = at.rate.page(pages.next()).await else {
+            let Some(page) = pages.next().await else {
                 break;
             };
             let page = page.map_err(|e| aws_error(SERVICE, "ListUserProfiles", e))?;
@@ -359,7 +358,6 @@ impl Studio for SageMakerStudio {
         spec: &ProfileSpec,
     ) -> Result<CreateOutcome> {
         let at = self.sagemaker.at(domain).await?;
-        at.rate.wait().await;
         let tags = spec
             .tags
             .iter()
@@ -391,7 +389,6 @@ impl Studio for SageMakerStudio {
         spec: &ProfileSpec,
     ) -> Result<UpdateOutcome> {
         let at = self.sagemaker.at(domain).await?;
-        at.rate.wait().await;
         match at
             .client
             .update_user_profile()
@@ -435,7 +432,6 @@ impl Studio for SageMakerStudio {
             });
         };
         if !add.is_empty() {
-            at.rate.wait().await;
             let tags = add
                 .iter()
                 .map(|(k, v)| Tag::builder().key(k).value(v).build())
@@ -449,7 +445,6 @@ impl Studio for SageMakerStudio {
                 .map_err(|e| aws_error(SERVICE, "AddTags", e))?;
         }
         if !remove.is_empty() {
-            at.rate.wait().await;
             at.client
                 .delete_tags()
                 .resource_arn(&arn)
@@ -463,7 +458,6 @@ impl Studio for SageMakerStudio {
 
     async fn delete_profile(&self, domain: &DomainId, name: &ResourceName) -> Result<bool> {
         let at = self.sagemaker.at(domain).await?;
-        at.rate.wait().await;
         match at
             .client
             .delete_user_profile()
@@ -496,7 +490,7 @@ impl Studio for SageMakerStudio {
             .send();
         let mut out = BTreeMap::new();
         loop {
-            match at.rate.page(pages.next()).await {
+            match pages.next().await {
                 None => break,
                 Some(Ok(page)) => {
                     for tag in page.tags() {
@@ -542,7 +536,6 @@ impl Studio for SageMakerStudio {
 
     async fn delete_app(&self, domain: &DomainId, app: &AppSummary) -> Result<()> {
         let at = self.sagemaker.at(domain).await?;
-        at.rate.wait().await;
         match at
             .client
             .delete_app()
@@ -572,7 +565,7 @@ impl Studio for SageMakerStudio {
             .send();
         let mut out = Vec::new();
         loop {
-            let Some(page) = at.rate.page(pages.next()).await else {
+            let Some(page) = pages.next().await else {
                 break;
             };
             let page = page.map_err(|e| aws_error(SERVICE, "ListSpaces", e))?;
@@ -600,7 +593,6 @@ impl Studio for SageMakerStudio {
 
     async fn delete_space(&self, domain: &DomainId, space: &str) -> Result<bool> {
         let at = self.sagemaker.at(domain).await?;
-        at.rate.wait().await;
         match at
             .client
             .delete_space()
@@ -623,7 +615,6 @@ impl Studio for SageMakerStudio {
         space: &PrivateSpace,
     ) -> Result<CreateOutcome> {
         let at = self.sagemaker.at(domain).await?;
-        at.rate.wait().await;
         let storage = space.ebs_size_gb.map(|gb| {
             SpaceStorageSettings::builder()
                 .ebs_storage_settings(

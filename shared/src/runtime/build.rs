@@ -6,7 +6,7 @@ use aws_types::SdkConfig;
 use super::{AwsEngine, Settings};
 use crate::adapters::{
     CallRate, DynamoLedger, Ec2Network, IdentityStoreDirectory, PerDomain, Reach, SageMakerStudio,
-    SnsAlerts,
+    SnsAlerts, paced,
 };
 use crate::drift::Guard;
 use crate::engine::{Engine, EngineOptions};
@@ -37,9 +37,10 @@ pub fn build_engine_with(
     );
     // One limiter for all of Identity Center (Identity Store and SSO admin share the quota).
     let identity_rate = CallRate::per_second(settings.identity_tps);
+    let sagemaker_rate = CallRate::per_second(settings.sagemaker_tps);
     let sagemaker = PerDomain::for_policy(
-        aws_sdk_sagemaker::Client::metered(sdk, calls),
-        CallRate::per_second(settings.sagemaker_tps),
+        aws_sdk_sagemaker::Client::metered(&paced(sdk, sagemaker_rate.clone()), calls),
+        sagemaker_rate,
         &policy,
         Reach::new(sdk, calls, settings.sagemaker_tps),
     );
@@ -91,12 +92,13 @@ pub fn build_guard_with(
             "WARDEN_TOPIC_ARN is not set: drift findings are recorded in the ledger and logged, but no alert is published"
         );
     }
+    let ec2_rate = CallRate::per_second(crate::adapters::EC2_TPS);
     Guard {
         policy: settings.policy.clone(),
         inspector: engine.studio.clone(),
         network: Ec2Network::with_clients(PerDomain::for_policy(
-            aws_sdk_ec2::Client::metered(sdk, calls),
-            CallRate::per_second(crate::adapters::EC2_TPS),
+            aws_sdk_ec2::Client::metered(&paced(sdk, ec2_rate.clone()), calls),
+            ec2_rate,
             &settings.policy,
             Reach::new(sdk, calls, crate::adapters::EC2_TPS),
         )),
