@@ -498,6 +498,12 @@ async fn snapshot(org: &Org) -> Result<Snapshot> {
     let throttled = stats["rate_limited"]
         .as_object()
         .map_or(0, |m| m.values().filter_map(Value::as_u64).sum());
+    if throttled > 0 {
+        eprintln!(
+            "  throttled so far, by operation: {}",
+            stats["rate_limited"]
+        );
+    }
     Ok((
         admitted(org, "sagemaker").await?,
         admitted(org, "identitystore").await?,
