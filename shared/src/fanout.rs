@@ -329,26 +329,7 @@ pub fn keep_released(
             None => deferred.push(action),
             Some(None) => keep.push(action),
             Some(Some(hold)) => {
-                if let Action::StartGrace {
-                    reason,
-                    released_by,
-                    ..
-                }
-                | Action::Suspend {
-                    reason,
-                    released_by,
-                    ..
-                }
-                | Action::Offboard {
-                    reason,
-                    released_by,
-                    ..
-                } = &mut action
-                    && released_by.is_none()
-                {
-                    reason.push_str(&format!(" (released by hold {hold})"));
-                    *released_by = Some(hold.clone());
-                }
+                crate::safety::mark_released(&mut action, hold);
                 keep.push(action);
             }
         }

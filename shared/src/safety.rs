@@ -284,25 +284,7 @@ pub fn gate(
             };
             match release(&plan.domain, action) {
                 Some(hold) => {
-                    if let Action::StartGrace {
-                        reason,
-                        released_by,
-                        ..
-                    }
-                    | Action::Suspend {
-                        reason,
-                        released_by,
-                        ..
-                    }
-                    | Action::Offboard {
-                        reason,
-                        released_by,
-                        ..
-                    } = action
-                    {
-                        reason.push_str(&format!(" (released by hold {hold})"));
-                        *released_by = Some(hold.clone());
-                    }
+                    mark_released(action, &hold);
                     out.released.push((
                         HoldEntry {
                             domain: plan.domain.clone(),
@@ -380,6 +362,31 @@ pub fn hold_finding(hold: &HoldReport, domain: &DomainId, baseline: &Baseline) -
             hold.reason
         ),
     })
+}
+
+/// Marks a start of a leaving as released by `hold` (its reason says so, and the record will
+/// remember it), unless a hold released it already.
+pub(crate) fn mark_released(action: &mut Action, hold: &str) {
+    if let Action::StartGrace {
+        reason,
+        released_by,
+        ..
+    }
+    | Action::Suspend {
+        reason,
+        released_by,
+        ..
+    }
+    | Action::Offboard {
+        reason,
+        released_by,
+        ..
+    } = action
+        && released_by.is_none()
+    {
+        reason.push_str(&format!(" (released by hold {hold})"));
+        *released_by = Some(hold.to_owned());
+    }
 }
 
 #[cfg(test)]

@@ -1307,7 +1307,8 @@ async fn create_alert_topic(
     Ok((topic, queue_url))
 }
 
-async fn create_ledger_table(
+/// The ledger's table (string keys `pk`, `sk`; on demand), as the stack creates it.
+pub async fn create_ledger_table(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
 ) -> Result<(), WorldError> {

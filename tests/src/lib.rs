@@ -563,6 +563,13 @@ impl Emulator {
             "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
+        self.exchange(path, request).await
+    }
+
+    /// Sends one raw HTTP/1.1 request to the emulator and answers its status and body; `path`
+    /// names it in errors.
+    async fn exchange(&self, path: &str, request: String) -> Result<(u16, String), HarnessError> {
+        let addr = self.addr.clone();
         let path_owned = path.to_string();
         let io_err = |source: std::io::Error| HarnessError::ControlIo {
             path: path_owned.clone(),
@@ -613,22 +620,7 @@ impl Emulator {
             "POST / HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nAuthorization: AWS4-HMAC-SHA256 Credential={account}/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
-        let io_err = |source: std::io::Error| HarnessError::ControlIo {
-            path: "iam:CreateRole".to_string(),
-            source,
-        };
-        let response = tokio::task::spawn_blocking(move || -> std::io::Result<Vec<u8>> {
-            let mut stream = TcpStream::connect(&addr)?;
-            stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-            stream.write_all(request.as_bytes())?;
-            let mut response = Vec::new();
-            stream.read_to_end(&mut response)?;
-            Ok(response)
-        })
-        .await
-        .map_err(|e| io_err(std::io::Error::other(e.to_string())))?
-        .map_err(io_err)?;
-        let (status, text) = parse_http_response("iam:CreateRole", &response)?;
+        let (status, text) = self.exchange("iam:CreateRole", request).await?;
         let arn = text
             .split_once("<Arn>")
             .and_then(|(_, rest)| rest.split_once("</Arn>"))

@@ -21,9 +21,6 @@ use std::time::{Duration, Instant};
 
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use aws_sdk_sagemaker::types::{AuthMode, UserSettings};
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
 use aws_types::region::Region;
@@ -34,6 +31,7 @@ use warden::ids::AccountId;
 use warden::policy::{Home, Policy};
 use warden::runtime::{Settings, build_engine, build_fanout, build_guard, handle_fanned};
 use warden::service::Function;
+use warden_tests::fixture::create_ledger_table;
 use warden_tests::{ACCOUNT_ID as HUB, Emulator, EmulatorOptions};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -139,29 +137,7 @@ async fn build(args: &Args, started: Instant) -> Result<Org> {
         return Err(format!("fast_transactions: {status} {text}").into());
     }
     let sdk = emulator.sdk_config();
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-    };
-    let key = |n: &str, k| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(k)
-            .build()
-    };
-    dynamodb
-        .create_table()
-        .table_name("ledger")
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("pk")?)
-        .attribute_definitions(attr("sk")?)
-        .key_schema(key("pk", KeyType::Hash)?)
-        .key_schema(key("sk", KeyType::Range)?)
-        .send()
-        .await?;
+    create_ledger_table(&aws_sdk_dynamodb::Client::new(&sdk), "ledger").await?;
     let sqs = aws_sdk_sqs::Client::new(&sdk);
     let queue_url = sqs
         .create_queue()
