@@ -21,6 +21,7 @@ pub use sqs::SqsFanOut;
 
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
@@ -29,6 +30,11 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
 use crate::error::WardenError;
 
+/// The share of a configured rate the functions use: 95 %, so that a call paced at the
+/// service's refill rate never arrives early by the network's jitter (a few milliseconds;
+/// 5 % is 50 ms at one call a second, 6.6 ms at eight).
+pub const HEADROOM: f64 = 0.95;
+
 /// A client-side call rate (token bucket, `governor`): every call to one service waits for a
 /// token, so that a sweep stays under the service's quota instead of leaning on retries.
 /// Throttling that still happens is retried by the SDK's adaptive retry mode.
@@ -36,10 +42,25 @@ use crate::error::WardenError;
 pub struct CallRate(Option<Arc<DefaultDirectRateLimiter>>);
 
 impl CallRate {
-    /// `n` calls per second, with bursts of up to `n`; 0 means no limit.
+    /// At most `n` calls per second: evenly spaced (no burst), at [`HEADROOM`] of `n`; 0 means
+    /// no limit.
+    ///
+    /// No burst, and a little under the quota, on purpose. The service's bucket starts full; a
+    /// client that spends it at once and then sends at exactly the refill rate keeps it
+    /// empty, and then the smallest jitter in the network makes a call arrive a moment early
+    /// and be throttled. Each throttle costs a retry, a token of the SDK's retry quota, and
+    /// (adaptive retries) a cut in the client's send rate. Sent evenly and slightly slower,
+    /// the calls leave the service's burst in reserve and a one-token bucket time to refill
+    /// (measured in BENCHMARKS.md, "An organisation's sweep on the emulator").
     pub fn per_second(n: u32) -> Self {
-        match NonZeroU32::new(n) {
-            Some(n) => Self(Some(Arc::new(RateLimiter::direct(Quota::per_second(n))))),
+        if n == 0 {
+            return Self(None);
+        }
+        let period = Duration::from_secs_f64(1.0 / (f64::from(n) * HEADROOM));
+        match Quota::with_period(period) {
+            Some(quota) => Self(Some(Arc::new(RateLimiter::direct(
+                quota.allow_burst(NonZeroU32::MIN),
+            )))),
             None => Self(None),
         }
     }
