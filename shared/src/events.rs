@@ -109,8 +109,11 @@ pub struct WorkRecord {
     pub message_id: String,
     /// `attributes.MessageGroupId` (FIFO queues).
     pub group: Option<String>,
-    /// `attributes.ApproximateReceiveCount`, for the logs.
+    /// `attributes.ApproximateReceiveCount`: the retry backoff grows with it.
     pub receive_count: Option<u32>,
+    /// `receiptHandle`: what makes a failed message visible again sooner than the queue's
+    /// visibility timeout (`ChangeMessageVisibility`).
+    pub receipt_handle: Option<String>,
     pub body: String,
 }
 
@@ -436,10 +439,15 @@ fn sqs_records(payload: &Value) -> Result<WorkBatch, EventError> {
             Some(Some(node)) => node.str()?.parse::<u32>().ok(),
             _ => None,
         };
+        let receipt_handle = record
+            .opt("receiptHandle")?
+            .map(|node| node.str().map(str::to_owned))
+            .transpose()?;
         records.push(WorkRecord {
             message_id,
             group,
             receive_count,
+            receipt_handle,
             body,
         });
     }
@@ -2213,12 +2221,14 @@ mod tests {
                     message_id: "m-1".into(),
                     group: Some("self#home".into()),
                     receive_count: Some(2),
+                    receipt_handle: Some("AQEBexample".into()),
                     body: "{}".into(),
                 },
                 WorkRecord {
                     message_id: "m-2".into(),
                     group: Some("self#home".into()),
                     receive_count: Some(2),
+                    receipt_handle: Some("AQEBexample".into()),
                     body: "not json".into(),
                 },
             ]

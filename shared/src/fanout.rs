@@ -353,6 +353,42 @@ pub fn batch_item_failures(message_ids: &[String], first_failed: Option<usize>) 
     }
 }
 
+/// When a message reported failed is to be delivered again. Left alone, SQS delivers it after
+/// the queue's visibility timeout, which the hub stack sets to six times the function's
+/// timeout (the Lambda developer guide's advice for an event source mapping): 90 minutes for
+/// a 900 s function. A worker that knows better says so with `ChangeMessageVisibility` ("you
+/// can ... make the message visible again immediately by setting VisibilityTimeout to 0",
+/// SQS API reference). A FIFO group stays blocked behind a message that is not yet visible
+/// again, so a later message of its group still waits its turn.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redeliver {
+    /// At once: the item was not started, or the deadline cut it (the next worker goes on).
+    Now,
+    /// After `Duration`: failures a retry can fix that outlasted the worker's own passes.
+    After(std::time::Duration),
+    /// After the queue's visibility timeout: a message no retry can fix (a poison message)
+    /// or a failure of unknown kind; `maxReceiveCount` receipts take it to the dead-letter
+    /// queue.
+    QueueTimeout,
+}
+
+/// The first backoff of an item whose failures a retry can fix.
+pub const RETRY_BACKOFF: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The longest backoff: the longest a Lambda function runs (900 s).
+pub const RETRY_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(900);
+
+/// The backoff before the next delivery of an item that failed its `receive_count`th time:
+/// [`RETRY_BACKOFF`], doubled with each receipt, at most [`RETRY_BACKOFF_MAX`]. With the hub
+/// stack's `maxReceiveCount` of 5, a domain that keeps failing reaches the dead-letter queue
+/// (and its alarm) after 1 + 2 + 4 + 8 minutes of backoff.
+pub fn retry_backoff(receive_count: Option<u32>) -> std::time::Duration {
+    let doublings = receive_count.unwrap_or(1).saturating_sub(1).min(16);
+    RETRY_BACKOFF
+        .saturating_mul(1 << doublings)
+        .min(RETRY_BACKOFF_MAX)
+}
+
 /// One domain's result in a fanned-out sweep, as its worker records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DomainResult {
@@ -430,6 +466,14 @@ pub trait FanOut: Send + Sync {
         sweep_id: &str,
         result: &DomainResult,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// Makes a received message visible again `after` from now instead of after the queue's
+    /// visibility timeout ([`Redeliver`]). `Ok(false)`: no work queue is configured here to
+    /// change it on (the message comes back after the queue's timeout).
+    fn redeliver_in(
+        &self,
+        receipt_handle: &str,
+        after: std::time::Duration,
+    ) -> impl Future<Output = Result<bool>> + Send;
 }
 
 /// No fan-out: sweeps run in one invocation, and work items are refused.
@@ -460,6 +504,9 @@ impl FanOut for NoFanOut {
     }
     async fn record_domain(&self, _sweep_id: &str, _result: &DomainResult) -> Result<()> {
         Err(not_configured())
+    }
+    async fn redeliver_in(&self, _receipt: &str, _after: std::time::Duration) -> Result<bool> {
+        Ok(false)
     }
 }
 

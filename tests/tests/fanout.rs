@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use warden::fanout::{self, Limits, WorkItem};
 use warden::model::Phase;
 use warden::ports::{Ledger, SweepSummary};
+use warden_tests::FaultRule;
 use warden_tests::fixture::*;
 use warden_tests::queue::*;
 
@@ -499,8 +500,9 @@ async fn the_sweep_summary_aggregates_the_domains() {
 }
 
 /// Work the deadline leaves undone is a failed item: with less than the margin left, no item
-/// is started and the whole batch is reported failed; SQS delivers it again after the
-/// visibility timeout, and the next worker does it.
+/// is started and the whole batch is reported failed, and made visible again at once
+/// (`ChangeMessageVisibility` to 0): the next worker does it without waiting out the queue's
+/// visibility timeout.
 #[tokio::test]
 async fn unfinished_work_is_handed_on_to_a_redelivery() {
     let (world, vision, ml_vision, queue) = two_domains("").await;
@@ -526,13 +528,92 @@ async fn unfinished_work_is_handed_on_to_a_redelivery() {
     assert!(profiles_of(&world, &vision).await.is_empty());
     let summary = latest_sweep(&world).await;
     assert!(!summary.complete, "{summary:?}");
-    // After the visibility timeout (1 s) the same messages come back, in order (FIFO: a
-    // group's messages are redelivered in the order they were sent), and are done.
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // At once, not after the queue's visibility timeout (1 s here), the same messages come
+    // back, in order (FIFO: a group's messages are redelivered in the order they were sent),
+    // and are done.
     let again = receive(&world, &queue).await;
     let back: Vec<String> = again.iter().map(|m| m.id.clone()).collect();
     assert_eq!(back, ids, "the same messages, redelivered in order");
     assert!(work(&world, &fanout, &queue, &again).await.is_empty());
     assert_eq!(profiles_of(&world, &vision).await.len(), 1);
     assert!(latest_sweep(&world).await.complete);
+}
+
+/// A throttle the SDK's retries do not outlast does not fail the item: the worker reads its
+/// domain again and makes another pass, which creates the profile. (Seed 91 throttles the
+/// first three `CreateUserProfile` calls, the harness SDK's three attempts, and not the
+/// next three.)
+#[tokio::test]
+async fn a_throttle_the_sdk_does_not_outlast_is_worked_again_in_the_same_delivery() {
+    let (world, vision, ml_vision, queue) = two_domains("").await;
+    let fanout = fan_out(&world, &queue, Limits::default());
+    let lin = world.add_user("lin@example.com").await.expect("user");
+    world.join(&lin, &ml_vision).await.expect("join");
+    invoke(&world, &fanout, json!({"mode": "apply"}))
+        .await
+        .expect("coordinator");
+    world.emulator.set_seed(91).await.expect("seed");
+    world
+        .emulator
+        .set_faults(&[FaultRule::new("sagemaker", "CreateUserProfile").with_throttle(0.5)])
+        .await
+        .expect("faults");
+    let messages = receive(&world, &queue).await;
+    assert_eq!(messages.len(), 2);
+    let failed = work(&world, &fanout, &queue, &messages).await;
+    assert!(failed.is_empty(), "{failed:?}");
+    let throttles = world.emulator.injected_faults().await.expect("faults");
+    assert_eq!(
+        throttles.get("sagemaker:CreateUserProfile:throttle"),
+        Some(&3),
+        "{throttles:?}"
+    );
+    assert_eq!(profiles_of(&world, &vision).await.len(), 1);
+    let summary = latest_sweep(&world).await;
+    assert!(summary.complete, "{summary:?}");
+    assert_eq!(summary.failures, 0, "{summary:?}");
+    assert_eq!(summary.actions.get("Create"), Some(&1), "{summary:?}");
+}
+
+/// Throttling that outlasts every pass fails the item, which comes back after a backoff
+/// (`ChangeMessageVisibility`), not after the queue's visibility timeout: here the queue's
+/// timeout is 1 s and the backoff a minute, so the group is still waiting after 1.5 s.
+#[tokio::test]
+async fn an_item_throttled_through_every_pass_comes_back_after_a_backoff() {
+    let (world, _vision, ml_vision, queue) = two_domains("").await;
+    let fanout = fan_out(&world, &queue, Limits::default());
+    let lin = world.add_user("lin@example.com").await.expect("user");
+    world.join(&lin, &ml_vision).await.expect("join");
+    invoke(&world, &fanout, json!({"mode": "apply"}))
+        .await
+        .expect("coordinator");
+    world
+        .emulator
+        .set_faults(&[FaultRule::new("sagemaker", "CreateUserProfile").with_throttle(1.0)])
+        .await
+        .expect("faults");
+    let messages = receive(&world, &queue).await;
+    assert_eq!(messages.len(), 2);
+    let before = world.emulator.stats().await.expect("stats");
+    // As the event source mapping: what is not reported failed is deleted.
+    let failed = work(&world, &fanout, &queue, &messages).await;
+    assert!(!failed.is_empty());
+    let calls = warden_tests::calls_between(&before, &world.emulator.stats().await.expect("stats"));
+    // Every pass tried: three passes of the harness SDK's three attempts.
+    assert_eq!(
+        calls.get("sagemaker:CreateUserProfile"),
+        Some(&9),
+        "{calls:?}"
+    );
+    // One visibility change per message reported failed.
+    assert_eq!(
+        calls.get("sqs:ChangeMessageVisibility"),
+        Some(&(failed.len() as u64)),
+        "{calls:?}"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert!(
+        receive(&world, &queue).await.is_empty(),
+        "the failed item's group waits out its backoff"
+    );
 }

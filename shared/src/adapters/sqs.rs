@@ -79,4 +79,22 @@ impl FanOut for SqsFanOut {
     async fn record_domain(&self, sweep_id: &str, result: &DomainResult) -> Result<()> {
         self.ledger.record_domain_result(sweep_id, result).await
     }
+
+    async fn redeliver_in(&self, receipt_handle: &str, after: std::time::Duration) -> Result<bool> {
+        let Some((client, url)) = &self.queue else {
+            return Ok(false);
+        };
+        // SQS takes whole seconds, 0 to 43,200 (botocore's model: `VisibilityTimeout`, an
+        // Integer; the API reference: at most 12 hours).
+        let seconds = i32::try_from(after.as_secs().min(43_200)).unwrap_or(43_200);
+        client
+            .change_message_visibility()
+            .queue_url(url)
+            .receipt_handle(receipt_handle)
+            .visibility_timeout(seconds)
+            .send()
+            .await
+            .map_err(|e| aws_error("sqs", "ChangeMessageVisibility", e))?;
+        Ok(true)
+    }
 }

@@ -158,18 +158,7 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 outcome,
             });
         }
-        report.actions.sort_by(|a, b| {
-            (
-                a.domain.as_str(),
-                a.action.user().map(UserId::as_str),
-                a.action.kind(),
-            )
-                .cmp(&(
-                    b.domain.as_str(),
-                    b.action.user().map(UserId::as_str),
-                    b.action.kind(),
-                ))
-        });
+        super::outcome::sort_actions(&mut report.actions);
         Ok(())
     }
 

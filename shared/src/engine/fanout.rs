@@ -8,6 +8,7 @@ use tokio::time::Instant;
 
 use super::holds::is_start;
 use super::observe::{DomainObservation, finish};
+use super::outcome::merge_passes;
 use super::{ActionReport, Engine, Outcome, Report, Run, Store};
 use crate::desired::ResolvedMappings;
 use crate::error::{Result, WardenError};
@@ -19,6 +20,18 @@ use crate::model::{DomainView, Entitlement, Epoch, Mode, ProfileSummary, Scope};
 use crate::policy::Domain;
 use crate::ports::{Directory, Studio, SweepSummary};
 use crate::safety::Approvals;
+
+/// The passes a worker makes over its item's domain in one invocation: the first, and more
+/// while the last one's failures are ones a retry can fix (a throttle the SDK's retries did
+/// not outlast, a ledger record another invocation changed, a listing that failed for now)
+/// and the deadline allows. Each pass reads the domain and its records again and plans from
+/// them, so it redoes nothing done. Without them, one throttled call would fail the whole item
+/// until SQS delivers it again, after the queue's visibility timeout (six times the function's
+/// timeout, 90 minutes in the hub stack).
+pub const WORK_PASSES: u32 = 3;
+
+/// The pause before pass `n + 1`: `n` times this (the service's bucket refills meanwhile).
+pub const PASS_PAUSE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Why a worker did not do an item.
 #[derive(Debug)]
@@ -259,31 +272,54 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         }
         let desired = entitlements(&self.policy, item).map_err(WorkError::Item)?;
         let resolved = ResolvedMappings::from_statuses(&self.policy, &item.mappings);
-        let mut run = Run::new(
-            &item.sweep_id,
-            Mode::Apply,
-            now,
-            deadline,
-            self.options.deadline_margin,
-            resolved,
-        );
-        run.hand_on = true;
-        let mut report = Report::new(&item.sweep_id, Mode::Apply);
-        let mut view: Option<DomainView> = None;
-        let done = self
-            .work_into(
-                &run,
-                domain,
-                desired,
-                &item.released,
-                &mut report,
-                &mut view,
-            )
-            .await;
-        let mut report = finish(&run, report, done).map_err(WorkError::Run)?;
-        // A record another invocation changed under this run: not re-read here (the event
-        // path's re-read plans beyond the item's domain and past its gate); the item fails
-        // and its redelivery reads the domain again.
+        // Earlier passes' actions, for the users the last pass did not act on again.
+        let mut earlier: Vec<ActionReport> = Vec::new();
+        let mut pass = 1;
+        let (mut report, view) = loop {
+            let mut run = Run::new(
+                &item.sweep_id,
+                Mode::Apply,
+                now,
+                deadline,
+                self.options.deadline_margin,
+                resolved.clone(),
+            );
+            run.hand_on = true;
+            let mut report = Report::new(&item.sweep_id, Mode::Apply);
+            let mut view: Option<DomainView> = None;
+            let done = self
+                .work_into(
+                    &run,
+                    domain,
+                    desired.clone(),
+                    &item.released,
+                    &mut report,
+                    &mut view,
+                )
+                .await;
+            let retry = match &done {
+                Ok(()) => {
+                    report.complete
+                        && !run.was_cut()
+                        && (report.retryable_failure || !report.conflicted.is_empty())
+                }
+                Err(WardenError::DeadlineExceeded(_)) => false,
+                Err(e) => e.is_retryable(),
+            };
+            if retry && pass < WORK_PASSES && !run.past_deadline() {
+                tracing::info!(sweep_id = %item.sweep_id, domain = %domain.name, pass, failures = report.failures.len(), conflicted = report.conflicted.len(), error = ?done.as_ref().err().map(ToString::to_string), "failures a retry can fix: the domain is read and planned again");
+                earlier = merge_passes(earlier, report.actions);
+                tokio::time::sleep(PASS_PAUSE * pass).await;
+                pass += 1;
+                continue;
+            }
+            let mut report = finish(&run, report, done).map_err(WorkError::Run)?;
+            report.actions = merge_passes(earlier, report.actions);
+            break (report, view);
+        };
+        // A record another invocation changed under the last pass: not re-read here (the
+        // event path's re-read plans beyond the item's domain and past its gate); the item
+        // fails and its redelivery reads the domain again.
         for user in std::mem::take(&mut report.conflicted) {
             report.retryable_failure = true;
             report.failures.push(format!(

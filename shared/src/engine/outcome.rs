@@ -182,6 +182,48 @@ pub struct ActionReport {
     pub outcome: Outcome,
 }
 
+/// Actions in report order: by domain, user, then kind.
+pub(super) fn sort_actions(actions: &mut [ActionReport]) {
+    actions.sort_by(|a, b| {
+        (
+            a.domain.as_str(),
+            a.action.user().map(UserId::as_str),
+            a.action.kind(),
+        )
+            .cmp(&(
+                b.domain.as_str(),
+                b.action.user().map(UserId::as_str),
+                b.action.kind(),
+            ))
+    });
+}
+
+/// The actions of a pass, after those of the passes before it: an earlier pass's action
+/// stays unless the later pass acted on the same user in the same way (the later outcome is
+/// the one that stands: a create that failed, then succeeded, is one create). Actions on no
+/// user (unmanaged profiles, reported each pass from a fresh listing) come from the later
+/// pass only.
+pub(super) fn merge_passes(
+    earlier: Vec<ActionReport>,
+    later: Vec<ActionReport>,
+) -> Vec<ActionReport> {
+    let redone: BTreeSet<(UserId, &'static str)> = later
+        .iter()
+        .filter_map(|a| a.action.user().map(|u| (u.clone(), a.action.kind())))
+        .collect();
+    let mut out: Vec<ActionReport> = earlier
+        .into_iter()
+        .filter(|a| {
+            a.action
+                .user()
+                .is_some_and(|u| !redone.contains(&(u.clone(), a.action.kind())))
+        })
+        .collect();
+    out.extend(later);
+    sort_actions(&mut out);
+    out
+}
+
 /// What a run did (or, in plan mode, would do).
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -330,5 +372,74 @@ mod tests {
         }
         assert!(Outcome::Adopted.is_ok());
         assert!(!Outcome::Deferred("x".into()).is_ok());
+    }
+
+    #[test]
+    fn a_later_pass_replaces_the_same_action_on_a_user_and_the_earlier_rest_stays() {
+        let domain = DomainId::parse("d-0a1b2c3d4e5f").expect("valid");
+        let name = ResourceName::parse("jdoe-0a1b2c3d").expect("valid");
+        let user = |u: &str| UserId::parse(u).expect("valid");
+        let forget = |u: &str, outcome: Outcome| ActionReport {
+            domain: domain.clone(),
+            action: Action::Forget {
+                user: user(u),
+                profile: name.clone(),
+                reason: "left".into(),
+            },
+            outcome,
+        };
+        let unmanaged = ActionReport {
+            domain: domain.clone(),
+            action: Action::ReportUnmanaged {
+                profile: name.clone(),
+                status: crate::model::ProfileStatus::InService,
+            },
+            outcome: Outcome::Reported,
+        };
+        let first = vec![
+            forget(
+                "90676c1f2a-11111111-2222-3333-4444-555555555551",
+                Outcome::Ok,
+            ),
+            forget(
+                "90676c1f2a-11111111-2222-3333-4444-555555555552",
+                Outcome::Failed("throttled".into()),
+            ),
+            unmanaged.clone(),
+        ];
+        let second = vec![
+            forget(
+                "90676c1f2a-11111111-2222-3333-4444-555555555552",
+                Outcome::Ok,
+            ),
+            unmanaged,
+        ];
+        let merged = merge_passes(first, second);
+        let seen: Vec<(Option<&str>, &str, String)> = merged
+            .iter()
+            .map(|a| {
+                (
+                    a.action.user().map(UserId::as_str),
+                    a.action.kind(),
+                    a.outcome.to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (None, "ReportUnmanaged", Outcome::Reported.to_string()),
+                (
+                    Some("90676c1f2a-11111111-2222-3333-4444-555555555551"),
+                    "Forget",
+                    "ok".to_owned()
+                ),
+                (
+                    Some("90676c1f2a-11111111-2222-3333-4444-555555555552"),
+                    "Forget",
+                    "ok".to_owned()
+                ),
+            ]
+        );
     }
 }

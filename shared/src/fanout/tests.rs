@@ -294,3 +294,15 @@ fn a_worker_rebuilds_entitlements_from_its_policy_and_refuses_a_foreign_mapping(
         Err(ItemError::Malformed(_))
     ));
 }
+
+#[test]
+fn the_retry_backoff_doubles_with_each_receipt_up_to_the_longest_function_run() {
+    let secs = |n: Option<u32>| retry_backoff(n).as_secs();
+    assert_eq!(secs(None), 60);
+    assert_eq!(secs(Some(0)), 60);
+    assert_eq!(secs(Some(1)), 60);
+    assert_eq!(secs(Some(2)), 120);
+    assert_eq!(secs(Some(4)), 480);
+    assert_eq!(secs(Some(5)), 900);
+    assert_eq!(secs(Some(u32::MAX)), 900);
+}

@@ -9,7 +9,7 @@ use tokio::time::Instant;
 use super::{DriftCheck, InvocationReport};
 use crate::engine::{Engine, Report, WorkError, Worked};
 use crate::events::{WorkBatch, WorkRecord};
-use crate::fanout::{self, Body, DomainResult, FanOut};
+use crate::fanout::{self, Body, DomainResult, FanOut, Redeliver};
 use crate::model::{Epoch, Mode};
 use crate::ports::{Directory, Studio};
 
@@ -18,14 +18,34 @@ struct ItemDone {
     report: Option<Report>,
     /// Why the item is to be reported failed (redelivered, then the dead-letter queue).
     failed: Option<String>,
+    /// When a failed item is to come back.
+    redeliver: Redeliver,
 }
 
 impl ItemDone {
-    fn failed(why: String) -> Self {
+    /// Failed, back when `redeliver` says.
+    fn failed(why: String, redeliver: Redeliver) -> Self {
         Self {
             report: None,
             failed: Some(why),
+            redeliver,
         }
+    }
+
+    /// A poison message: no retry fixes it; back after the queue's timeout until SQS moves it
+    /// to the dead-letter queue.
+    fn poison(why: String) -> Self {
+        Self::failed(why, Redeliver::QueueTimeout)
+    }
+}
+
+/// When an item that failed with `e` comes back: at once when the deadline cut it, after a
+/// backoff when a retry can fix it, else after the queue's timeout.
+fn redeliver_after(e: &crate::WardenError, record: &WorkRecord) -> Redeliver {
+    match e {
+        crate::WardenError::DeadlineExceeded(_) => Redeliver::Now,
+        e if e.is_retryable() => Redeliver::After(fanout::retry_backoff(record.receive_count)),
+        _ => Redeliver::QueueTimeout,
     }
 }
 
@@ -36,8 +56,10 @@ fn epoch_now() -> Epoch {
 /// A batch of work items, in order, each within the invocation's deadline. At the first item
 /// that fails (or is not started for want of time) the batch stops, and that item and every
 /// later one are reported failed ([`fanout::batch_item_failures`]: AWS's rule for FIFO
-/// queues). A failed item comes back after the queue's visibility timeout, and after
-/// `maxReceiveCount` receipts goes to the dead-letter queue.
+/// queues). A failed item comes back when [`Redeliver`] says (at once when the deadline cut
+/// it, after a backoff when a retry can fix it, else after the queue's visibility timeout);
+/// the later ones, never started, at once. After `maxReceiveCount` receipts an item goes to
+/// the dead-letter queue.
 pub(super) async fn batch<D, S, L, G, F>(
     engine: &Engine<D, S, L>,
     guard: &G,
@@ -60,7 +82,8 @@ where
         let near = deadline.is_some_and(|d| Instant::now() + engine.options.deadline_margin >= d);
         let done = if near {
             ItemDone::failed(
-                "not started: the invocation's deadline is near; redelivered after the visibility timeout".into(),
+                "not started: the invocation's deadline is near; delivered again at once".into(),
+                Redeliver::Now,
             )
         } else {
             Box::pin(work_item(engine, guard, fanout, record, deadline)).await
@@ -74,17 +97,28 @@ where
             merged.failures.extend(report.failures);
         }
         if let Some(why) = done.failed {
-            tracing::error!(message_id = %record.message_id, group = ?record.group, receive_count = ?record.receive_count, %why, "work item failed");
+            tracing::error!(message_id = %record.message_id, group = ?record.group, receive_count = ?record.receive_count, redeliver = ?done.redeliver, %why, "work item failed");
             merged
                 .failures
                 .push(format!("message {}: {why}", record.message_id));
-            first_failed = Some(i);
+            first_failed = Some((i, done.redeliver));
             break;
         }
     }
-    let failed = fanout::batch_item_failures(&ids, first_failed);
+    let failed = fanout::batch_item_failures(&ids, first_failed.map(|(i, _)| i));
     for id in failed.iter().skip(1) {
         tracing::warn!(message_id = %id, "not processed: an earlier message of the batch failed (FIFO: reported failed too)");
+    }
+    if let Some((first, redeliver)) = first_failed {
+        // The failed item when its failure says; the later ones, never started, at once.
+        let later = batch
+            .records
+            .iter()
+            .skip(first + 1)
+            .map(|r| (r, Redeliver::Now));
+        for (record, when) in std::iter::once((&batch.records[first], redeliver)).chain(later) {
+            redeliver_record(fanout, record, when).await;
+        }
     }
     if !sweeps.is_empty() {
         merged.trigger = sweeps.into_iter().collect::<Vec<_>>().join(",");
@@ -95,6 +129,31 @@ where
         reconcile: merged,
         drift: None,
         batch_item_failures: Some(failed),
+    }
+}
+
+/// Makes a failed record visible again when `when` says. A refusal is logged and nothing
+/// more: the message then comes back after the queue's visibility timeout, later but safely.
+async fn redeliver_record<F: FanOut>(fanout: &F, record: &WorkRecord, when: Redeliver) {
+    let after = match when {
+        Redeliver::Now => std::time::Duration::ZERO,
+        Redeliver::After(after) => after,
+        Redeliver::QueueTimeout => return,
+    };
+    let Some(receipt) = &record.receipt_handle else {
+        tracing::warn!(message_id = %record.message_id, "no receipt handle: the message comes back after the queue's visibility timeout");
+        return;
+    };
+    match fanout.redeliver_in(receipt, after).await {
+        Ok(true) => {
+            tracing::info!(message_id = %record.message_id, after_secs = after.as_secs(), "failed message visible again after its backoff");
+        }
+        Ok(false) => {
+            tracing::warn!(message_id = %record.message_id, "no work queue configured: the message comes back after the queue's visibility timeout");
+        }
+        Err(e) => {
+            tracing::warn!(message_id = %record.message_id, error = %e, "could not shorten the message's visibility: it comes back after the queue's visibility timeout");
+        }
     }
 }
 
@@ -120,17 +179,25 @@ where
         Ok(Body::Stored(reference)) => match fanout.chunks(&reference).await {
             Ok(chunks) => match fanout::reassemble(&reference, chunks) {
                 Ok(item) => item,
-                Err(e) => return ItemDone::failed(format!("poison message: {e}")),
+                Err(e) => return ItemDone::poison(format!("poison message: {e}")),
             },
-            Err(e) => return ItemDone::failed(format!("reading the stored item: {e}")),
+            Err(e) => {
+                return ItemDone::failed(
+                    format!("reading the stored item: {e}"),
+                    redeliver_after(&e, record),
+                );
+            }
         },
-        Err(e) => return ItemDone::failed(format!("poison message: {e}")),
+        Err(e) => return ItemDone::poison(format!("poison message: {e}")),
     };
     let now = epoch_now();
     let (domain, report, view) = match Box::pin(engine.work(&item, now, deadline)).await {
-        Err(WorkError::Item(e)) => return ItemDone::failed(format!("poison message: {e}")),
+        Err(WorkError::Item(e)) => return ItemDone::poison(format!("poison message: {e}")),
         Err(WorkError::Run(e)) => {
-            return ItemDone::failed(format!("domain {}: {e}", item.domain));
+            return ItemDone::failed(
+                format!("domain {}: {e}", item.domain),
+                redeliver_after(&e, record),
+            );
         }
         Ok(Worked::Dropped { domain, why }) => {
             tracing::warn!(sweep_id = %item.sweep_id, domain = %domain.name, %why, "work item dropped");
@@ -139,6 +206,7 @@ where
             return ItemDone {
                 report: Some(report),
                 failed: None,
+                redeliver: Redeliver::QueueTimeout,
             };
         }
         Ok(Worked::Done {
@@ -196,25 +264,35 @@ where
         return ItemDone {
             report: Some(report),
             failed: Some(format!("recording the domain's result: {e}")),
+            redeliver: redeliver_after(&e, record),
         };
     }
     let retryable = report.retryable_failure || drift.as_ref().is_some_and(|d| d.retryable_failure);
-    let failed = if !complete {
-        Some(format!(
-            "domain {}: unfinished by the deadline; redelivered after the visibility timeout",
-            domain.name
-        ))
+    let (failed, redeliver) = if !complete {
+        (
+            Some(format!(
+                "domain {}: unfinished by the deadline; the next worker goes on at once",
+                domain.name
+            )),
+            Redeliver::Now,
+        )
     } else if retryable {
-        Some(format!(
-            "domain {}: failures a retry can fix: {}",
-            domain.name,
-            report.failures.join("; ")
-        ))
+        let backoff = fanout::retry_backoff(record.receive_count);
+        (
+            Some(format!(
+                "domain {}: failures a retry can fix, after {} s: {}",
+                domain.name,
+                backoff.as_secs(),
+                report.failures.join("; ")
+            )),
+            Redeliver::After(backoff),
+        )
     } else {
-        None
+        (None, Redeliver::QueueTimeout)
     };
     ItemDone {
         report: Some(report),
         failed,
+        redeliver,
     }
 }
