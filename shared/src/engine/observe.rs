@@ -253,17 +253,29 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         }
         // The ledger, domain by domain: a group-scoped run needs it to find who got a profile
         // through one of the named groups (SCIM hides the members an event removed).
+        // Several domains at once (`concurrency`): with domains in many accounts, one after
+        // another would add up their round trips.
+        // (The futures are made first, not in the stream's `map`: a closure there over
+        // borrowed domains makes the future `Send` for one lifetime only.)
+        let reads: Vec<_> = self
+            .policy
+            .domains
+            .iter()
+            .map(|domain| async move {
+                let records = run
+                    .bounded("reading the ledger", self.ledger.records(&domain.id))
+                    .await?;
+                Ok::<_, WardenError>((
+                    domain.id.clone(),
+                    records.into_iter().map(|r| (r.user.clone(), r)).collect(),
+                ))
+            })
+            .collect();
         let mut records_by_domain: BTreeMap<DomainId, BTreeMap<UserId, UserRecord>> =
-            BTreeMap::new();
-        for domain in &self.policy.domains {
-            let records = run
-                .bounded("reading the ledger", self.ledger.records(&domain.id))
+            stream::iter(reads)
+                .buffered(self.options.concurrency)
+                .try_collect()
                 .await?;
-            records_by_domain.insert(
-                domain.id.clone(),
-                records.into_iter().map(|r| (r.user.clone(), r)).collect(),
-            );
-        }
         let scope_users: Option<BTreeSet<UserId>> = only.as_ref().map(|(groups, extra)| {
             let mut users = members_of_named.clone();
             users.extend(extra.iter().cloned());
@@ -318,36 +330,33 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             }
         }
 
+        // Each domain's profiles (and description), several domains at once as above, in the
+        // policy's order; a domain not started for want of time ends the run's observation.
+        let reads: Vec<_> = self
+            .policy
+            .domains
+            .iter()
+            .map(|domain| async move {
+                if run.past_deadline() {
+                    return None;
+                }
+                Some(self.read_domain(run, domain).await)
+            })
+            .collect();
+        let reads: Vec<Option<Result<_>>> = stream::iter(reads)
+            .buffered(self.options.concurrency)
+            .collect()
+            .await;
         let mut observed_domains = Vec::new();
-        for domain in &self.policy.domains {
-            if run.past_deadline() {
+        for (domain, read) in self.policy.domains.iter().zip(reads) {
+            let Some(read) = read else {
                 report.complete = false;
                 break;
-            }
-            let read = async {
-                let listed = run
-                    .bounded(
-                        "listing the profiles",
-                        self.studio.list_profiles(&domain.id),
-                    )
-                    .await?;
-                let description = if run.hand_on && domain.baseline.is_some() {
-                    Some(
-                        run.bounded(
-                            "describing the domain",
-                            self.studio.describe_domain(&domain.id),
-                        )
-                        .await?,
-                    )
-                } else {
-                    None
-                };
-                Ok::<_, WardenError>((listed, description))
             };
             // A domain that cannot be read (its account's role does not trust this function,
             // SageMaker refuses, the region is down) fails loudly and alone: nothing is planned
             // for it, and the other domains go on. The deadline still ends the whole run.
-            let (listed, description) = match read.await {
+            let (listed, description) = match read {
                 Ok(read) => read,
                 Err(e @ WardenError::DeadlineExceeded(_)) => return Err(e),
                 Err(e) => {
@@ -385,6 +394,32 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             scope_users,
             full,
         })
+    }
+
+    /// One domain's profiles, and its description when the run hands it on to a drift sweep.
+    async fn read_domain(
+        &self,
+        run: &Run,
+        domain: &Domain,
+    ) -> Result<(Vec<ProfileSummary>, Option<DomainDescription>)> {
+        let listed = run
+            .bounded(
+                "listing the profiles",
+                self.studio.list_profiles(&domain.id),
+            )
+            .await?;
+        let description = if run.hand_on && domain.baseline.is_some() {
+            Some(
+                run.bounded(
+                    "describing the domain",
+                    self.studio.describe_domain(&domain.id),
+                )
+                .await?,
+            )
+        } else {
+            None
+        };
+        Ok((listed, description))
     }
 }
 
