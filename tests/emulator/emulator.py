@@ -94,6 +94,7 @@ import identitystore_ext  # noqa: E402,F401  (installs the Identity Store fixes)
 import sagemaker_ext  # noqa: E402,F401  (installs the SageMaker operations)
 import sns_ext  # noqa: E402
 import sqs_ext  # noqa: E402,F401  (installs the SQS fixes)
+import speedups  # noqa: E402,F401  (moto internals made faster, same answers)
 import ssoadmin_ext  # noqa: E402,F401  (installs the sso-admin operations)
 import sts_ext  # noqa: E402
 import validate  # noqa: E402
