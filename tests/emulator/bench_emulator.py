@@ -29,8 +29,8 @@ it at the end. Then:
 It prints requests/s and profiles/s over the whole onboarding, over its first and its last
 ``--window`` requests (to show whether the rate falls as profiles accumulate), the sweep's
 rate, and the emulator process's CPU seconds. ``--cprofile FILE`` runs the emulator with
-every request under cProfile (per request thread, merged) and writes the pstats file at the
-end (the profiler slows the emulator: compare rates only between runs with the same flag).
+every request under cProfile (per request thread, by thread CPU time, merged) and writes the
+pstats file at the end (the profiler slows the emulator: compare rates only between runs with the same flag).
 """
 
 from __future__ import annotations
@@ -59,10 +59,11 @@ QUEUE = "bench-work.fifo"
 ROLE = "studio-warden-spoke"
 
 # Runs emulator.py with each request's handling under cProfile (one profiler per request:
-# cProfile sees only the thread that enabled it), merged into one pstats file on a
+# cProfile sees only the thread that enabled it), timed by the thread's CPU clock (so that
+# waiting for the request lock or the GIL is not counted), merged into one pstats file on a
 # POST /_bench/profile-dump, which the driver sends before it stops the emulator.
 _PROFILED_MAIN = r"""
-import cProfile, pstats, sys, threading
+import cProfile, pstats, sys, threading, time
 sys.path.insert(0, {here!r})
 sys.argv = [{emulator!r}] + {args!r}
 import emulator
@@ -78,7 +79,7 @@ def _call(self, environ, start_response):
                 _merged.dump_stats({out!r})
         start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
         return [b"{{}}"]
-    prof = cProfile.Profile()
+    prof = cProfile.Profile(time.thread_time)
     prof.enable()
     try:
         result = list(_original(self, environ, start_response))
@@ -418,7 +419,7 @@ def run(emu: Emulator, args: argparse.Namespace) -> int:
     sweep_req, _ = rate(sweep.done, sweep_started)
     wall = onboard[-1][0] - started if onboard else 0.0
     print(f"accounts={args.accounts} users/account={args.users} threads={args.threads} profiles={args.accounts * args.users}")
-    print(f"onboarding: {total} requests in {wall:.1f} s: {req_s:.1f} requests/s, {prof_s:.1f} profiles/s; emulator CPU {cpu1 - cpu0:.1f} s ({100 * (cpu1 - cpu0) / max(wall, 1e-9):.0f}%)")
+    print(f"onboarding: {total} requests in {wall:.1f} s: {req_s:.1f} requests/s, {prof_s:.1f} profiles/s; emulator CPU {cpu1 - cpu0:.1f} s ({100 * (cpu1 - cpu0) / max(wall, 1e-9):.0f}%, {1000 * (cpu1 - cpu0) / max(total, 1):.2f} ms a request)")
     print(f"  first {w} requests: {first_req:.1f} requests/s, {first_prof:.1f} profiles/s")
     print(f"  last {w} requests:  {last_req:.1f} requests/s, {last_prof:.1f} profiles/s")
     print(f"sweep: {len(sweep.done)} requests in {sweep.done[-1][0] - sweep_started if sweep.done else 0:.1f} s: {sweep_req:.1f} requests/s, {listed} profiles listed; emulator CPU {cpu2 - cpu1:.1f} s")

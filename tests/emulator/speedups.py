@@ -10,6 +10,11 @@
   whole table's size. Here the candidates are the partition's items only, in the same order
   (``all_items`` sorts by hash key then range key; within one partition that is the range
   key order, and ``query`` sorts them by range key again). Queries of an index are moto's.
+* ``BaseResponse.call_action`` asks ``method_names_from_class`` (``inspect.getmembers`` over
+  the whole response class, hundreds of attributes) for every request, only to test
+  ``action in names``. The names are kept per class; a name not found is looked up again
+  (so a method added later is still found). The extensions add their methods at import,
+  and nothing removes one.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import inspect
 from typing import Any
 
 import moto.backends as _backends
+import moto.core.responses as _responses
 from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import Table
 
@@ -64,3 +70,36 @@ def _query(self: Table, *args: Any, **kwargs: Any) -> Any:
 
 
 Table.query = _query  # type: ignore[method-assign]
+
+
+_original_method_names = _responses.method_names_from_class
+
+
+class MethodNames:
+    """The function names of a response class, for ``in`` tests (all call_action does)."""
+
+    def __init__(self, clazz: Any) -> None:
+        self.clazz = clazz
+        self.names = frozenset(_original_method_names(clazz))
+
+    def __contains__(self, name: object) -> bool:
+        if name in self.names:
+            return True
+        self.names = frozenset(_original_method_names(self.clazz))
+        return name in self.names
+
+    def __iter__(self) -> Any:
+        return iter(sorted(self.names))
+
+
+_METHOD_NAMES: dict[Any, MethodNames] = {}
+
+
+def _method_names_from_class(clazz: Any) -> MethodNames:
+    names = _METHOD_NAMES.get(clazz)
+    if names is None:
+        names = _METHOD_NAMES[clazz] = MethodNames(clazz)
+    return names
+
+
+_responses.method_names_from_class = _method_names_from_class  # type: ignore[assignment]

@@ -311,3 +311,22 @@ def test_query_sees_writes_and_deletes_and_keeps_accounts_apart(emu: Emu) -> Non
     )
     assert [i["sk"]["S"] for i in rest["Items"]] == ["USER#a"]
     assert _query(a, "D#9") == []
+
+
+def test_method_names_are_kept_per_class_and_a_method_added_later_is_found() -> None:
+    import moto.core.responses as responses
+
+    class First:
+        def one(self) -> None: ...
+
+    class Second:
+        def two(self) -> None: ...
+
+    names = responses.method_names_from_class(First)
+    assert "one" in names and "two" not in names
+    assert "two" in responses.method_names_from_class(Second)
+    assert "one" not in responses.method_names_from_class(Second)
+    First.late = lambda self: None  # type: ignore[attr-defined]
+    assert "late" in responses.method_names_from_class(First)
+    assert responses.method_names_from_class(First) is names  # kept, not recomputed per call
+    assert list(names) == ["late", "one"]
