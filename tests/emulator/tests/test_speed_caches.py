@@ -10,6 +10,7 @@ import copy
 import json
 import os
 import random
+import time
 import sys
 from typing import Any
 
@@ -330,3 +331,112 @@ def test_method_names_are_kept_per_class_and_a_method_added_later_is_found() -> 
     assert "late" in responses.method_names_from_class(First)
     assert responses.method_names_from_class(First) is names  # kept, not recomputed per call
     assert list(names) == ["late", "one"]
+
+
+# ------------------------------------------------------------------ SageMaker: the state's indexes
+
+
+def _domain_in(emu: Emu, account: str, region: str = "us-east-1") -> tuple[Any, str]:
+    sm = emu.client("sagemaker", account=account, region=region)
+    d = sm.create_domain(
+        DomainName=f"d{time.monotonic_ns()}",
+        AuthMode="IAM",
+        DefaultUserSettings={"ExecutionRole": f"arn:aws:iam::{account}:role/studio"},
+        SubnetIds=["subnet-0a1b2c3d4e5f60001"],
+        VpcId="vpc-0a1b2c3d4e5f60001",
+    )["DomainId"]
+    return sm, d
+
+
+def _status(sm: Any, d: str, name: str) -> str | None:
+    try:
+        return sm.describe_user_profile(DomainId=d, UserProfileName=name)["Status"]
+    except ClientError as exc:
+        assert exc.response["Error"]["Code"] == "ResourceNotFound"
+        return None
+
+
+def _wait(probe: Any, timeout: float = 5.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if probe():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+def test_profile_quota_counts_follow_creates_and_deletes_per_domain_and_account(emu: Emu) -> None:
+    """The per-domain profile count (an index kept as profiles are stored and removed) must
+    follow deletion, creation again, and stay apart between domains and accounts."""
+    import config
+
+    emu.ok("/_emulator/config", {"profile_quota": 2})
+    try:
+        _quota_of_two(emu)
+    finally:  # /_emulator/reset keeps settings
+        emu.ok("/_emulator/config", {"profile_quota": config.DEFAULT_PROFILE_QUOTA})
+
+
+def _quota_of_two(emu: Emu) -> None:
+    sm_a, da = _domain_in(emu, A)
+    sm_b, db = _domain_in(emu, B)
+    _, da2 = _domain_in(emu, A)
+    for sm, d in ((sm_a, da), (sm_b, db), (sm_a, da2)):
+        sm.create_user_profile(DomainId=d, UserProfileName="alice")
+        sm.create_user_profile(DomainId=d, UserProfileName="bob")
+    refused = err(sm_a.create_user_profile, DomainId=da, UserProfileName="carol")
+    assert refused["Error"]["Code"] == "ResourceLimitExceeded"
+    assert "current utilization of 2 UserProfiles" in refused["Error"]["Message"]
+    # While alice is Deleting she still counts; once gone she does not.
+    _wait(lambda: _status(sm_a, da, "alice") == "InService")
+    sm_a.delete_user_profile(DomainId=da, UserProfileName="alice")
+    assert _status(sm_a, da, "alice") == "Deleting"
+    assert err(sm_a.create_user_profile, DomainId=da, UserProfileName="carol")["Error"]["Code"] == "ResourceLimitExceeded"
+    _wait(lambda: _status(sm_a, da, "alice") is None)
+    sm_a.create_user_profile(DomainId=da, UserProfileName="carol")
+    # Deleted, then created again under the same name: a new profile, counted once.
+    assert err(sm_a.create_user_profile, DomainId=da, UserProfileName="alice")["Error"]["Code"] == "ResourceLimitExceeded"
+    _wait(lambda: _status(sm_a, da, "carol") == "InService")
+    sm_a.delete_user_profile(DomainId=da, UserProfileName="carol")
+    _wait(lambda: _status(sm_a, da, "carol") is None)
+    sm_a.create_user_profile(DomainId=da, UserProfileName="alice")
+    assert _status(sm_a, da, "alice") == "Pending"
+    # The other domain of account A and account B's domain were never touched.
+    for sm, d in ((sm_b, db), (sm_a, da2)):
+        assert err(sm.create_user_profile, DomainId=d, UserProfileName="x")["Error"]["Code"] == "ResourceLimitExceeded"
+        assert sorted(p["UserProfileName"] for p in sm.list_user_profiles(DomainIdEquals=d)["UserProfiles"]) == ["alice", "bob"]
+
+
+def test_statuses_advance_for_every_profile_even_those_set_aside(emu: Emu) -> None:
+    """A sweep looks only at objects in a transitional status: each one must still reach its
+    next status (creation, update, deletion), a terminal status set by the control endpoint
+    must stay, and a domain can be deleted once its last profile is gone."""
+    sm, d = _domain_in(emu, A)
+    names = [f"u{i}" for i in range(6)]
+    for name in names:
+        sm.create_user_profile(DomainId=d, UserProfileName=name)
+    _wait(lambda: all(_status(sm, d, n) == "InService" for n in names))
+    sm.update_user_profile(DomainId=d, UserProfileName="u0", UserSettings={"ExecutionRole": f"arn:aws:iam::{A}:role/x"})
+    sm.delete_user_profile(DomainId=d, UserProfileName="u1")
+    emu.ok("/_emulator/sagemaker/profile-status", {"DomainId": d, "UserProfileName": "u2", "Status": "Failed", "Account": A})
+    assert _status(sm, d, "u0") == "Updating"
+    _wait(lambda: _status(sm, d, "u0") == "InService" and _status(sm, d, "u1") is None)
+    time.sleep(0.1)
+    assert _status(sm, d, "u2") == "Failed"
+    listed = {p["UserProfileName"]: p["Status"] for p in sm.list_user_profiles(DomainIdEquals=d)["UserProfiles"]}
+    assert listed == {"u0": "InService", "u2": "Failed", "u3": "InService", "u4": "InService", "u5": "InService"}
+    assert err(sm.delete_domain, DomainId=d)["Error"]["Code"] == "ResourceInUse"
+    emu.ok("/_emulator/sagemaker/profile-status", {"DomainId": d, "UserProfileName": "u2", "Status": "InService", "Account": A})
+    for name in ("u0", "u2", "u3", "u4", "u5"):
+        sm.delete_user_profile(DomainId=d, UserProfileName=name)
+    _wait(lambda: not sm.list_user_profiles(DomainIdEquals=d)["UserProfiles"])
+    sm.delete_domain(DomainId=d)
+
+
+def test_the_state_dicts_refuse_mutators_that_would_bypass_their_indexes() -> None:
+    import sagemaker_ext
+
+    state = sagemaker_ext.StudioState()
+    for call in (lambda: state.profiles.pop("x"), lambda: state.profiles.update({}), lambda: state.apps.clear()):
+        with pytest.raises(TypeError):
+            call()
