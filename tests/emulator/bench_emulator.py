@@ -224,8 +224,10 @@ class Recorder:
         self.lock = threading.Lock()
         self.done: list[tuple[float, str]] = []  # (completion time, operation)
         self.errors: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}  # wall time per operation
 
     def call(self, operation: str, fn: Any, **kwargs: Any) -> Any:
+        began = time.monotonic()
         try:
             out = fn(**kwargs)
         except Exception as exc:  # counted and reported, the run goes on
@@ -233,8 +235,10 @@ class Recorder:
             with self.lock:
                 self.errors[f"{operation}:{code}"] = self.errors.get(f"{operation}:{code}", 0) + 1
             out = None
+        ended = time.monotonic()
         with self.lock:
-            self.done.append((time.monotonic(), operation))
+            self.done.append((ended, operation))
+            self.seconds[operation] = self.seconds.get(operation, 0.0) + ended - began
         return out
 
 
@@ -423,6 +427,7 @@ def run(emu: Emulator, args: argparse.Namespace) -> int:
     print(f"  first {w} requests: {first_req:.1f} requests/s, {first_prof:.1f} profiles/s")
     print(f"  last {w} requests:  {last_req:.1f} requests/s, {last_prof:.1f} profiles/s")
     print(f"sweep: {len(sweep.done)} requests in {sweep.done[-1][0] - sweep_started if sweep.done else 0:.1f} s: {sweep_req:.1f} requests/s, {listed} profiles listed; emulator CPU {cpu2 - cpu1:.1f} s")
+    print("  sweep seconds by operation: " + ", ".join(f"{k} {v:.2f}" for k, v in sorted(sweep.seconds.items())))
     errors = {**rec.errors, **{f"sweep {k}": v for k, v in sweep.errors.items()}}
     print(f"errors: {errors or 'none'}")
     if args.cprofile:
