@@ -541,7 +541,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fast-transactions",
         action="store_true",
-        help="benchmarks: shallow rollback snapshots for TransactWriteItems (see dynamodb_ext.py)",
+        help="accepted for older benchmarks; changes nothing (TransactWriteItems always rolls back "
+        "by an undo log now, see dynamodb_ext.py)",
     )
     args = parser.parse_args(argv)
     if not args.verbose:
