@@ -180,8 +180,13 @@ def transact_write_items(
     with LOCK:
         now = time.monotonic()
         if token:
-            for key in [k for k, v in _CACHE.items() if now - v[1] > WINDOW_SECONDS]:
-                del _CACHE[key]
+            # Oldest first (entries are added in time order, see _apply): drop the expired
+            # prefix, not a scan of every token of the last 10 minutes per transaction.
+            while _CACHE:
+                oldest, entry = next(iter(_CACHE.items()))
+                if now - entry[1] <= WINDOW_SECONDS:
+                    break
+                del _CACHE[oldest]
             if (where, token) in _IN_PROGRESS:
                 return _error(
                     start_response,
@@ -250,41 +255,39 @@ def _apply(
 
     payload = b"".join(app(environ, capture))
     if token and str(captured.get("status", "")).startswith("200"):
+        _CACHE.pop((where, token), None)  # a new entry goes last: _CACHE stays in time order
         _CACHE[(where, token)] = (digest, time.monotonic(), captured["status"], captured["headers"], payload)
     return [payload]
 
 
 # --------------------------------------------------------------------------------------
-# Opt-in (benchmarks): a cheap rollback snapshot for TransactWriteItems.
+# Rollback by an undo log instead of copies of whole tables.
 #
 # moto 5.2.5's DynamoDBBackend.transact_write_items takes its rollback backup with
 # copy.deepcopy(table) once per transaction item, so every transaction costs a deep copy of
 # the whole table: time and memory grow with the table, and a sweep that writes one
 # transaction per user is quadratic (measured: 1,700 creates in 11 min and an 11 GB emulator
-# at 10,000 users). With fast_transactions on, a transaction made only of Put, Delete and
-# ConditionCheck items gets a shallow snapshot instead: a copy of the Table object whose item
-# dicts are new but whose Item objects are shared. That restores correctly for those
-# operations (moto's put replaces the Item object, delete pops it; neither mutates an Item);
-# a transaction with an Update item (which mutates Items in place) still gets moto's deep
-# copy. Off by default: /_emulator/config {"fast_transactions": true} or --fast-transactions.
+# at 10,000 users). An earlier opt-in (``fast_transactions``) made the copy shallow, still
+# one copy of every item dict per transaction item.
+#
+# Now moto's "backup" of a table is the table itself (its rollback then puts the same object
+# back), and before moto runs, the item each transaction entry names is remembered: the
+# Item object it had, or its absence (and whether its partition existed), with a deep copy
+# of that one Item for an Update (moto's update_item changes Items in place; put replaces
+# the Item object, delete pops it, ConditionCheck writes nothing). When moto's call ends in
+# an exception (every path on which moto restores its backup, and the checks before any
+# write), the remembered items are put back, newest first. A transaction entry can only
+# write the item its own key names (moto writes nothing else: put_item, delete_item and
+# update_item at that key), so this restores exactly what the deep copy did. Tables with a
+# stream keep moto's deep copy (the copy also takes back the stream records a cancelled
+# transaction added). ``fast_transactions`` is still accepted and changes nothing now.
 
 FAST_TRANSACTIONS = {"enabled": False}
 
 
-def _snapshot(table: Any) -> Any:
-    import copy
-    from collections import defaultdict
-
-    clone = copy.copy(table)
-    items = defaultdict(dict)
-    for key, value in table.items.items():
-        items[key] = dict(value) if isinstance(value, dict) else value
-    clone.items = items
-    return clone
-
-
-class _ShallowTableCopy:
-    """Stands in for the copy module inside moto.dynamodb.models during one transaction."""
+class _TableItself:
+    """Stands in for the copy module inside moto.dynamodb.models during one transaction:
+    a table's backup is the table itself."""
 
     def deepcopy(self, obj: Any, memo: Any = None) -> Any:
         import copy
@@ -292,7 +295,7 @@ class _ShallowTableCopy:
         from moto.dynamodb.models.table import Table
 
         if isinstance(obj, Table):
-            return _snapshot(obj)
+            return obj
         return copy.deepcopy(obj, memo)
 
     def __getattr__(self, name: str) -> Any:
@@ -301,28 +304,102 @@ class _ShallowTableCopy:
         return getattr(copy, name)
 
 
-def _install_fast_transactions() -> None:
+# (table, hash key, range key or None, partition existed, Item before or None)
+_Undo = tuple[Any, Any, Any, bool, Any]
+
+
+def _undo_log(backend: Any, transact_items: Any) -> list[_Undo] | None:
+    """What each entry's item was before the transaction; None when that cannot be told
+    (moto's deep copy is used then)."""
+    import copy
+
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    log: list[_Undo] = []
+    seen: set[tuple[int, Any, Any]] = set()
+    for entry in transact_items or []:
+        if not isinstance(entry, dict) or len(entry) != 1:
+            continue  # moto refuses it before writing anything for it
+        op_type, op = next(iter(entry.items()))
+        if not isinstance(op, dict):
+            return None
+        table = backend.tables.get(op.get("TableName"))
+        if table is None:
+            continue  # moto's answer: no table, nothing written
+        if table.stream_shard is not None:
+            return None
+        attrs = op.get("Item") if op_type == "Put" else op.get("Key")
+        if not isinstance(attrs, dict) or table.hash_key_attr not in attrs:
+            continue  # moto fails this entry before writing
+        try:
+            hash_key = DynamoType(attrs[table.hash_key_attr])
+            hash(hash_key)
+            range_key = None
+            if table.range_key_attr is not None:
+                if table.range_key_attr not in attrs:
+                    continue
+                range_key = DynamoType(attrs[table.range_key_attr])
+                hash(range_key)
+        except Exception:
+            return None
+        ident = (id(table), hash_key, range_key)
+        if ident in seen:
+            continue  # the first record holds the state before the transaction
+        seen.add(ident)
+        partition = table.items.get(hash_key)
+        if range_key is None:
+            had, before = partition is not None, partition
+        else:
+            had = partition is not None
+            before = partition.get(range_key) if had else None
+        if before is not None and op_type not in ("Put", "Delete", "ConditionCheck"):
+            before = copy.deepcopy(before)
+        log.append((table, hash_key, range_key, had, before))
+    return log
+
+
+def _undo(log: list[_Undo]) -> None:
+    for table, hash_key, range_key, had, before in reversed(log):
+        if range_key is None:
+            if before is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = before
+            continue
+        partition = table.items.get(hash_key)
+        if before is None:
+            if partition is not None:
+                partition.pop(range_key, None)
+                if not had and not partition:
+                    del table.items[hash_key]
+        else:
+            table.items[hash_key][range_key] = before
+
+
+def _install_undo_log() -> None:
     import moto.dynamodb.models as models
 
     original = models.DynamoDBBackend.transact_write_items
-    if getattr(original, "_warden_fast", False):
+    if getattr(original, "_warden_undo", False):
         return
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
-        simple = all(
-            next(iter(item.keys()), None) in ("Put", "Delete", "ConditionCheck") for item in transact_items
-        )
-        if not (FAST_TRANSACTIONS["enabled"] and simple):
+        log = _undo_log(self, transact_items)
+        if log is None:
             return original(self, transact_items)
         real_copy = models.copy
-        models.copy = _ShallowTableCopy()  # type: ignore[assignment]
+        models.copy = _TableItself()  # type: ignore[assignment]
         try:
             return original(self, transact_items)
+        except BaseException:
+            _undo(log)
+            raise
         finally:
             models.copy = real_copy
 
-    transact_write_items._warden_fast = True  # type: ignore[attr-defined]
+    transact_write_items._warden_undo = True  # type: ignore[attr-defined]
+    transact_write_items._warden_original = original  # type: ignore[attr-defined]  (tests compare)
     models.DynamoDBBackend.transact_write_items = transact_write_items
 
 
-_install_fast_transactions()
+_install_undo_log()

@@ -94,6 +94,7 @@ import identitystore_ext  # noqa: E402,F401  (installs the Identity Store fixes)
 import sagemaker_ext  # noqa: E402,F401  (installs the SageMaker operations)
 import sns_ext  # noqa: E402
 import sqs_ext  # noqa: E402,F401  (installs the SQS fixes)
+import speedups  # noqa: E402,F401  (moto internals made faster, same answers)
 import ssoadmin_ext  # noqa: E402,F401  (installs the sso-admin operations)
 import sts_ext  # noqa: E402
 import validate  # noqa: E402
@@ -540,7 +541,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fast-transactions",
         action="store_true",
-        help="benchmarks: shallow rollback snapshots for TransactWriteItems (see dynamodb_ext.py)",
+        help="accepted for older benchmarks; changes nothing (TransactWriteItems always rolls back "
+        "by an undo log now, see dynamodb_ext.py)",
     )
     args = parser.parse_args(argv)
     if not args.verbose:

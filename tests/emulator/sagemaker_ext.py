@@ -108,10 +108,26 @@ STATUS_BY_PHASE = {
 FAILED_PHASES = {"Failed": "failed", "Update_Failed": "update_failed", "Delete_Failed": "delete_failed"}
 
 
+TRANSITIONAL = frozenset(("creating", "updating", "deleting"))
+
+
 class Lifecycle:
     """A lazily advancing status: each transitional phase lasts ``status_delay``."""
 
     TERMINAL_AFTER_DELETE = "gone"
+    # The owning StudioState's index of objects in a transitional phase (set when the object
+    # is stored in one of its dicts; None for a domain's lifecycle, which is not swept).
+    _moving: dict[int, "Lifecycle"] | None = None
+
+    @property
+    def phase(self) -> str:
+        return self._phase
+
+    @phase.setter
+    def phase(self, value: str) -> None:
+        self._phase = value
+        if self._moving is not None and value in TRANSITIONAL:
+            self._moving[id(self)] = self
 
     def __init__(self) -> None:
         self.creation_time = utcnow()
@@ -127,7 +143,7 @@ class Lifecycle:
         self.last_modified_time = self.since_wall
 
     def advance(self, after_delete: str) -> None:
-        if self.phase in ("creating", "updating", "deleting") and elapsed(self.since):
+        if self.phase in TRANSITIONAL and elapsed(self.since):
             self.phase = "ready" if self.phase != "deleting" else after_delete
             self.last_modified_time = self.since_wall + dt.timedelta(seconds=SETTINGS.status_delay)
 
@@ -279,11 +295,57 @@ class App(Lifecycle):
         )
 
 
+class _Tracked(dict):  # type: ignore[type-arg]
+    """One of StudioState's dicts of profiles, spaces or apps, keeping two indexes as items
+    are stored and removed: the state's objects in a transitional phase (``moving``: only
+    they can change with the clock, so a sweep looks at them alone instead of at every
+    object), and the number of objects per domain (the profile quota). Only item assignment
+    and ``del`` change it; the other dict mutators are refused, so no path can bypass the
+    indexes."""
+
+    def __init__(self, moving: dict[int, Lifecycle]) -> None:
+        super().__init__()
+        self.moving = moving
+        self.per_domain: dict[str, int] = {}
+
+    def __setitem__(self, key: Any, obj: Any) -> None:
+        old = self.get(key)
+        if old is not None:
+            self._forget(old)
+        super().__setitem__(key, obj)
+        self.per_domain[obj.domain_id] = self.per_domain.get(obj.domain_id, 0) + 1
+        obj._moving = self.moving
+        if obj.phase in TRANSITIONAL:
+            self.moving[id(obj)] = obj
+
+    def __delitem__(self, key: Any) -> None:
+        self._forget(self[key])
+        super().__delitem__(key)
+
+    def _forget(self, obj: Any) -> None:
+        self.per_domain[obj.domain_id] -= 1
+        if self.per_domain[obj.domain_id] == 0:
+            del self.per_domain[obj.domain_id]
+        obj._moving = None
+        self.moving.pop(id(obj), None)
+
+    def count(self, domain_id: str) -> int:
+        return self.per_domain.get(domain_id, 0)
+
+    def _refused(self, *_args: Any, **_kwargs: Any) -> Any:
+        raise TypeError("use item assignment or del: they keep the indexes")
+
+    pop = popitem = setdefault = update = clear = __ior__ = _refused  # type: ignore[assignment]
+
+
 class StudioState:
     def __init__(self) -> None:
-        self.profiles: dict[tuple[str, str], Profile] = {}
-        self.spaces: dict[tuple[str, str], Space] = {}
-        self.apps: dict[tuple[str, str, str, str, str], App] = {}
+        # Objects in a transitional phase (Pending, Updating, Deleting), by id: the only ones
+        # a sweep can change.
+        self.moving: dict[int, Lifecycle] = {}
+        self.profiles: _Tracked = _Tracked(self.moving)
+        self.spaces: _Tracked = _Tracked(self.moving)
+        self.apps: _Tracked = _Tracked(self.moving)
         self.seq = 0
         self.uids: dict[str, int] = {}
 
@@ -296,19 +358,30 @@ class StudioState:
         return self.uids[domain_id]
 
     def sweep(self) -> None:
-        """Advance every status and drop what finished deleting."""
-        for key, profile in list(self.profiles.items()):
-            profile.advance("gone")
-            if profile.phase == "gone":
-                del self.profiles[key]
-                self._drop_apps(profile.domain_id, "profile", profile.name)
-        for key, space in list(self.spaces.items()):
-            space.advance("gone")
-            if space.phase == "gone":
-                del self.spaces[key]
-                self._drop_apps(space.domain_id, "space", space.name)
-        for app in self.apps.values():
-            app.advance("deleted")
+        """Advance every status and drop what finished deleting. Only objects in a
+        transitional phase can change, so only they are looked at (profiles, then spaces,
+        then apps, in the order they were stored)."""
+        if not self.moving:
+            return
+        moving = list(self.moving.values())
+        for profile in moving:
+            if isinstance(profile, Profile):
+                profile.advance("gone")
+                if profile.phase == "gone":
+                    del self.profiles[(profile.domain_id, profile.name.lower())]
+                    self._drop_apps(profile.domain_id, "profile", profile.name)
+        for space in moving:
+            if isinstance(space, Space):
+                space.advance("gone")
+                if space.phase == "gone":
+                    del self.spaces[(space.domain_id, space.name.lower())]
+                    self._drop_apps(space.domain_id, "space", space.name)
+        for app in moving:
+            if isinstance(app, App) and app._moving is not None:
+                app.advance("deleted")
+        for obj in moving:
+            if obj.phase not in TRANSITIONAL:
+                self.moving.pop(id(obj), None)
 
     def _drop_apps(self, domain_id: str, kind: str, owner: str) -> None:
         for key in [k for k in self.apps if k[:3] == (domain_id, kind, owner.lower())]:
@@ -490,9 +563,9 @@ def _delete_domain(self: SageMakerModelBackend, domain_id: str, retention_policy
         domain = _domain(self, domain_id)
         state = _state(self)
         state.sweep()
-        if any(p.domain_id == domain_id for p in state.profiles.values()):
+        if state.profiles.count(domain_id):
             raise in_use(f"Unable to delete Domain [{domain.arn}] because UserProfile(s) are associated with it.")
-        if any(s.domain_id == domain_id for s in state.spaces.values()):
+        if state.spaces.count(domain_id):
             raise in_use(f"Unable to delete Domain [{domain.arn}] because Space(s) are associated with it.")
         del self.domains[domain_id]
 
@@ -608,7 +681,7 @@ def create_user_profile(self: SageMakerResponse) -> ActionResult:
             )
         if (domain.id, name.lower()) in state.profiles:
             raise in_use(f"Resource Already Exists: UserProfile with name {name} already exists. Choose a different name.")
-        current = sum(1 for pr in state.profiles.values() if pr.domain_id == domain.id)
+        current = state.profiles.count(domain.id)
         if current >= SETTINGS.profile_quota:
             raise limit_exceeded(
                 f"The account-level service limit 'Maximum number of user profiles per domain' is "
