@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 use tokio::time::Instant;
 
 use super::holds::is_start;
-use super::observe::{DomainObservation, finish};
+use super::observe::DomainObservation;
 use super::outcome::merge_passes;
+use super::run::finish;
 use super::{ActionReport, Engine, Outcome, Report, Run, Store};
 use crate::desired::ResolvedMappings;
 use crate::error::{Result, WardenError};

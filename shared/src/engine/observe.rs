@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::stream::{self, StreamExt, TryStreamExt};
 
+use super::run::finish;
 use super::{Engine, Report, Run, Store};
 use crate::desired::entitlements;
 use crate::error::{Result, WardenError};
@@ -442,21 +443,4 @@ fn unreadable(report: &mut Report, domain: &crate::policy::Domain, e: &WardenErr
     report
         .failures
         .push(format!("domain {} ({}): {e}", domain.name, domain.id));
-}
-
-/// A reconcile's report once its work ended: a run cut by the deadline (a read or an action
-/// abandoned, see [`crate::deadline`]) is incomplete, with what it did so far; any other error
-/// fails the run.
-pub(super) fn finish(run: &Run, mut report: Report, done: Result<()>) -> Result<Report> {
-    match done {
-        Ok(()) => {}
-        Err(WardenError::DeadlineExceeded(why)) => {
-            tracing::warn!(trigger = %run.trigger, %why, "run cut by the deadline: the rest is left to the next run");
-        }
-        Err(e) => return Err(e),
-    }
-    if run.was_cut() {
-        report.complete = false;
-    }
-    Ok(report)
 }

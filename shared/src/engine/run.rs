@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use super::Report;
 use crate::deadline;
 use crate::desired::ResolvedMappings;
-use crate::error::Result;
+use crate::error::{Result, WardenError};
 use crate::ids::{DomainId, ResourceName, UserId};
 use crate::model::{DomainDescription, DomainView, Epoch, Mode, Phase, ProfileSummary, UserRecord};
 
@@ -174,4 +175,21 @@ pub(crate) struct InDomain<'a> {
     pub run: &'a Run,
     pub domain: &'a DomainId,
     pub info: Option<&'a DomainDescription>,
+}
+
+/// A reconcile's report once its work ended: a run cut by the deadline (a read or an action
+/// abandoned, see [`crate::deadline`]) is incomplete, with what it did so far; any other error
+/// fails the run.
+pub(super) fn finish(run: &Run, mut report: Report, done: Result<()>) -> Result<Report> {
+    match done {
+        Ok(()) => {}
+        Err(WardenError::DeadlineExceeded(why)) => {
+            tracing::warn!(trigger = %run.trigger, %why, "run cut by the deadline: the rest is left to the next run");
+        }
+        Err(e) => return Err(e),
+    }
+    if run.was_cut() {
+        report.complete = false;
+    }
+    Ok(report)
 }
