@@ -114,7 +114,7 @@ bench: venv ## benchmarks (criterion at 50k users; cold start, RSS, zip size; sw
 	cargo run --locked -p warden-tests --bin bench_sweep -- --users $${BENCH_USERS:-1000} --latency-ms 5
 	cargo run --locked -p warden-tests --bin bench_drift -- --users $${BENCH_USERS:-1000}
 	@# An organisation: accounts x users at a per-account SageMaker rate, fanned out to workers, against the throttle bound.
-	cargo run --locked -p warden-tests --bin bench_org -- --accounts $${BENCH_ACCOUNTS:-30} --users $${BENCH_ORG_USERS:-1000} --rate 8 --workers $${BENCH_ACCOUNTS:-30}
+	cargo run --locked -p warden-tests --bin bench_org -- --accounts $${BENCH_ACCOUNTS:-30} --users $${BENCH_ORG_USERS:-1000} --rate $${BENCH_ORG_RATE:-8} --workers $${BENCH_ACCOUNTS:-30}
 
 clean-venv: ## remove the virtual environment
 	rm -rf $(VENV)
