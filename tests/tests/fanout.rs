@@ -73,6 +73,21 @@ security_groups = ["{sg}"]
     (world, vision, group, queue)
 }
 
+/// [`two_domains`] with one user (lin) in vision's group and an apply sweep's coordinator
+/// run: its two items wait in the queue. Answers the world, vision's id, the queue and the
+/// fan-out over it.
+async fn lin_joins_vision_and_a_sweep_queues()
+-> (World, String, String, warden::adapters::SqsFanOut) {
+    let (world, vision, ml_vision, queue) = two_domains("").await;
+    let fanout = fan_out(&world, &queue, Limits::default());
+    let lin = world.add_user("lin@example.com").await.expect("user");
+    world.join(&lin, &ml_vision).await.expect("join");
+    invoke(&world, &fanout, json!({"mode": "apply"}))
+        .await
+        .expect("coordinator");
+    (world, vision, queue, fanout)
+}
+
 async fn profiles_of(world: &World, domain: &str) -> Vec<String> {
     world
         .sagemaker
@@ -505,13 +520,7 @@ async fn the_sweep_summary_aggregates_the_domains() {
 /// visibility timeout.
 #[tokio::test]
 async fn unfinished_work_is_handed_on_to_a_redelivery() {
-    let (world, vision, ml_vision, queue) = two_domains("").await;
-    let fanout = fan_out(&world, &queue, Limits::default());
-    let lin = world.add_user("lin@example.com").await.expect("user");
-    world.join(&lin, &ml_vision).await.expect("join");
-    invoke(&world, &fanout, json!({"mode": "apply"}))
-        .await
-        .expect("coordinator");
+    let (world, vision, queue, fanout) = lin_joins_vision_and_a_sweep_queues().await;
     let messages = receive(&world, &queue).await;
     assert_eq!(messages.len(), 2);
     // 5 s left, less than the engine's 20 s margin.
@@ -545,13 +554,7 @@ async fn unfinished_work_is_handed_on_to_a_redelivery() {
 /// next three.)
 #[tokio::test]
 async fn a_throttle_the_sdk_does_not_outlast_is_worked_again_in_the_same_delivery() {
-    let (world, vision, ml_vision, queue) = two_domains("").await;
-    let fanout = fan_out(&world, &queue, Limits::default());
-    let lin = world.add_user("lin@example.com").await.expect("user");
-    world.join(&lin, &ml_vision).await.expect("join");
-    invoke(&world, &fanout, json!({"mode": "apply"}))
-        .await
-        .expect("coordinator");
+    let (world, vision, queue, fanout) = lin_joins_vision_and_a_sweep_queues().await;
     world.emulator.set_seed(91).await.expect("seed");
     world
         .emulator
@@ -580,13 +583,7 @@ async fn a_throttle_the_sdk_does_not_outlast_is_worked_again_in_the_same_deliver
 /// timeout is 1 s and the backoff a minute, so the group is still waiting after 1.5 s.
 #[tokio::test]
 async fn an_item_throttled_through_every_pass_comes_back_after_a_backoff() {
-    let (world, _vision, ml_vision, queue) = two_domains("").await;
-    let fanout = fan_out(&world, &queue, Limits::default());
-    let lin = world.add_user("lin@example.com").await.expect("user");
-    world.join(&lin, &ml_vision).await.expect("join");
-    invoke(&world, &fanout, json!({"mode": "apply"}))
-        .await
-        .expect("coordinator");
+    let (world, _vision, queue, fanout) = lin_joins_vision_and_a_sweep_queues().await;
     world
         .emulator
         .set_faults(&[FaultRule::new("sagemaker", "CreateUserProfile").with_throttle(1.0)])

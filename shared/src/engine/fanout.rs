@@ -318,9 +318,9 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             report.actions = merge_passes(earlier, report.actions);
             break (report, view);
         };
-        // A record another invocation changed under the last pass: not re-read here (the
-        // event path's re-read plans beyond the item's domain and past its gate); the item
-        // fails and its redelivery reads the domain again.
+        // A record another invocation changed under the last pass, the passes spent (the
+        // event path's re-read of a user would plan beyond the item's domain and past its
+        // gate): the item fails and its redelivery reads the domain again.
         for user in std::mem::take(&mut report.conflicted) {
             report.retryable_failure = true;
             report.failures.push(format!(

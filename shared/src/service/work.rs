@@ -16,10 +16,9 @@ use crate::ports::{Directory, Studio};
 /// What became of one work item.
 struct ItemDone {
     report: Option<Report>,
-    /// Why the item is to be reported failed (redelivered, then the dead-letter queue).
-    failed: Option<String>,
-    /// When a failed item is to come back.
-    redeliver: Redeliver,
+    /// Why the item is to be reported failed (redelivered, then the dead-letter queue), and
+    /// when it is to come back.
+    failed: Option<(String, Redeliver)>,
 }
 
 impl ItemDone {
@@ -27,8 +26,7 @@ impl ItemDone {
     fn failed(why: String, redeliver: Redeliver) -> Self {
         Self {
             report: None,
-            failed: Some(why),
-            redeliver,
+            failed: Some((why, redeliver)),
         }
     }
 
@@ -96,12 +94,12 @@ where
             merged.held.extend(report.held);
             merged.failures.extend(report.failures);
         }
-        if let Some(why) = done.failed {
-            tracing::error!(message_id = %record.message_id, group = ?record.group, receive_count = ?record.receive_count, redeliver = ?done.redeliver, %why, "work item failed");
+        if let Some((why, redeliver)) = done.failed {
+            tracing::error!(message_id = %record.message_id, group = ?record.group, receive_count = ?record.receive_count, ?redeliver, %why, "work item failed");
             merged
                 .failures
                 .push(format!("message {}: {why}", record.message_id));
-            first_failed = Some((i, done.redeliver));
+            first_failed = Some((i, redeliver));
             break;
         }
     }
@@ -206,7 +204,6 @@ where
             return ItemDone {
                 report: Some(report),
                 failed: None,
-                redeliver: Redeliver::QueueTimeout,
             };
         }
         Ok(Worked::Done {
@@ -263,36 +260,37 @@ where
     if let Err(e) = fanout.record_domain(&item.sweep_id, &result).await {
         return ItemDone {
             report: Some(report),
-            failed: Some(format!("recording the domain's result: {e}")),
-            redeliver: redeliver_after(&e, record),
+            failed: Some((
+                format!("recording the domain's result: {e}"),
+                redeliver_after(&e, record),
+            )),
         };
     }
     let retryable = report.retryable_failure || drift.as_ref().is_some_and(|d| d.retryable_failure);
-    let (failed, redeliver) = if !complete {
-        (
-            Some(format!(
+    let failed = if !complete {
+        Some((
+            format!(
                 "domain {}: unfinished by the deadline; the next worker goes on at once",
                 domain.name
-            )),
+            ),
             Redeliver::Now,
-        )
+        ))
     } else if retryable {
         let backoff = fanout::retry_backoff(record.receive_count);
-        (
-            Some(format!(
+        Some((
+            format!(
                 "domain {}: failures a retry can fix, after {} s: {}",
                 domain.name,
                 backoff.as_secs(),
                 report.failures.join("; ")
-            )),
+            ),
             Redeliver::After(backoff),
-        )
+        ))
     } else {
-        (None, Redeliver::QueueTimeout)
+        None
     };
     ItemDone {
         report: Some(report),
         failed,
-        redeliver,
     }
 }

@@ -443,8 +443,8 @@ async fn direct_sweep(org: &Org) -> Result<(Duration, Value)> {
     Ok((started.elapsed(), answer))
 }
 
-/// Calls the emulator admitted, per account (all regions), for `service`.
-async fn admitted(org: &Org, service: &str) -> Result<BTreeMap<String, u64>> {
+/// The emulator's request statistics (`GET /_emulator/stats`).
+async fn emulator_stats(org: &Org) -> Result<Value> {
     let (status, body) = org
         .emulator
         .raw_request("GET", "/_emulator/stats", "")
@@ -452,7 +452,11 @@ async fn admitted(org: &Org, service: &str) -> Result<BTreeMap<String, u64>> {
     if status != 200 {
         return Err(format!("stats: {status}").into());
     }
-    let stats: Value = serde_json::from_str(&body)?;
+    Ok(serde_json::from_str(&body)?)
+}
+
+/// Calls the emulator admitted, per account (all regions), for `service`.
+fn admitted(stats: &Value, service: &str) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     if let Some(accounts) = stats["accounts"].as_object() {
         for (acct, regions) in accounts {
@@ -467,7 +471,7 @@ async fn admitted(org: &Org, service: &str) -> Result<BTreeMap<String, u64>> {
             out.insert(acct.clone(), n);
         }
     }
-    Ok(out)
+    out
 }
 
 /// What one phase cost: SageMaker calls per workload account, Identity Center calls, and the
@@ -481,14 +485,7 @@ struct Cost {
 type Snapshot = (BTreeMap<String, u64>, BTreeMap<String, u64>, u64);
 
 async fn snapshot(org: &Org) -> Result<Snapshot> {
-    let (status, body) = org
-        .emulator
-        .raw_request("GET", "/_emulator/stats", "")
-        .await?;
-    if status != 200 {
-        return Err(format!("stats: {status}").into());
-    }
-    let stats: Value = serde_json::from_str(&body)?;
+    let stats = emulator_stats(org).await?;
     let throttled = stats["rate_limited"]
         .as_object()
         .map_or(0, |m| m.values().filter_map(Value::as_u64).sum());
@@ -499,8 +496,8 @@ async fn snapshot(org: &Org) -> Result<Snapshot> {
         );
     }
     Ok((
-        admitted(org, "sagemaker").await?,
-        admitted(org, "identitystore").await?,
+        admitted(&stats, "sagemaker"),
+        admitted(&stats, "identitystore"),
         throttled,
     ))
 }
