@@ -73,6 +73,18 @@ class Emu:
             ),
         )
 
+    def ledger_table(self, account: str | None = None) -> Any:
+        """A DynamoDB client of ``account`` after it created the ledger's table (``pk``/``sk``
+        strings, on demand), as the product's stack makes it."""
+        ddb = self.client("dynamodb", account=account)
+        ddb.create_table(
+            TableName="ledger",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        return ddb
+
 
 @pytest.fixture(scope="session")
 def emu_process() -> Iterator[Emu]:

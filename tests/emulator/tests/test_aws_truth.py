@@ -300,23 +300,12 @@ def test_sso_domains_created_before_october_2023_have_no_application_arn(emu: Em
 # ------------------------------------------------------------------ DynamoDB transactions
 
 
-def table(emu: Emu) -> Any:
-    ddb = emu.client("dynamodb")
-    ddb.create_table(
-        TableName="ledger",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return ddb
-
-
 def put(pk: str, sk: str = "state", **extra: Any) -> dict[str, Any]:
     return {"Put": {"TableName": "ledger", "Item": {"pk": {"S": pk}, "sk": {"S": sk}, **extra}}}
 
 
 def test_overlapping_transactions_on_one_item_cancel_with_transaction_conflict(emu: Emu) -> None:
-    ddb = table(emu)
+    ddb = emu.ledger_table()
     emu.ok("/_emulator/config", {"transaction_hold_ms": 600})
     results: dict[str, Any] = {}
 
@@ -343,7 +332,7 @@ def test_overlapping_transactions_on_one_item_cancel_with_transaction_conflict(e
 
 
 def test_same_token_while_the_transaction_runs_is_transaction_in_progress(emu: Emu) -> None:
-    ddb = table(emu)
+    ddb = emu.ledger_table()
     emu.ok("/_emulator/config", {"transaction_hold_ms": 800})
     thread = threading.Thread(target=lambda: ddb.transact_write_items(TransactItems=[put("u1")], ClientRequestToken="tok-1"))
     thread.start()
@@ -355,7 +344,7 @@ def test_same_token_while_the_transaction_runs_is_transaction_in_progress(emu: E
 
 
 def test_an_item_marked_pending_conflicts_until_the_mark_expires(emu: Emu) -> None:
-    ddb = table(emu)
+    ddb = emu.ledger_table()
     key = {"pk": {"S": "u1"}, "sk": {"S": "state"}}
     emu.ok("/_emulator/dynamodb/pending-item", {"TableName": "ledger", "Key": key, "Seconds": 0.5})
     for call, kwargs in (
@@ -376,7 +365,7 @@ def test_an_item_marked_pending_conflicts_until_the_mark_expires(emu: Emu) -> No
 
 
 def test_throttling_inside_a_transaction_cancels_it_with_throttling_error(emu: Emu) -> None:
-    ddb = table(emu)
+    ddb = emu.ledger_table()
     emu.ok("/_emulator/faults", [{"service": "dynamodb", "operation": "TransactWriteItems", "throttle": 1.0}])
     cancelled = err(ddb.transact_write_items, TransactItems=[put("u1"), put("u2")])
     assert cancelled["Error"]["Code"] == "TransactionCanceledException"

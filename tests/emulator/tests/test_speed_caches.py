@@ -217,17 +217,6 @@ def test_the_idempotency_cache_forgets_only_expired_tokens_oldest_first() -> Non
 # ------------------------------------------------------------------ through the emulator
 
 
-def _ledger(emu: Emu, account: str) -> Any:
-    ddb = emu.client("dynamodb", account=account)
-    ddb.create_table(
-        TableName="ledger",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
-    return ddb
-
-
 def _query(ddb: Any, pk: str) -> list[str]:
     out = ddb.query(
         TableName="ledger",
@@ -240,7 +229,7 @@ def _query(ddb: Any, pk: str) -> list[str]:
 @pytest.mark.parametrize("fast_transactions", [False, True])
 def test_a_cancelled_transaction_leaves_every_item_as_it_was(emu: Emu, fast_transactions: bool) -> None:
     emu.ok("/_emulator/config", {"fast_transactions": fast_transactions})
-    ddb = _ledger(emu, A)
+    ddb = emu.ledger_table(A)
     ddb.put_item(TableName="ledger", Item={"pk": {"S": "D#1"}, "sk": {"S": "USER#a"}, "v": {"N": "1"}})
     ddb.put_item(TableName="ledger", Item={"pk": {"S": "D#1"}, "sk": {"S": "USER#b"}, "v": {"N": "1"}})
     cancelled = err(
@@ -284,7 +273,7 @@ def test_a_cancelled_transaction_leaves_every_item_as_it_was(emu: Emu, fast_tran
 
 
 def test_query_sees_writes_and_deletes_and_keeps_accounts_apart(emu: Emu) -> None:
-    a, b = _ledger(emu, A), _ledger(emu, B)
+    a, b = emu.ledger_table(A), emu.ledger_table(B)
     for name in ("USER#c", "USER#a", "USER#b"):
         a.put_item(TableName="ledger", Item={"pk": {"S": "D#1"}, "sk": {"S": name}})
     a.put_item(TableName="ledger", Item={"pk": {"S": "D#2"}, "sk": {"S": "USER#x"}})
