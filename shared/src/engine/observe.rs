@@ -187,26 +187,17 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         Ok(())
     }
 
-    /// Opens, reminds and resolves the safety findings of one domain after a full sweep, and
-    /// counts those open in the report.
-    pub(super) async fn raise_safety_into(
-        &self,
-        run: &Run,
-        domain: &Domain,
-        report: &mut Report,
-    ) -> Result<()> {
-        let open = self.raise_safety(run, domain, report.hold.as_ref()).await?;
-        for (key, severity) in open {
-            *report.open_by_severity.entry(severity).or_insert(0) += 1;
-            report.safety.push(key);
-        }
-        Ok(())
-    }
-
     /// Everything a reconcile from complete listings reads before it plans: the directory
     /// once (every mapped group's members, the users), the ledger and the profiles of each
     /// domain. A domain the deadline leaves unobserved is not in the answer (the report is
     /// then incomplete).
+    ///
+    /// The directory and the domains are read at the same time: neither needs the other
+    /// before the plan, and they are throttled apart (Identity Center in its account and home
+    /// region, SageMaker per account and region, the ledger on its own), so a sweep waits for
+    /// the longer of the two, not their sum. The domains are read up to [`DOMAINS_AT_ONCE`] at
+    /// once: each place's limiter keeps its account within its rate, so domains in different
+    /// places go as fast as each allows, and domains in one place share its pace.
     pub(super) async fn observe_all<'p>(
         &'p self,
         run: &Run,
@@ -216,21 +207,54 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         let resolved = &run.resolved;
 
         // Identity side: one pass over the users, one per mapped group.
-        let mut groups_of: BTreeMap<UserId, BTreeSet<GroupId>> = BTreeMap::new();
-        let mut members_of_named: BTreeSet<UserId> = BTreeSet::new();
         let mut wanted_groups: Vec<GroupId> = resolved.groups().cloned().collect();
         if let Some((named, _)) = &only {
             wanted_groups.extend(named.iter().filter(|g| !resolved.is_mapped(g)).cloned());
         }
-        let member_lists: Vec<(GroupId, Option<Vec<_>>)> = run
-            .bounded(
-                "listing the groups' members",
-                stream::iter(wanted_groups)
-                    .map(|g| async move { self.directory.members_of(&g).await.map(|m| (g, m)) })
-                    .buffer_unordered(self.options.concurrency)
-                    .try_collect(),
-            )
-            .await?;
+        let directory = async {
+            let member_lists: Vec<(GroupId, Option<Vec<_>>)> = run
+                .bounded(
+                    "listing the groups' members",
+                    stream::iter(wanted_groups)
+                        .map(|g| async move { self.directory.members_of(&g).await.map(|m| (g, m)) })
+                        .buffer_unordered(self.options.concurrency)
+                        .try_collect(),
+                )
+                .await?;
+            // The sweep lists every user (one paginated pass, no per-user calls); a group
+            // event describes only the users it concerns (below), so that one event never
+            // pays for the whole store.
+            let listed = match &only {
+                None => Some(
+                    run.bounded("listing the users", self.directory.users())
+                        .await?,
+                ),
+                Some(_) => None,
+            };
+            Ok::<_, WardenError>((member_lists, listed))
+        };
+        // Each domain's ledger records, profiles (and description), in the policy's order; a
+        // domain not started for want of time ends the run's observation.
+        // (The futures are made first, not in the stream's `map`: a closure there over
+        // borrowed domains makes the future `Send` for one lifetime only.)
+        let reads: Vec<_> = self
+            .policy
+            .domains
+            .iter()
+            .map(|domain| async move {
+                if run.past_deadline() {
+                    return None;
+                }
+                Some(self.read_domain(run, domain).await)
+            })
+            .collect();
+        let at_once = self.policy.domains.len().clamp(1, DOMAINS_AT_ONCE);
+        let domains = stream::iter(reads).buffered(at_once).collect::<Vec<_>>();
+        let (directory, reads) = futures::join!(directory, domains);
+        let (member_lists, listed_users) = directory?;
+
+        let mut groups_of: BTreeMap<UserId, BTreeSet<GroupId>> = BTreeMap::new();
+        let mut members_of_named: BTreeSet<UserId> = BTreeSet::new();
         for (group, members) in member_lists {
             // Deleted since the run resolved the mappings: its members cannot be known, so the
             // run stops rather than take them for leavers; the next run finds the group
@@ -252,54 +276,34 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 groups_of.entry(user).or_default().insert(group.clone());
             }
         }
-        // The ledger, domain by domain: a group-scoped run needs it to find who got a profile
-        // through one of the named groups (SCIM hides the members an event removed).
-        // Several domains at once (`concurrency`): with domains in many accounts, one after
-        // another would add up their round trips.
-        // (The futures are made first, not in the stream's `map`: a closure there over
-        // borrowed domains makes the future `Send` for one lifetime only.)
-        let reads: Vec<_> = self
-            .policy
-            .domains
-            .iter()
-            .map(|domain| async move {
-                let records = run
-                    .bounded("reading the ledger", self.ledger.records(&domain.id))
-                    .await?;
-                Ok::<_, WardenError>((
-                    domain.id.clone(),
-                    records.into_iter().map(|r| (r.user.clone(), r)).collect(),
-                ))
-            })
-            .collect();
-        let mut records_by_domain: BTreeMap<DomainId, BTreeMap<UserId, UserRecord>> =
-            stream::iter(reads)
-                .buffered(self.options.concurrency)
-                .try_collect()
-                .await?;
+        // The ledger's records of every domain read (a group-scoped run needs them all to find
+        // who got a profile through one of the named groups: SCIM hides the members an event
+        // removed); a ledger that cannot be read ends the run.
+        let mut started = Vec::new();
+        for read in reads {
+            let Some(read) = read else {
+                report.complete = false;
+                break;
+            };
+            started.push(read?);
+        }
         let scope_users: Option<BTreeSet<UserId>> = only.as_ref().map(|(groups, extra)| {
             let mut users = members_of_named.clone();
             users.extend(extra.iter().cloned());
             users.extend(
-                records_by_domain
-                    .values()
-                    .flat_map(|records| records.values())
+                started
+                    .iter()
+                    .flat_map(|(records, _)| records.values())
                     .filter(|r| r.group.as_ref().is_some_and(|g| groups.contains(g)))
                     .map(|r| r.user.clone()),
             );
             users
         });
-        // Users: the sweep lists them all (one paginated pass, no per-user calls); a group event
-        // describes only the users it concerns, so that one event never pays for the whole store.
-        let mut users: BTreeMap<UserId, User> = match &scope_users {
-            None => run
-                .bounded("listing the users", self.directory.users())
-                .await?
-                .into_iter()
-                .map(|u| (u.id.clone(), u))
-                .collect(),
-            Some(_) => BTreeMap::new(),
-        };
+        let mut users: BTreeMap<UserId, User> = listed_users
+            .unwrap_or_default()
+            .into_iter()
+            .map(|u| (u.id.clone(), u))
+            .collect();
         let to_describe: Vec<UserId> = match &scope_users {
             None => groups_of
                 .keys()
@@ -331,29 +335,8 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             }
         }
 
-        // Each domain's profiles (and description), several domains at once as above, in the
-        // policy's order; a domain not started for want of time ends the run's observation.
-        let reads: Vec<_> = self
-            .policy
-            .domains
-            .iter()
-            .map(|domain| async move {
-                if run.past_deadline() {
-                    return None;
-                }
-                Some(self.read_domain(run, domain).await)
-            })
-            .collect();
-        let reads: Vec<Option<Result<_>>> = stream::iter(reads)
-            .buffered(self.options.concurrency)
-            .collect()
-            .await;
         let mut observed_domains = Vec::new();
-        for (domain, read) in self.policy.domains.iter().zip(reads) {
-            let Some(read) = read else {
-                report.complete = false;
-                break;
-            };
+        for (domain, (records, read)) in self.policy.domains.iter().zip(started) {
             // A domain that cannot be read (its account's role does not trust this function,
             // SageMaker refuses, the region is down) fails loudly and alone: nothing is planned
             // for it, and the other domains go on. The deadline still ends the whole run.
@@ -362,14 +345,11 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 Err(e @ WardenError::DeadlineExceeded(_)) => return Err(e),
                 Err(e) => {
                     unreadable(report, domain, &e);
-                    records_by_domain.remove(&domain.id);
-                    desired.remove(&domain.id);
                     continue;
                 }
             };
             let profiles: BTreeMap<ResourceName, ProfileSummary> =
                 listed.iter().map(|p| (p.name.clone(), p.clone())).collect();
-            let records = records_by_domain.remove(&domain.id).unwrap_or_default();
             let desired = desired.remove(&domain.id).unwrap_or_default();
             let scope = match &scope_users {
                 None => Scope::All,
@@ -397,32 +377,48 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         })
     }
 
-    /// One domain's profiles, and its description when the run hands it on to a drift sweep.
-    async fn read_domain(
-        &self,
-        run: &Run,
-        domain: &Domain,
-    ) -> Result<(Vec<ProfileSummary>, Option<DomainDescription>)> {
-        let listed = run
-            .bounded(
-                "listing the profiles",
-                self.studio.list_profiles(&domain.id),
-            )
-            .await?;
-        let description = if run.hand_on && domain.baseline.is_some() {
-            Some(
-                run.bounded(
-                    "describing the domain",
-                    self.studio.describe_domain(&domain.id),
+    /// One domain's ledger records, then its profiles and its description (when the run
+    /// hands it on to a drift sweep). The ledger's failure is the run's (the outer error); the
+    /// domain's own reads fail the domain alone (the inner one), its records still returned.
+    async fn read_domain(&self, run: &Run, domain: &Domain) -> Result<DomainRead> {
+        let records = run
+            .bounded("reading the ledger", self.ledger.records(&domain.id))
+            .await?
+            .into_iter()
+            .map(|r| (r.user.clone(), r))
+            .collect();
+        let aws = async {
+            let listed = run
+                .bounded(
+                    "listing the profiles",
+                    self.studio.list_profiles(&domain.id),
                 )
-                .await?,
-            )
-        } else {
-            None
+                .await?;
+            let description = if run.hand_on && domain.baseline.is_some() {
+                Some(
+                    run.bounded(
+                        "describing the domain",
+                        self.studio.describe_domain(&domain.id),
+                    )
+                    .await?,
+                )
+            } else {
+                None
+            };
+            Ok((listed, description))
         };
-        Ok((listed, description))
+        Ok((records, aws.await))
     }
 }
+
+/// Domains read at once by a sweep (see [`Engine::observe_all`]).
+pub const DOMAINS_AT_ONCE: usize = 32;
+
+/// One domain's records, and its listing and description or why they could not be read.
+type DomainRead = (
+    BTreeMap<UserId, UserRecord>,
+    Result<(Vec<ProfileSummary>, Option<DomainDescription>)>,
+);
 
 /// What [`Engine::observe_all`] read: each observed domain with its observation and its
 /// profile listing, the users a group-scoped run acts on (`None`: all), and whether the run

@@ -3,7 +3,7 @@
 //! opened, reminded, resolved), through the same finding states and outbox. The drift checks
 //! leave these rules to the reconcile.
 
-use super::{Engine, Run, Store};
+use super::{Engine, Report, Run, Store};
 use crate::catalogue::{Severity, is_safety_rule};
 use crate::drift::findings::{alert_message, transitions};
 use crate::drift::rules::Evaluation;
@@ -13,6 +13,22 @@ use crate::ports::{Directory, Studio};
 use crate::safety::{self, HoldReport};
 
 impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
+    /// Opens, reminds and resolves the safety findings of one domain after a full sweep, and
+    /// counts those open in the report.
+    pub(super) async fn raise_safety_into(
+        &self,
+        run: &Run,
+        domain: &Domain,
+        report: &mut Report,
+    ) -> Result<()> {
+        let open = self.raise_safety(run, domain, report.hold.as_ref()).await?;
+        for (key, severity) in open {
+            *report.open_by_severity.entry(severity).or_insert(0) += 1;
+            report.safety.push(key);
+        }
+        Ok(())
+    }
+
     /// Opens, reminds and resolves the safety findings of one domain after a full sweep, and
     /// answers the keys of those open, with their severities.
     pub(super) async fn raise_safety(
