@@ -24,6 +24,11 @@
   (another shape, a value of another form, response transformers) goes through moto's
   serializer as before. It serves every DynamoDB response that holds items (GetItem, Query,
   Scan, BatchGetItem, the ReturnValues of writes).
+* ``DynamoResult`` (every DynamoDB answer) turns the answer's model objects into plain dicts
+  with ``dynamo_to_dict``, which asks each node ``isinstance`` of datetime, DynamoType, then
+  ``hasattr(to_json)``, dict, list. ``plain_dynamo_to_dict`` gives the same for the exact
+  types a Query answer holds (DynamoType, dicts, lists, strings, numbers) and hands any
+  other object (binary values, datetimes, model objects, subclasses) to moto's.
 """
 
 from __future__ import annotations
@@ -34,8 +39,10 @@ from typing import Any
 import moto.backends as _backends
 import moto.core.responses as _responses
 import moto.core.serialize as _serialize
+import moto.dynamodb.models.utilities as _dynamodb_utilities
+import moto.dynamodb.responses as _dynamodb_responses
 from moto.core.utils import get_service_model
-from moto.dynamodb.models.dynamo_type import Item
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
 
 _MODULES = tuple(_backends.list_of_moto_modules())
@@ -320,9 +327,44 @@ def _serialize_type_structure(self: Any, serialized: Any, value: Any, shape: Any
 _serialize.JSONSerializer._serialize_type_structure = _serialize_type_structure  # type: ignore[method-assign]
 
 
+# ------------------------------------------------------------------ DynamoDB answers to plain dicts
+
+_original_dynamo_to_dict = _dynamodb_utilities.dynamo_to_dict
+_SCALARS = (str, int, bool, float, type(None))
+
+
+def plain_dynamo_to_dict(obj: Any) -> Any:
+    """moto's ``dynamo_to_dict`` (a new dict or list for every node: nothing of the answer is
+    shared with the stored items but immutable strings, numbers and booleans)."""
+    kind = type(obj)
+    if kind is DynamoType:
+        inner = obj.value
+        if obj.type == "B" or obj.type == "BS":
+            return _original_dynamo_to_dict(obj)  # base64 text to bytes: moto's
+        inner_kind = type(inner)
+        if inner_kind is str or inner_kind is bool:
+            return {obj.type: inner}
+        if inner_kind is list:
+            return {obj.type: [plain_dynamo_to_dict(member) for member in inner]}
+        if inner_kind is dict:
+            return {obj.type: {key: plain_dynamo_to_dict(member) for key, member in inner.items()}}
+        return {obj.type: _original_dynamo_to_dict(inner)}
+    if kind is dict or kind is LimitedSizeDict:
+        return {key: plain_dynamo_to_dict(member) for key, member in obj.items()}
+    if kind is list:
+        return [plain_dynamo_to_dict(member) for member in obj]
+    if kind in _SCALARS:
+        return obj
+    return _original_dynamo_to_dict(obj)
+
+
+_dynamodb_responses.dynamo_to_dict = plain_dynamo_to_dict  # type: ignore[assignment]
+
+
 # (owner, attribute, moto's own) of each DynamoDB speed-up above: the tests put moto's back to
 # compare the answers.
 DYNAMODB_ORIGINALS: list[tuple[Any, str, Any]] = [
     (Table, "query", _original_query),
     (_serialize.JSONSerializer, "_serialize_type_structure", _original_serialize_structure),
+    (_dynamodb_responses, "dynamo_to_dict", _original_dynamo_to_dict),
 ]
