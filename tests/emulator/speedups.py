@@ -327,6 +327,36 @@ def _serialize_type_structure(self: Any, serialized: Any, value: Any, shape: Any
 _serialize.JSONSerializer._serialize_type_structure = _serialize_type_structure  # type: ignore[method-assign]
 
 
+_original_serialize_map = _serialize.JSONSerializer._serialize_type_map
+
+
+def _serialize_type_map(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+    """A map of AttributeValues (an item, a key) in one go: moto's JSON map writes
+    ``{name: <the member's structure>}`` for each entry, under the entry's own name (the
+    AttributeValue shape has no serialized name) when it is not empty."""
+    if (
+        type(value) is dict
+        and shape.value.name == "AttributeValue"
+        and self.service_model.service_name == "dynamodb"
+        and _plain_picker(self._value_picker)
+    ):
+        try:
+            out = {}
+            for name, member in value.items():
+                if type(name) is not str or not name:
+                    raise NotPlain
+                out[name] = attribute_value_json(member, self._base64)
+        except NotPlain:
+            pass
+        else:
+            self._default_serialize(serialized, out, shape, key)
+            return
+    _original_serialize_map(self, serialized, value, shape, key)
+
+
+_serialize.JSONSerializer._serialize_type_map = _serialize_type_map  # type: ignore[method-assign]
+
+
 # ------------------------------------------------------------------ DynamoDB answers to plain dicts
 
 _original_dynamo_to_dict = _dynamodb_utilities.dynamo_to_dict
@@ -366,5 +396,6 @@ _dynamodb_responses.dynamo_to_dict = plain_dynamo_to_dict  # type: ignore[assign
 DYNAMODB_ORIGINALS: list[tuple[Any, str, Any]] = [
     (Table, "query", _original_query),
     (_serialize.JSONSerializer, "_serialize_type_structure", _original_serialize_structure),
+    (_serialize.JSONSerializer, "_serialize_type_map", _original_serialize_map),
     (_dynamodb_responses, "dynamo_to_dict", _original_dynamo_to_dict),
 ]

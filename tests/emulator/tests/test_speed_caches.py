@@ -519,22 +519,23 @@ def test_a_query_answer_is_not_the_stored_items(monkeypatch: pytest.MonkeyPatch)
     assert sorted(again["Items"][0]["tags"]["SS"]) == ["a", "b", "c"]
 
 
-def test_attribute_value_json_writes_what_moto_serializer_writes_or_refuses() -> None:
+def test_attribute_value_json_writes_what_moto_serializer_writes_or_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
     """Plain values give moto's JSON; any other form (several keys, a lower-case or unknown
     type key, a value of another type, an empty map key, None) is refused and left to
-    moto's serializer, which the response then goes through: the same bytes either way."""
+    moto's serializer, which the response then goes through: the same bytes either way, for
+    an item (a map of AttributeValues) and for lists of them."""
     from moto.core.serialize import JSONSerializer, XFormedAttributePicker
     from moto.core.utils import get_service_model
     from moto.dynamodb.models.dynamo_type import DynamoType
     from moto.dynamodb.models.utilities import dynamo_to_dict
 
-    model = get_service_model("dynamodb").operation_model("GetItem")
-
-    def serialize(result: Any, fast: bool) -> Any:
-        ser = JSONSerializer(operation_model=model, value_picker=XFormedAttributePicker())
-        if not fast:
-            ser._serialize_type_structure = lambda *a: speedups._original_serialize_structure(ser, *a)  # type: ignore[method-assign]
-        return ser.serialize(result)["body"]
+    def serialize(operation: str, result: Any, fast: bool) -> Any:
+        model = get_service_model("dynamodb").operation_model(operation)
+        with monkeypatch.context() as m:
+            if not fast:
+                for owner, name, original in speedups.DYNAMODB_ORIGINALS:
+                    m.setattr(owner, name, original)
+            return JSONSerializer(operation_model=model, value_picker=XFormedAttributePicker()).serialize(result)["body"]
 
     odd: list[Any] = [
         {"S": "a", "N": "1"},
@@ -562,7 +563,11 @@ def test_attribute_value_json_writes_what_moto_serializer_writes_or_refuses() ->
         item = {f"a{i}": dynamo_to_dict(DynamoType(_random_value(rng))) for i in range(rng.randrange(0, 5))}
         if rng.random() < 0.3:
             item["odd"] = rng.choice(odd)
-        assert serialize({"Item": item}, True) == serialize({"Item": item}, False), item
+        if rng.random() < 0.1:
+            item[""] = {"S": "x"}
+        assert serialize("GetItem", {"Item": item}, True) == serialize("GetItem", {"Item": item}, False), item
+        page = {"Items": [item, item], "Count": 2, "LastEvaluatedKey": item}
+        assert serialize("Query", page, True) == serialize("Query", page, False), item
 
 
 
