@@ -469,6 +469,45 @@ def test_dynamodb_answers_equal_moto_own_on_random_tables(twins: Twins) -> None:
     assert twins.requests > 500
 
 
+def test_the_1_mb_page_limit_falls_where_moto_puts_it_to_the_byte(twins: Twins) -> None:
+    """Items of every attribute type (unicode names and values, sets, binary, nested) padded
+    so that a page's items total exactly 1,000,000 bytes as moto counts them (all on the
+    page), then one byte more (the last one starts the next page): both directions, the
+    same answers as moto's own, and the boundary where moto puts it."""
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    table = dynamodb_backends["123456789012"]["us-east-1"].tables[FAST_TABLE]
+    rich = {
+        "é€": {"M": {"𝄞 k": {"SS": ["€a", "𝄞", ""]}, "n": {"NS": ["-1.5", "1E+3"]}, "b": {"BS": ["AAEC", "/w=="]}}},
+        "l": {"L": [{"N": "0.000001"}, {"BOOL": False}, {"NULL": True}, {"B": "AAECAw=="}, {"L": [{"S": "ü"}]}]},
+    }
+
+    def put(sk: str, size: int) -> None:
+        item = {"pk": {"S": "edge"}, "sk": {"S": sk}, **rich, "big": {"S": ""}}
+        twins.both("PutItem", lambda name: {"TableName": name, "Item": item})
+        stored = table.get_item(DynamoType({"S": "edge"}), DynamoType({"S": sk}))
+        item["big"] = {"S": "x" * (size - stored.size())}
+        twins.both("PutItem", lambda name: {"TableName": name, "Item": item})
+        assert table.get_item(DynamoType({"S": "edge"}), DynamoType({"S": sk})).size() == size
+
+    for extra, on_first_page in ((0, 3), (1, 2)):
+        put("a", 333_333)
+        put("b", 333_333)
+        put("c", 333_334 + extra)
+        put("d", 1_000)
+        for forward in (True, False):
+            query = {
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": "edge"}},
+                "ScanIndexForward": forward,
+            }
+            first = twins.both("Query", lambda name: {**query, "TableName": name})
+            if forward:
+                assert first["Count"] == on_first_page and "LastEvaluatedKey" in first
+            assert _all_pages(twins, "Query", query) == 2
+
+
 def test_a_query_answer_is_not_the_stored_items(monkeypatch: pytest.MonkeyPatch) -> None:
     """The fast Query hands moto's handler the stored items themselves (no deep copy): the
     answer the handler builds must still be its own. Later UpdateItems (in place: into a
