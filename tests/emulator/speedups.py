@@ -9,7 +9,11 @@
   (``Table.all_items``) and then keeps those of the queried partition: a Query costs the
   whole table's size. Here the candidates are the partition's items only, in the same order
   (``all_items`` sorts by hash key then range key; within one partition that is the range
-  key order, and ``query`` sorts them by range key again). Queries of an index are moto's.
+  key order, and ``query`` sorts them by range key again). Moreover moto deep-copies every
+  result and computes each visited item's ``size()`` twice; ``partition_query`` (moto's code
+  otherwise) measures once, with ``item_size``, and hands the items over uncopied (see its
+  docstring for why nothing can change them). Queries of an index, and those with legacy
+  non-key conditions (``QueryFilter``), are moto's.
 * ``BaseResponse.call_action`` asks ``method_names_from_class`` (``inspect.getmembers`` over
   the whole response class, hundreds of attributes) for every request, only to test
   ``action in names``. The names are kept per class; a name not found is looked up again
@@ -22,8 +26,9 @@
   1,000-item Query. ``attribute_value_json`` gives the same JSON for the values moto's
   DynamoDB responses hold (``dynamo_to_dict``'s plain ``{type: value}`` dicts); anything else
   (another shape, a value of another form, response transformers) goes through moto's
-  serializer as before. It serves every DynamoDB response that holds items (GetItem, Query,
-  Scan, BatchGetItem, the ReturnValues of writes).
+  serializer as before. A map of AttributeValues (an item, a key) is written in one go the
+  same way. It serves every DynamoDB response that holds items (GetItem, Query, Scan,
+  BatchGetItem, the ReturnValues of writes).
 * ``DynamoResult`` (every DynamoDB answer) turns the answer's model objects into plain dicts
   with ``dynamo_to_dict``, which asks each node ``isinstance`` of datetime, DynamoType, then
   ``hasattr(to_json)``, dict, list. ``plain_dynamo_to_dict`` gives the same for the exact
