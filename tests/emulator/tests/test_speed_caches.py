@@ -214,6 +214,454 @@ def test_the_idempotency_cache_forgets_only_expired_tokens_oldest_first() -> Non
         dynamodb_ext.clear()
 
 
+# ------------------------------------------------------------------ DynamoDB answers: the fast paths against moto's own, in process
+
+FAST_TABLE, MOTO_TABLE = "twin-fast-table", "twin-moto-table"  # same length; no random data holds "twin-"
+
+
+class Twins:
+    """Two tables of identical content in moto's Flask app in this process: every request goes
+    to the first through the speed-ups, and to the second through moto's own code (each of
+    ``speedups.DYNAMODB_ORIGINALS`` put back for it); the answers must be byte for byte the
+    same (the second's table name read as the first's)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from moto.moto_server.werkzeug_app import create_backend_app
+
+        self.monkeypatch = monkeypatch
+        self.client = create_backend_app("dynamodb").test_client()
+        self.requests = 0
+
+    def call(self, op: str, body: Any) -> tuple[int, bytes]:
+        try:
+            resp = self.client.post(
+                "/",
+                headers={"X-Amz-Target": f"DynamoDB_20120810.{op}", "Content-Type": "application/x-amz-json-1.0"},
+                data=json.dumps(body),
+            )
+        except Exception as exc:  # moto's own failures (500s) must be the same too
+            return -1, f"{type(exc).__name__}: {exc}".encode()
+        return resp.status_code, resp.data
+
+    def both(self, op: str, make: Any) -> Any:
+        """``make(table_name)`` is the request; returns the fast answer's JSON (None if not 200)."""
+        fast = self.call(op, make(FAST_TABLE))
+        with self.monkeypatch.context() as m:
+            for owner, name, original in speedups.DYNAMODB_ORIGINALS:
+                m.setattr(owner, name, original)
+            slow = self.call(op, make(MOTO_TABLE))
+        self.requests += 1
+        assert fast[0] == slow[0], (op, make(FAST_TABLE), fast, slow)
+        assert fast[1] == slow[1].replace(MOTO_TABLE.encode(), FAST_TABLE.encode()), (op, make(FAST_TABLE))
+        return json.loads(fast[1]) if fast[0] == 200 else None
+
+    def delete(self) -> None:
+        for name in (FAST_TABLE, MOTO_TABLE):
+            self.call("DeleteTable", {"TableName": name})
+
+
+@pytest.fixture
+def twins(monkeypatch: pytest.MonkeyPatch) -> Any:
+    t = Twins(monkeypatch)
+    t.delete()
+    for name in (FAST_TABLE, MOTO_TABLE):
+        status, data = t.call(
+            "CreateTable",
+            {
+                "TableName": name,
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                "AttributeDefinitions": [
+                    {"AttributeName": "pk", "AttributeType": "S"},
+                    {"AttributeName": "sk", "AttributeType": "S"},
+                    {"AttributeName": "n", "AttributeType": "N"},
+                    {"AttributeName": "g", "AttributeType": "S"},
+                ],
+                "LocalSecondaryIndexes": [
+                    {
+                        "IndexName": "by-n",
+                        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}],
+                        "Projection": {"ProjectionType": "ALL"},
+                    }
+                ],
+                "GlobalSecondaryIndexes": [
+                    {
+                        "IndexName": "by-g",
+                        "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                        "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    }
+                ],
+                "BillingMode": "PAY_PER_REQUEST",
+            },
+        )
+        assert status == 200, data
+    yield t
+    t.delete()
+
+
+def _text(rng: random.Random) -> str:
+    return "".join(rng.choice(["a", "b", "Z", " ", "é", "€", "𝄞", "\n", '"', "\\"]) for _ in range(rng.randrange(0, 12)))
+
+
+def _b64(rng: random.Random, least: int = 0) -> str:
+    import base64
+
+    return base64.b64encode(bytes(rng.randrange(256) for _ in range(rng.randrange(least, 9)))).decode()
+
+
+def _random_value(rng: random.Random, depth: int = 0) -> dict[str, Any]:
+    """One AttributeValue of any type, maps and lists nested up to three deep."""
+    kind = rng.choice(["S", "N", "B", "SS", "NS", "BS", "NULL", "BOOL"] + (["M", "L"] * 2 if depth < 3 else []))
+    if kind == "S":
+        return {"S": _text(rng)}
+    if kind == "N":
+        return {"N": rng.choice(["0", "-1.5", "12345678901234567890", "1E+3", "0.000001", str(rng.randrange(-99, 99))])}
+    if kind == "B":
+        return {"B": _b64(rng)}
+    if kind == "SS":
+        return {"SS": sorted({_text(rng) + str(i) for i in range(rng.randrange(1, 4))})}
+    if kind == "NS":
+        return {"NS": sorted({str(rng.randrange(-50, 50)) for _ in range(rng.randrange(1, 4))})}
+    if kind == "BS":
+        return {"BS": sorted({_b64(rng, least=1) for _ in range(rng.randrange(1, 4))})}
+    if kind == "NULL":
+        return {"NULL": True}
+    if kind == "BOOL":
+        return {"BOOL": rng.random() < 0.5}
+    if kind == "M":
+        return {"M": {rng.choice(["x", "y", "é", "k k"]) + str(i): _random_value(rng, depth + 1) for i in range(rng.randrange(0, 4))}}
+    return {"L": [_random_value(rng, depth + 1) for _ in range(rng.randrange(0, 4))]}
+
+
+def _random_item(rng: random.Random, pk: str, sk: str) -> dict[str, Any]:
+    item: dict[str, Any] = {"pk": {"S": pk}, "sk": {"S": sk}, "n": {"N": str(rng.randrange(20))}}
+    for name in rng.sample(["a0", "a1", "a2", "a3", "a4", "tags"], rng.randrange(0, 6)):
+        item[name] = _random_value(rng)
+    if rng.random() < 0.5:
+        item["g"] = {"S": rng.choice(["g1", "g2"])}
+    if rng.random() < 0.6:  # large items: a partition passes the 1 MB page limit
+        item["big"] = {"S": rng.choice(["é", "x", "𝄞"]) * rng.choice([1_000, 40_000, 90_000, 120_000])}
+    return item
+
+
+def _random_query(rng: random.Random, pk: str) -> dict[str, Any]:
+    values: dict[str, Any] = {":pk": {"S": pk}}
+    names: dict[str, str] = {}
+    key = rng.choice(["", "begins_with(sk, :b)", "sk BETWEEN :lo AND :hi", "sk > :lo", "sk <= :hi", "sk = :lo"])
+    if ":b" in key:
+        values[":b"] = {"S": rng.choice(["s0", "s1", "s", "t"])}
+    if ":lo" in key:
+        values[":lo"] = {"S": f"s{rng.randrange(30):02d}"}
+    if ":hi" in key:
+        values[":hi"] = {"S": f"s{rng.randrange(30):02d}"}
+    body: dict[str, Any] = {"KeyConditionExpression": "pk = :pk" + (f" AND {key}" if key else "")}
+    if rng.random() < 0.5:
+        body["ScanIndexForward"] = rng.random() < 0.5
+    if rng.random() < 0.5:
+        body["Limit"] = rng.choice([1, 2, 3, 7, 50])
+    if rng.random() < 0.3:
+        body["FilterExpression"] = rng.choice(["n > :n", "attribute_exists(big)", "attribute_type(a0, :t) OR n = :n"])
+        values[":n"] = {"N": str(rng.randrange(20))}
+        if ":t" in body["FilterExpression"]:
+            values[":t"] = {"S": rng.choice(["S", "M", "L"])}
+        else:
+            values.pop(":t", None)
+        if ":n" not in body["FilterExpression"]:
+            values.pop(":n")
+    choice = rng.random()
+    if choice < 0.25:
+        body["ProjectionExpression"] = rng.choice(["pk, sk, n", "#a.x0, a1[0], sk", "big", "a2, #a"])
+        if "#a" in body["ProjectionExpression"]:
+            names["#a"] = "a0"
+    elif choice < 0.35:
+        body["Select"] = "COUNT"
+    if rng.random() < 0.2:
+        body["ConsistentRead"] = True
+        body["ReturnConsumedCapacity"] = rng.choice(["TOTAL", "INDEXES"])
+    body["ExpressionAttributeValues"] = values
+    if names:
+        body["ExpressionAttributeNames"] = names
+    return body
+
+
+def _all_pages(twins: Twins, op: str, request: dict[str, Any]) -> int:
+    """Every page of a Query or Scan, each next one from the last's LastEvaluatedKey."""
+    start = None
+    pages = 0
+    while True:
+        page = twins.both(op, lambda name: {**request, "TableName": name, **({"ExclusiveStartKey": start} if start else {})})
+        pages += 1
+        if page is None or "LastEvaluatedKey" not in page:
+            return pages
+        start = page["LastEvaluatedKey"]
+
+
+def test_dynamodb_answers_equal_moto_own_on_random_tables(twins: Twins) -> None:
+    """Random items of every attribute type (nested maps and lists, sets, binary, unicode,
+    large: a partition holds several MB), random queries (key conditions, both directions,
+    limits, filters, projections, Select COUNT, consistent reads) read page by page through
+    their LastEvaluatedKey, index queries, legacy KeyConditions/QueryFilter, and the other
+    answers holding items (GetItem, Scan, BatchGetItem, the writes' ReturnValues), between
+    random writes: the speed-ups answer byte for byte what moto's own code answers."""
+    rng = random.Random(2026)
+    pks = ["p0", "p1", "p2"]
+    for _ in range(90):
+        item = _random_item(rng, rng.choice(pks), f"s{rng.randrange(30):02d}")
+        twins.both("PutItem", lambda name: {"TableName": name, "Item": item, "ReturnValues": "ALL_OLD"})
+    size_limited = 0
+    for _ in range(140):
+        pk = rng.choice(pks + ["absent"])
+        query = _random_query(rng, pk)
+        pages = _all_pages(twins, "Query", query)
+        size_limited += pages > 1 and "Limit" not in query
+        action = rng.random()
+        key = {"pk": {"S": rng.choice(pks)}, "sk": {"S": f"s{rng.randrange(30):02d}"}}
+        if action < 0.2:
+            item = _random_item(rng, key["pk"]["S"], key["sk"]["S"])
+            twins.both("PutItem", lambda name: {"TableName": name, "Item": item, "ReturnValues": "ALL_OLD"})
+        elif action < 0.4:
+            values = {":v": _random_value(rng), ":one": {"N": "1"}, ":s": {"SS": ["zz"]}}
+            update = rng.choice(["SET a1 = :v", "ADD n :one", "ADD tags :s", "REMOVE big", "SET a0 = :v REMOVE a2"])
+            used = {k: v for k, v in values.items() if k in update}
+            ret = rng.choice(["ALL_NEW", "ALL_OLD", "UPDATED_NEW", "UPDATED_OLD", "NONE"])
+            twins.both(
+                "UpdateItem",
+                lambda name: {"TableName": name, "Key": key, "UpdateExpression": update, "ExpressionAttributeValues": used, "ReturnValues": ret},
+            )
+        elif action < 0.5:
+            twins.both("DeleteItem", lambda name: {"TableName": name, "Key": key, "ReturnValues": "ALL_OLD"})
+        elif action < 0.65:
+            proj = rng.choice([{}, {"ProjectionExpression": "sk, a0, tags"}])
+            twins.both("GetItem", lambda name: {"TableName": name, "Key": key, **proj})
+        elif action < 0.7:
+            keys = list({p: {"pk": {"S": p}, "sk": {"S": f"s{rng.randrange(30):02d}"}} for p in pks}.values())
+            twins.both("BatchGetItem", lambda name: {"RequestItems": {name: {"Keys": keys}}})
+        elif action < 0.8:
+            scan: dict[str, Any] = {"Limit": rng.choice([3, 20, 100])}
+            if rng.random() < 0.5:
+                scan["FilterExpression"] = "n < :n"
+                scan["ExpressionAttributeValues"] = {":n": {"N": "10"}}
+            _all_pages(twins, "Scan", scan)
+        elif action < 0.9:
+            index = rng.choice(
+                [
+                    {
+                        "IndexName": "by-n",
+                        "KeyConditionExpression": "pk = :pk AND n > :n",
+                        "ExpressionAttributeValues": {":pk": {"S": pk}, ":n": {"N": "5"}},
+                    },
+                    {"IndexName": "by-g", "KeyConditionExpression": "g = :g", "ExpressionAttributeValues": {":g": {"S": "g1"}}},
+                ]
+            )
+            _all_pages(twins, "Query", {**index, "Limit": rng.choice([2, 100])})
+        else:
+            legacy: dict[str, Any] = {
+                "KeyConditions": {
+                    "pk": {"ComparisonOperator": "EQ", "AttributeValueList": [{"S": pk}]},
+                    "sk": {"ComparisonOperator": "BEGINS_WITH", "AttributeValueList": [{"S": "s1"}]},
+                },
+                "Limit": 4,
+            }
+            if rng.random() < 0.5:
+                legacy["QueryFilter"] = {"n": {"ComparisonOperator": "GT", "AttributeValueList": [{"N": "8"}]}}
+            _all_pages(twins, "Query", legacy)
+    assert size_limited >= 10  # the 1 MB page limit, not Limit, ended pages
+    _all_pages(twins, "Scan", {})  # and the tables end the same
+    assert twins.requests > 500
+
+
+def test_the_1_mb_page_limit_falls_where_moto_puts_it_to_the_byte(twins: Twins) -> None:
+    """Items of every attribute type (unicode names and values, sets, binary, nested) padded
+    so that a page's items total exactly 1,000,000 bytes as moto counts them (all on the
+    page), then one byte more (the last one starts the next page): both directions, the
+    same answers as moto's own, and the boundary where moto puts it."""
+    from moto.dynamodb.models import dynamodb_backends
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    table = dynamodb_backends["123456789012"]["us-east-1"].tables[FAST_TABLE]
+    rich = {
+        "é€": {"M": {"𝄞 k": {"SS": ["€a", "𝄞", ""]}, "n": {"NS": ["-1.5", "1E+3"]}, "b": {"BS": ["AAEC", "/w=="]}}},
+        "l": {"L": [{"N": "0.000001"}, {"BOOL": False}, {"NULL": True}, {"B": "AAECAw=="}, {"L": [{"S": "ü"}]}]},
+    }
+
+    def put(sk: str, size: int) -> None:
+        item = {"pk": {"S": "edge"}, "sk": {"S": sk}, **rich, "big": {"S": ""}}
+        twins.both("PutItem", lambda name: {"TableName": name, "Item": item})
+        stored = table.get_item(DynamoType({"S": "edge"}), DynamoType({"S": sk}))
+        item["big"] = {"S": "x" * (size - stored.size())}
+        twins.both("PutItem", lambda name: {"TableName": name, "Item": item})
+        assert table.get_item(DynamoType({"S": "edge"}), DynamoType({"S": sk})).size() == size
+
+    for extra, on_first_page in ((0, 3), (1, 2)):
+        put("a", 333_333)
+        put("b", 333_333)
+        put("c", 333_334 + extra)
+        put("d", 1_000)
+        for forward in (True, False):
+            query = {
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": "edge"}},
+                "ScanIndexForward": forward,
+            }
+            first = twins.both("Query", lambda name: {**query, "TableName": name})
+            if forward:
+                assert first["Count"] == on_first_page and "LastEvaluatedKey" in first
+            assert _all_pages(twins, "Query", query) == 2
+
+
+def test_a_query_answer_is_not_the_stored_items(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast Query hands moto's handler the stored items themselves (no deep copy): the
+    answer the handler builds must still be its own. Later UpdateItems (in place: into a
+    nested map, a list, a set) and a PutItem leave an earlier answer as it was, and a
+    projected query leaves the stored items as they were."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.responses import DynamoHandler
+
+    backend = _backend(True)
+    table = backend.tables["t"]
+    for i in range(5):
+        table.put_item(
+            {
+                "pk": {"S": "p"},
+                "sk": {"S": f"s{i}"},
+                "m": {"M": {"nest": {"L": [{"S": "x"}, {"M": {"deep": {"N": "1"}}}]}}},
+                "tags": {"SS": ["a", "b"]},
+                "bin": {"B": "AAEC"},
+            }
+        )
+    handler = DynamoHandler()
+    handler.current_account, handler.region = "123456789012", "us-east-1"
+    monkeypatch.setattr(DynamoHandler, "dynamodb_backend", property(lambda self: backend))
+
+    def query(**extra: Any) -> Any:
+        handler.body = {"TableName": "t", "KeyConditionExpression": "pk = :p", "ExpressionAttributeValues": {":p": {"S": "p"}}, **extra}
+        return handler.query().result
+
+    def stored() -> list[str]:
+        return [json.dumps(i.to_json(), sort_keys=True) for i in table.items[DynamoType({"S": "p"})].values()]
+
+    before = stored()
+    projected = query(ProjectionExpression="m.nest[1].deep, tags, sk")
+    assert stored() == before  # the projection made new items
+    projected_frozen = copy.deepcopy(projected)
+    answer = query()
+    frozen = copy.deepcopy(answer)
+    assert answer["Count"] == 5 and answer["Items"][0]["m"]["M"]["nest"]["L"][1]["M"]["deep"] == {"N": "1"}
+    for update in ("SET m.nest[1].deep = :n", "SET m.nest[0] = :s", "ADD tags :t", "REMOVE bin", "SET m.extra = :s"):
+        values = {k: v for k, v in {":n": {"N": "2"}, ":s": {"S": "changed"}, ":t": {"SS": ["c"]}}.items() if k in update}
+        backend.update_item("t", {"pk": {"S": "p"}, "sk": {"S": "s0"}}, update, {}, values)
+    backend.put_item("t", {"pk": {"S": "p"}, "sk": {"S": "s1"}, "other": {"S": "y"}})
+    assert answer == frozen
+    assert projected == projected_frozen
+    assert stored() != before  # the writes did land
+    again = query()
+    assert again["Items"][0]["m"]["M"]["nest"]["L"] == [{"S": "changed"}, {"M": {"deep": {"N": "2"}}}]
+    assert sorted(again["Items"][0]["tags"]["SS"]) == ["a", "b", "c"]
+
+
+def test_attribute_value_json_writes_what_moto_serializer_writes_or_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Plain values give moto's JSON; any other form (several keys, a lower-case or unknown
+    type key, a value of another type, an empty map key, None) is refused and left to
+    moto's serializer, which the response then goes through: the same bytes either way, for
+    an item (a map of AttributeValues) and for lists of them."""
+    from moto.core.serialize import JSONSerializer, XFormedAttributePicker
+    from moto.core.utils import get_service_model
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import dynamo_to_dict
+
+    def serialize(operation: str, result: Any, fast: bool) -> Any:
+        model = get_service_model("dynamodb").operation_model(operation)
+        with monkeypatch.context() as m:
+            if not fast:
+                for owner, name, original in speedups.DYNAMODB_ORIGINALS:
+                    m.setattr(owner, name, original)
+            return JSONSerializer(operation_model=model, value_picker=XFormedAttributePicker()).serialize(result)["body"]
+
+    odd: list[Any] = [
+        {"S": "a", "N": "1"},
+        {"s": "a"},
+        {"X": "a"},
+        {"S": 5},
+        {"N": 1.5},
+        {"B": "not bytes"},
+        {"BOOL": 1},
+        {"NULL": None},
+        {"SS": ("a",)},
+        {"BS": ["str"]},
+        {"M": {"": {"S": "a"}}},
+        {"M": {"k": None}},
+        {"L": [None, {"S": "a"}]},
+        {},
+        {"L": [{"M": {"k": {"s": "lower"}}}]},
+        None,
+    ]
+    for value in odd:
+        with pytest.raises(speedups.NotPlain):
+            speedups.attribute_value_json(value, lambda b: b)
+    rng = random.Random(3)
+    for _ in range(400):
+        item = {f"a{i}": dynamo_to_dict(DynamoType(_random_value(rng))) for i in range(rng.randrange(0, 5))}
+        if rng.random() < 0.3:
+            item["odd"] = rng.choice(odd)
+        if rng.random() < 0.1:
+            item[""] = {"S": "x"}
+        assert serialize("GetItem", {"Item": item}, True) == serialize("GetItem", {"Item": item}, False), item
+        page = {"Items": [item, item], "Count": 2, "LastEvaluatedKey": item}
+        assert serialize("Query", page, True) == serialize("Query", page, False), item
+
+
+
+def test_plain_dynamo_to_dict_makes_what_moto_makes() -> None:
+    """Random DynamoTypes (every type, nested), the item dicts moto keeps (LimitedSizeDict),
+    binary values (base64 text or bytes), datetimes and model objects: the same plain dicts
+    as moto's ``dynamo_to_dict``, and new ones (a change to the source changes no result)."""
+    from datetime import datetime, timezone
+
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+    from moto.dynamodb.models.utilities import dynamo_to_dict
+
+    rng = random.Random(5)
+    for _ in range(300):
+        item = Item(DynamoType({"S": "p"}), None, {f"a{i}": _random_value(rng) for i in range(rng.randrange(0, 6))})
+        answer = {"Items": [item.attrs], "Count": 1, "Key": {"pk": item.hash_key}, "At": datetime.now(timezone.utc), "Obj": item}
+        fast = speedups.plain_dynamo_to_dict(answer)
+        assert fast == dynamo_to_dict(answer)
+        assert type(fast["Items"][0]) is dict
+        frozen = copy.deepcopy(fast)
+        for value in item.attrs.values():  # change every container of the source in place
+            if value.type in ("M", "L") and value.value:
+                key = next(iter(value.value)) if value.type == "M" else 0
+                value.value[key] = DynamoType({"S": "changed"})
+            elif value.type in ("SS", "NS", "BS"):
+                value.value.append(value.value[0])
+        assert fast == frozen
+    raw = DynamoType({"B": b"\x00\x01"})
+    assert speedups.plain_dynamo_to_dict(raw) == dynamo_to_dict(raw) == {"B": b"\x00\x01"}
+
+
+
+def test_item_size_is_moto_item_size() -> None:
+    """Random items of every attribute type, nested, unicode, binary (moto counts the base64
+    text), and items holding what moto's own updates can leave (raw dicts inside a map, a
+    boolean in a string): ``item_size`` is ``Item.size()``, or raises what it raises."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+    rng = random.Random(11)
+    for _ in range(500):
+        item = Item(DynamoType({"S": "p"}), None, {_text(rng) + "k": _random_value(rng) for _ in range(rng.randrange(0, 8))})
+        assert speedups.item_size(item) == item.size()
+    odd = Item(DynamoType({"S": "p"}), None, {"m": {"M": {"a": {"S": "é"}}}, "s": {"S": "x"}})
+    odd.attrs["m"].value["raw"] = {"N": "12"}  # not a DynamoType: moto's DynamoType(v) reads it
+    odd.attrs["s"].value = True
+    assert speedups.item_size(odd) == odd.size() == len("m") + 1 + 2 + 3 + 2 + len("s") + 1
+    broken = Item(DynamoType({"S": "p"}), None, {"l": {"L": []}})
+    broken.attrs["l"].value.append("not a DynamoType")
+    with pytest.raises(AttributeError):
+        broken.size()
+    with pytest.raises(AttributeError):
+        speedups.item_size(broken)
+
+
+
 # ------------------------------------------------------------------ through the emulator
 
 
