@@ -192,12 +192,14 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
     /// domain. A domain the deadline leaves unobserved is not in the answer (the report is
     /// then incomplete).
     ///
-    /// The directory and the domains are read at the same time: neither needs the other
-    /// before the plan, and they are throttled apart (Identity Center in its account and home
-    /// region, SageMaker per account and region, the ledger on its own), so a sweep waits for
-    /// the longer of the two, not their sum. The domains are read up to [`DOMAINS_AT_ONCE`] at
-    /// once: each place's limiter keeps its account within its rate, so domains in different
-    /// places go as fast as each allows, and domains in one place share its pace.
+    /// The directory and the domains' profiles are read at the same time: neither needs the
+    /// other before the plan, and they are throttled apart (Identity Center in its account and
+    /// home region, SageMaker per account and region), so a sweep waits for the longer of the
+    /// two, not their sum. The domains are read up to [`DOMAINS_AT_ONCE`] at once: each place's
+    /// limiter keeps its account within its rate, so domains in different places go as fast
+    /// as each allows, and domains in one place share its pace. The ledger's records are read
+    /// last, just before the plan: they are what other invocations write, so the fresher the
+    /// better (a record changed since is caught by its version, but costs a second pass).
     pub(super) async fn observe_all<'p>(
         &'p self,
         run: &Run,
@@ -233,8 +235,8 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             };
             Ok::<_, WardenError>((member_lists, listed))
         };
-        // Each domain's ledger records, profiles (and description), in the policy's order; a
-        // domain not started for want of time ends the run's observation.
+        // Each domain's profiles (and description), in the policy's order; a domain not
+        // started for want of time ends the run's observation.
         // (The futures are made first, not in the stream's `map`: a closure there over
         // borrowed domains makes the future `Send` for one lifetime only.)
         let reads: Vec<_> = self
@@ -276,17 +278,36 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                 groups_of.entry(user).or_default().insert(group.clone());
             }
         }
-        // The ledger's records of every domain read (a group-scoped run needs them all to find
-        // who got a profile through one of the named groups: SCIM hides the members an event
-        // removed); a ledger that cannot be read ends the run.
         let mut started = Vec::new();
         for read in reads {
             let Some(read) = read else {
                 report.complete = false;
                 break;
             };
-            started.push(read?);
+            started.push(read);
         }
+        // The ledger's records of every domain started (a group-scoped run needs them all to
+        // find who got a profile through one of the named groups: SCIM hides the members an
+        // event removed); a ledger that cannot be read ends the run.
+        let records: Vec<_> = self
+            .policy
+            .domains
+            .iter()
+            .take(started.len())
+            .map(|domain| async move {
+                let records = run
+                    .bounded("reading the ledger", self.ledger.records(&domain.id))
+                    .await?;
+                Ok::<BTreeMap<UserId, UserRecord>, WardenError>(
+                    records.into_iter().map(|r| (r.user.clone(), r)).collect(),
+                )
+            })
+            .collect();
+        let records: Vec<BTreeMap<UserId, UserRecord>> = stream::iter(records)
+            .buffered(at_once)
+            .try_collect()
+            .await?;
+        let started: Vec<_> = records.into_iter().zip(started).collect();
         let scope_users: Option<BTreeSet<UserId>> = only.as_ref().map(|(groups, extra)| {
             let mut users = members_of_named.clone();
             users.extend(extra.iter().cloned());
@@ -377,48 +398,35 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
         })
     }
 
-    /// One domain's ledger records, then its profiles and its description (when the run
-    /// hands it on to a drift sweep). The ledger's failure is the run's (the outer error); the
-    /// domain's own reads fail the domain alone (the inner one), its records still returned.
-    async fn read_domain(&self, run: &Run, domain: &Domain) -> Result<DomainRead> {
-        let records = run
-            .bounded("reading the ledger", self.ledger.records(&domain.id))
-            .await?
-            .into_iter()
-            .map(|r| (r.user.clone(), r))
-            .collect();
-        let aws = async {
-            let listed = run
-                .bounded(
-                    "listing the profiles",
-                    self.studio.list_profiles(&domain.id),
+    /// One domain's profiles, and its description when the run hands it on to a drift sweep.
+    async fn read_domain(
+        &self,
+        run: &Run,
+        domain: &Domain,
+    ) -> Result<(Vec<ProfileSummary>, Option<DomainDescription>)> {
+        let listed = run
+            .bounded(
+                "listing the profiles",
+                self.studio.list_profiles(&domain.id),
+            )
+            .await?;
+        let description = if run.hand_on && domain.baseline.is_some() {
+            Some(
+                run.bounded(
+                    "describing the domain",
+                    self.studio.describe_domain(&domain.id),
                 )
-                .await?;
-            let description = if run.hand_on && domain.baseline.is_some() {
-                Some(
-                    run.bounded(
-                        "describing the domain",
-                        self.studio.describe_domain(&domain.id),
-                    )
-                    .await?,
-                )
-            } else {
-                None
-            };
-            Ok((listed, description))
+                .await?,
+            )
+        } else {
+            None
         };
-        Ok((records, aws.await))
+        Ok((listed, description))
     }
 }
 
 /// Domains read at once by a sweep (see [`Engine::observe_all`]).
 pub const DOMAINS_AT_ONCE: usize = 32;
-
-/// One domain's records, and its listing and description or why they could not be read.
-type DomainRead = (
-    BTreeMap<UserId, UserRecord>,
-    Result<(Vec<ProfileSummary>, Option<DomainDescription>)>,
-);
 
 /// What [`Engine::observe_all`] read: each observed domain with its observation and its
 /// profile listing, the users a group-scoped run acts on (`None`: all), and whether the run
