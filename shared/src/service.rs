@@ -187,9 +187,19 @@ where
                 engine.decide(&d.hold, d.approve, &trigger, now).await?;
             }
             // With a work queue, an apply sweep fans out: the workers reconcile and
-            // drift-check each domain. A plan still answers in one call.
+            // drift-check each domain with work to do; the coordinator drift-checks the
+            // settled ones from its own observation. A plan still answers in one call.
             if req.mode == Mode::Apply && fanout.enabled() {
-                let report = Box::pin(engine.fan_out(&trigger, now, deadline, fanout)).await?;
+                let mut report = Box::pin(engine.fan_out(&trigger, now, deadline, fanout)).await?;
+                Box::pin(work::settle_in_place(
+                    engine,
+                    guard,
+                    fanout,
+                    &mut report,
+                    now,
+                    deadline,
+                ))
+                .await;
                 return Ok(InvocationReport::reconciled(report, None));
             }
             let report = Box::pin(engine.sweep(&trigger, req.mode, now, deadline)).await?;

@@ -58,7 +58,13 @@ security_groups = ["{sg}"]
     world
         .edit_policy("[offboarding]\n", &added)
         .expect("policy with two domains");
-    let queue = world
+    let queue = fifo_queue(&world).await;
+    (world, vision, group, queue)
+}
+
+/// The work queue: FIFO, with a visibility timeout of 1 s.
+async fn fifo_queue(world: &World) -> String {
+    world
         .sqs
         .create_queue()
         .queue_name("studio-warden-work.fifo")
@@ -69,17 +75,22 @@ security_groups = ["{sg}"]
         .expect("CreateQueue")
         .queue_url()
         .expect("url")
-        .to_owned();
-    (world, vision, group, queue)
+        .to_owned()
 }
 
-/// [`two_domains`] with one user (lin) in vision's group and an apply sweep's coordinator
-/// run: its two items wait in the queue. Answers the world, vision's id, the queue and the
-/// fan-out over it.
-async fn lin_joins_vision_and_a_sweep_queues()
--> (World, String, String, warden::adapters::SqsFanOut) {
+/// [`two_domains`] with one user (lin) in vision's group, and with `ada` another in the
+/// researchers, and an apply sweep's coordinator run: vision's item waits in the queue, and
+/// research's behind it when ada joined (else research is settled: nothing to enqueue).
+/// Answers the world, vision's id, the queue and the fan-out over it.
+async fn lin_joins_vision_and_a_sweep_queues(
+    ada: bool,
+) -> (World, String, String, warden::adapters::SqsFanOut) {
     let (world, vision, ml_vision, queue) = two_domains("").await;
     let fanout = fan_out(&world, &queue, Limits::default());
+    if ada {
+        let ada = world.add_user("ada@example.com").await.expect("user");
+        world.join(&ada, &world.researchers).await.expect("join");
+    }
     let lin = world.add_user("lin@example.com").await.expect("user");
     world.join(&lin, &ml_vision).await.expect("join");
     invoke(&world, &fanout, json!({"mode": "apply"}))
@@ -100,6 +111,29 @@ async fn profiles_of(world: &World, domain: &str) -> Vec<String> {
         .iter()
         .filter_map(|p| p.user_profile_name().map(str::to_owned))
         .collect()
+}
+
+/// Waits until every profile of `domain` is in service (the world's own `settle` waits for its
+/// own domain only).
+async fn settle(world: &World, domain: &str) {
+    for _ in 0..100 {
+        let listed = world
+            .sagemaker
+            .list_user_profiles()
+            .domain_id_equals(domain)
+            .send()
+            .await
+            .expect("ListUserProfiles");
+        if listed
+            .user_profiles()
+            .iter()
+            .all(|p| p.status().map(|s| s.as_str()) == Some("InService"))
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the profiles of {domain} did not settle in 10 s");
 }
 
 async fn latest_sweep(world: &World) -> SweepSummary {
@@ -191,6 +225,7 @@ async fn a_fanned_out_sweep_reconciles_each_domain_in_its_worker() {
     // Nothing changed: once the records know the profiles are in service (one more sweep,
     // bookkeeping only), a sweep plans nothing and its workers write nothing to SageMaker.
     world.settle().await.expect("settle");
+    settle(&world, &vision).await;
     invoke(&world, &fanout, json!({"mode": "apply"}))
         .await
         .expect("coordinator");
@@ -202,22 +237,36 @@ async fn a_fanned_out_sweep_reconciles_each_domain_in_its_worker() {
         ["Record"],
         "{summary:?}"
     );
+    // Both domains settled: the coordinator checks them from its own reading, so nothing is
+    // enqueued, each domain is listed once, and the sweep is complete when it answers.
     let before = world.emulator.stats().await.expect("stats");
-    invoke(&world, &fanout, json!({"mode": "apply"}))
+    let report = invoke(&world, &fanout, json!({"mode": "apply"}))
         .await
         .expect("coordinator");
-    let messages = receive(&world, &queue).await;
-    assert_eq!(messages.len(), 2);
-    assert!(work(&world, &fanout, &queue, &messages).await.is_empty());
+    assert_eq!(domains_of(&report), Vec::<String>::new(), "{report:#}");
+    assert!(receive(&world, &queue).await.is_empty());
     let calls = warden_tests::calls_between(&before, &world.emulator.stats().await.expect("stats"));
     let sagemaker_writes: Vec<_> = calls
         .keys()
         .filter(|k| k.starts_with("sagemaker:") && !k.contains(":List") && !k.contains(":Describe"))
         .collect();
     assert!(sagemaker_writes.is_empty(), "{calls:?}");
+    assert_eq!(
+        calls.get("sagemaker:ListUserProfiles"),
+        Some(&2),
+        "{calls:?}"
+    );
+    assert_eq!(calls.get("sqs:SendMessage"), None, "{calls:?}");
     let summary = latest_sweep(&world).await;
     assert!(summary.complete, "{summary:?}");
     assert!(summary.actions.is_empty(), "{summary:?}");
+    assert_eq!(
+        summary
+            .fanned_out
+            .as_ref()
+            .map(|p| (p.domains, p.reported, p.complete)),
+        Some((2, 2, 2))
+    );
 
     // A plan still answers in one call: no message sent.
     let plan = invoke(&world, &fanout, json!({"mode": "plan"}))
@@ -321,7 +370,9 @@ async fn an_oversized_item_goes_through_the_ledger() {
         .iter()
         .filter_map(|q| q["stored_chunks"].as_u64())
         .collect();
-    assert_eq!(stored.len(), 2, "{report:#}");
+    // Research has no users: settled, checked by the coordinator, not enqueued.
+    assert_eq!(domains_of(&report), ["vision"], "{report:#}");
+    assert_eq!(stored.len(), 1, "{report:#}");
     assert!(stored.iter().any(|n| *n > 2), "{report:#}");
     let messages = receive(&world, &queue).await;
     assert!(
@@ -389,6 +440,10 @@ async fn the_central_hold_holds_a_bulk_offboarding_under_fan_out() {
 
     // Her grace period ends after the coordinator planned (it released nothing): the worker
     // finds her suspension due, and defers it rather than start what the gate never counted.
+    // (Eve joins, so that research has work and an item: a domain with nothing to write is
+    // settled by the coordinator, and no worker runs later than its plan.)
+    let eve = world.add_user("eve@example.com").await.expect("user");
+    world.join(&eve, &world.researchers).await.expect("join");
     invoke(&world, &fanout, json!({"mode": "apply"}))
         .await
         .expect("coordinator");
@@ -451,7 +506,8 @@ async fn the_central_hold_holds_a_bulk_offboarding_under_fan_out() {
     let report = invoke(&world, &fanout, json!({"mode": "approve", "hold": hold}))
         .await
         .expect("approve");
-    assert_eq!(domains_of(&report), ["research", "vision"], "{report:#}");
+    // Only research has work: vision (no users) is settled and checked by the coordinator.
+    assert_eq!(domains_of(&report), ["research"], "{report:#}");
     let messages = receive(&world, &queue).await;
     assert!(work(&world, &fanout, &queue, &messages).await.is_empty());
     for (user, _) in &users[1..] {
@@ -520,7 +576,7 @@ async fn the_sweep_summary_aggregates_the_domains() {
 /// visibility timeout.
 #[tokio::test]
 async fn unfinished_work_is_handed_on_to_a_redelivery() {
-    let (world, vision, queue, fanout) = lin_joins_vision_and_a_sweep_queues().await;
+    let (world, vision, queue, fanout) = lin_joins_vision_and_a_sweep_queues(true).await;
     let messages = receive(&world, &queue).await;
     assert_eq!(messages.len(), 2);
     // 5 s left, less than the engine's 20 s margin.
@@ -545,6 +601,7 @@ async fn unfinished_work_is_handed_on_to_a_redelivery() {
     assert_eq!(back, ids, "the same messages, redelivered in order");
     assert!(work(&world, &fanout, &queue, &again).await.is_empty());
     assert_eq!(profiles_of(&world, &vision).await.len(), 1);
+    assert_eq!(profiles_of(&world, world.domain.as_str()).await.len(), 1);
     assert!(latest_sweep(&world).await.complete);
 }
 
@@ -554,7 +611,7 @@ async fn unfinished_work_is_handed_on_to_a_redelivery() {
 /// next three.)
 #[tokio::test]
 async fn a_throttle_the_sdk_does_not_outlast_is_worked_again_in_the_same_delivery() {
-    let (world, vision, queue, fanout) = lin_joins_vision_and_a_sweep_queues().await;
+    let (world, vision, queue, fanout) = lin_joins_vision_and_a_sweep_queues(false).await;
     world.emulator.set_seed(91).await.expect("seed");
     world
         .emulator
@@ -562,7 +619,7 @@ async fn a_throttle_the_sdk_does_not_outlast_is_worked_again_in_the_same_deliver
         .await
         .expect("faults");
     let messages = receive(&world, &queue).await;
-    assert_eq!(messages.len(), 2);
+    assert_eq!(messages.len(), 1, "research is settled: not enqueued");
     let failed = work(&world, &fanout, &queue, &messages).await;
     assert!(failed.is_empty(), "{failed:?}");
     let throttles = world.emulator.injected_faults().await.expect("faults");
@@ -583,14 +640,14 @@ async fn a_throttle_the_sdk_does_not_outlast_is_worked_again_in_the_same_deliver
 /// timeout is 1 s and the backoff a minute, so the group is still waiting after 1.5 s.
 #[tokio::test]
 async fn an_item_throttled_through_every_pass_comes_back_after_a_backoff() {
-    let (world, _vision, queue, fanout) = lin_joins_vision_and_a_sweep_queues().await;
+    let (world, _vision, queue, fanout) = lin_joins_vision_and_a_sweep_queues(false).await;
     world
         .emulator
         .set_faults(&[FaultRule::new("sagemaker", "CreateUserProfile").with_throttle(1.0)])
         .await
         .expect("faults");
     let messages = receive(&world, &queue).await;
-    assert_eq!(messages.len(), 2);
+    assert_eq!(messages.len(), 1, "research is settled: not enqueued");
     let before = world.emulator.stats().await.expect("stats");
     // As the event source mapping: what is not reported failed is deleted.
     let failed = work(&world, &fanout, &queue, &messages).await;
@@ -613,4 +670,119 @@ async fn an_item_throttled_through_every_pass_comes_back_after_a_backoff() {
         receive(&world, &queue).await.is_empty(),
         "the failed item's group waits out its backoff"
     );
+}
+
+/// One domain with a drift baseline, a user in it, and a FIFO work queue; the user's profile
+/// created by a fanned-out sweep, and the statuses settled and recorded (one more sweep). The
+/// next sweep has nothing to write.
+async fn a_guarded_domain_at_rest() -> (World, String, warden::adapters::SqsFanOut) {
+    let world = World::with(WorldOptions {
+        baseline: Some(String::new()),
+        ..WorldOptions::default()
+    })
+    .await
+    .expect("world");
+    let queue = fifo_queue(&world).await;
+    let fanout = fan_out(&world, &queue, Limits::default());
+    let ada = world.add_user("ada@example.com").await.expect("user");
+    world.join(&ada, &world.researchers).await.expect("join");
+    for _ in 0..2 {
+        invoke(&world, &fanout, json!({"mode": "apply"}))
+            .await
+            .expect("coordinator");
+        let messages = receive(&world, &queue).await;
+        assert!(work(&world, &fanout, &queue, &messages).await.is_empty());
+        world.settle().await.expect("settle");
+    }
+    // The open findings of a baseline the fixture meets: none, and no alert yet.
+    assert!(world.read_alerts().await.expect("alerts").is_empty());
+    (world, queue, fanout)
+}
+
+/// A settled domain (nothing to write) is drift-checked by the coordinator from its own
+/// reading: a security group opened to the world is alerted without any work item, the
+/// domain is listed and described once, and its result is in the sweep's summary.
+#[tokio::test]
+async fn a_settled_domain_is_drift_checked_by_the_coordinator() {
+    let (world, queue, fanout) = a_guarded_domain_at_rest().await;
+    world
+        .allow_ingress(&world.research_sg, 22, "0.0.0.0/0")
+        .await
+        .expect("open");
+    let before = world.emulator.stats().await.expect("stats");
+    let report = invoke(&world, &fanout, json!({"mode": "apply"}))
+        .await
+        .expect("coordinator");
+    let calls = warden_tests::calls_between(&before, &world.emulator.stats().await.expect("stats"));
+    assert_eq!(domains_of(&report), Vec::<String>::new(), "{report:#}");
+    assert!(receive(&world, &queue).await.is_empty());
+    assert_eq!(
+        calls.get("sagemaker:ListUserProfiles"),
+        Some(&1),
+        "{calls:?}"
+    );
+    assert_eq!(calls.get("sagemaker:DescribeDomain"), Some(&1), "{calls:?}");
+    let alerts = world.read_alerts().await.expect("alerts");
+    let opened: Vec<(String, String)> = alerts
+        .iter()
+        .map(|a| {
+            (
+                a.attributes.get("event").cloned().unwrap_or_default(),
+                a.attributes.get("rule").cloned().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        opened.contains(&("opened".to_owned(), "net.sg.open-ingress".to_owned())),
+        "{opened:?}"
+    );
+    let summary = latest_sweep(&world).await;
+    assert!(summary.complete, "{summary:?}");
+    assert_eq!(
+        summary
+            .fanned_out
+            .as_ref()
+            .map(|p| (p.domains, p.reported, p.complete)),
+        Some((1, 1, 1))
+    );
+}
+
+/// A settled domain whose drift checks fail for now (EC2 throttles every call) is not left
+/// unchecked: the coordinator enqueues it after all, and its worker checks it afresh once EC2
+/// answers, and alerts.
+#[tokio::test]
+async fn a_settled_domain_the_coordinator_cannot_check_goes_to_a_worker() {
+    let (world, queue, fanout) = a_guarded_domain_at_rest().await;
+    world
+        .allow_ingress(&world.research_sg, 22, "0.0.0.0/0")
+        .await
+        .expect("open");
+    world
+        .emulator
+        .set_faults(&[FaultRule::new("ec2", "DescribeSecurityGroups").with_throttle(1.0)])
+        .await
+        .expect("faults");
+    let report = invoke(&world, &fanout, json!({"mode": "apply"}))
+        .await
+        .expect("coordinator");
+    assert_eq!(domains_of(&report), ["research"], "{report:#}");
+    assert!(world.read_alerts().await.expect("alerts").is_empty());
+    // The coordinator's attempt is in the summary, with its failure, until the worker's.
+    let pending = latest_sweep(&world).await;
+    assert_eq!(pending.failures, 1, "{pending:?}");
+    world.emulator.set_faults(&[]).await.expect("faults");
+    let messages = receive(&world, &queue).await;
+    assert_eq!(messages.len(), 1);
+    assert!(work(&world, &fanout, &queue, &messages).await.is_empty());
+    let alerts = world.read_alerts().await.expect("alerts");
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a.attributes.get("rule").map(String::as_str) == Some("net.sg.open-ingress")),
+        "{:?}",
+        alerts.iter().map(|a| &a.subject).collect::<Vec<_>>()
+    );
+    let summary = latest_sweep(&world).await;
+    assert!(summary.complete, "{summary:?}");
+    assert_eq!(summary.failures, 0, "{summary:?}");
 }

@@ -23,6 +23,7 @@ mod run;
 mod safety;
 mod suspend;
 mod tags;
+mod worker;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -30,9 +31,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub use fanout::{WorkError, Worked, entitlements};
+pub use fanout::Settled;
 pub use outcome::{ActionReport, Outcome, Progress, Report};
 pub(crate) use run::Run;
+pub use worker::{PASS_PAUSE, WORK_PASSES, WorkError, Worked, entitlements};
 
 use crate::deadline::within;
 use crate::drift::ports::FindingStore;

@@ -251,6 +251,10 @@ pub struct Report {
     /// A fanned-out sweep's coordinator: the work items it enqueued, one per domain.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub queued: Vec<crate::fanout::Queued>,
+    /// A fanned-out sweep's coordinator: the domains it found settled (nothing to write), for
+    /// the caller to drift-check from their observation, or to enqueue after all.
+    #[serde(skip)]
+    pub settled: Vec<super::fanout::Settled>,
     /// Failures, one line each; the run went on past them.
     pub failures: Vec<String>,
     /// Whether some failure may go away if the same input is tried again.
@@ -279,6 +283,7 @@ impl Report {
             safety: Vec::new(),
             open_by_severity: BTreeMap::new(),
             queued: Vec::new(),
+            settled: Vec::new(),
             failures: Vec::new(),
             retryable_failure: false,
             observed: BTreeMap::new(),

@@ -10,7 +10,7 @@ use super::{DriftCheck, InvocationReport};
 use crate::engine::{Engine, Report, WorkError, Worked};
 use crate::events::{WorkBatch, WorkRecord};
 use crate::fanout::{self, Body, DomainResult, FanOut, Redeliver};
-use crate::model::{Epoch, Mode};
+use crate::model::{DomainView, Epoch, Mode};
 use crate::ports::{Directory, Studio};
 
 /// What became of one work item.
@@ -212,21 +212,75 @@ where
             view,
         }) => (domain, *report, view.map(|v| *v)),
     };
+    let (report, left) = Box::pin(check_and_record(
+        guard,
+        fanout,
+        &item.sweep_id,
+        &domain.name,
+        report,
+        view,
+        (now, deadline),
+    ))
+    .await;
+    let failed = left.map(|left| match left {
+        Left::Unfinished => (
+            format!(
+                "domain {}: unfinished by the deadline; the next worker goes on at once",
+                domain.name
+            ),
+            Redeliver::Now,
+        ),
+        Left::Retry => {
+            let backoff = fanout::retry_backoff(record.receive_count);
+            (
+                format!(
+                    "domain {}: failures a retry can fix, after {} s: {}",
+                    domain.name,
+                    backoff.as_secs(),
+                    report.failures.join("; ")
+                ),
+                Redeliver::After(backoff),
+            )
+        }
+        Left::Unrecorded(e) => (
+            format!("recording the domain's result: {e}"),
+            redeliver_after(&e, record),
+        ),
+    });
+    ItemDone {
+        report: Some(report),
+        failed,
+    }
+}
+
+/// What is left of a domain's work after [`check_and_record`].
+pub(super) enum Left {
+    /// The deadline cut the reconcile or the drift checks.
+    Unfinished,
+    /// Failures a retry can fix.
+    Retry,
+    /// Done, but its result could not be added to the sweep's summary.
+    Unrecorded(crate::WardenError),
+}
+
+/// A domain's reconcile done (by a worker; by the coordinator for a settled domain): its drift
+/// checks, from `view`, when the reconcile is whole, then its result added to the sweep's
+/// summary. Answers the report with the drift failures added, and what is left to do (`None`:
+/// nothing).
+pub(super) async fn check_and_record<G: DriftCheck, F: FanOut>(
+    guard: &G,
+    fanout: &F,
+    sweep_id: &str,
+    domain: &str,
+    mut report: Report,
+    view: Option<DomainView>,
+    (now, deadline): (Epoch, Option<Instant>),
+) -> (Report, Option<Left>) {
     // Drift checks only after a whole reconcile: a domain checked in part would resolve
     // findings it never saw.
     let whole = view.is_some() && report.complete;
     let drift = if whole {
-        Some(
-            Box::pin(guard.sweep_domain(
-                &item.sweep_id,
-                Mode::Apply,
-                now,
-                deadline,
-                &domain.name,
-                view,
-            ))
-            .await,
-        )
+        Some(Box::pin(guard.sweep_domain(sweep_id, Mode::Apply, now, deadline, domain, view)).await)
     } else {
         None
     };
@@ -243,54 +297,99 @@ where
     }
     let drift_failures = drift.as_ref().map_or(0, |d| d.failures.len());
     let result = DomainResult {
-        domain: domain.name.clone(),
+        domain: domain.to_owned(),
         actions,
         failures: (report.failures.len() + drift_failures) as u64,
         unmanaged,
         complete,
         finished_at: epoch_now(),
     };
-    let mut report = report;
     if let Some(d) = &drift {
         report
             .failures
             .extend(d.failures.iter().map(|f| format!("drift: {f}")));
     }
-    tracing::info!(sweep_id = %item.sweep_id, domain = %domain.name, complete, actions = ?result.actions, failures = result.failures, "work item done");
-    if let Err(e) = fanout.record_domain(&item.sweep_id, &result).await {
-        return ItemDone {
-            report: Some(report),
-            failed: Some((
-                format!("recording the domain's result: {e}"),
-                redeliver_after(&e, record),
-            )),
-        };
+    tracing::info!(sweep_id, domain, complete, actions = ?result.actions, failures = result.failures, "domain done");
+    if let Err(e) = fanout.record_domain(sweep_id, &result).await {
+        return (report, Some(Left::Unrecorded(e)));
     }
     let retryable = report.retryable_failure || drift.as_ref().is_some_and(|d| d.retryable_failure);
-    let failed = if !complete {
-        Some((
-            format!(
-                "domain {}: unfinished by the deadline; the next worker goes on at once",
-                domain.name
-            ),
-            Redeliver::Now,
-        ))
+    let left = if !complete {
+        Some(Left::Unfinished)
     } else if retryable {
-        let backoff = fanout::retry_backoff(record.receive_count);
-        Some((
-            format!(
-                "domain {}: failures a retry can fix, after {} s: {}",
-                domain.name,
-                backoff.as_secs(),
-                report.failures.join("; ")
-            ),
-            Redeliver::After(backoff),
-        ))
+        Some(Left::Retry)
     } else {
         None
     };
-    ItemDone {
-        report: Some(report),
-        failed,
+    (report, left)
+}
+
+/// A fanned-out sweep's settled domains ([`crate::engine::Settled`]: nothing to write),
+/// drift-checked here from the coordinator's observation, one after another, each result
+/// added to the sweep's summary as a worker's is. A domain whose checks cannot be done whole
+/// here (too little time left, the deadline, a failure a retry can fix, its result not
+/// recorded) is enqueued after all, and its worker reads it afresh.
+pub(super) async fn settle_in_place<D, S, L, G, F>(
+    engine: &Engine<D, S, L>,
+    guard: &G,
+    fanout: &F,
+    report: &mut Report,
+    now: Epoch,
+    deadline: Option<Instant>,
+) where
+    D: Directory,
+    S: Studio,
+    L: crate::engine::Store,
+    G: DriftCheck,
+    F: FanOut,
+{
+    let margin = engine.options.deadline_margin;
+    for settled in std::mem::take(&mut report.settled) {
+        let crate::engine::Settled {
+            item,
+            report: own,
+            view,
+            planned,
+        } = settled;
+        // A check is started with time for it and, after it, for enqueueing the domain.
+        let left = if deadline.is_some_and(|d| Instant::now() + margin * 2 >= d) {
+            Some(Left::Unfinished)
+        } else {
+            let (own, left) = Box::pin(check_and_record(
+                guard,
+                fanout,
+                &item.sweep_id,
+                &item.domain,
+                own,
+                Some(view),
+                (now, deadline),
+            ))
+            .await;
+            report.actions.extend(own.actions);
+            report.failures.extend(own.failures);
+            left
+        };
+        let Some(left) = left else {
+            continue;
+        };
+        let why = match &left {
+            Left::Unfinished => "the deadline".to_owned(),
+            Left::Retry => "failures a retry can fix".to_owned(),
+            Left::Unrecorded(e) => format!("its result not recorded: {e}"),
+        };
+        tracing::warn!(sweep_id = %item.sweep_id, domain = %item.domain, %why, "settled domain not checked whole by the coordinator: enqueued for a worker");
+        let calls_by = crate::deadline::calls_by(deadline, margin);
+        match engine.hand_on(calls_by, &item, planned, fanout).await {
+            Ok(queued) => report.queued.push(queued),
+            Err(e) => {
+                tracing::error!(sweep_id = %item.sweep_id, domain = %item.domain, error = %e, "settled domain neither checked nor enqueued: left to the next sweep");
+                report.complete = false;
+                report.retryable_failure |= e.is_retryable();
+                report.failures.push(format!(
+                    "domain {}: not checked ({why}) and not enqueued: {e}",
+                    item.domain
+                ));
+            }
+        }
     }
 }
