@@ -7,7 +7,8 @@
 //! the FIFO queue's messages as the event source mapping would hand them to concurrent Lambda
 //! invocations):
 //! 1. the time to onboard everyone (the coordinator's invocation to the last worker's answer);
-//! 2. the time of a sweep where nothing changed;
+//! 2. the time of a sweep where nothing changed, and where its calls fell (the emulator's call
+//!    timeline: per operation, the first arrival and the last answer);
 //!
 //! and compares each with the throttle bound (the busiest account's SageMaker calls divided by
 //! R: no schedule can be faster) and, with `--sequential`, with the same sweep on the
@@ -432,6 +433,51 @@ async fn fanned_sweep(org: &Org, args: &Args) -> Result<(Duration, usize, usize)
     ))
 }
 
+/// Switches the emulator's call timeline on (emptied), or prints where its calls fell and
+/// switches it off: per operation, its calls, and the first arrival and last answer in
+/// seconds from the first call of all.
+async fn timeline(org: &Org, on: bool) -> Result<()> {
+    if on {
+        org.emulator
+            .raw_request("POST", "/_emulator/config", r#"{"call_timeline": true}"#)
+            .await?;
+        return Ok(());
+    }
+    let (_, body) = org
+        .emulator
+        .raw_request("GET", "/_emulator/stats", "")
+        .await?;
+    let stats: Value = serde_json::from_str(&body)?;
+    let calls = stats["timeline"].as_array().cloned().unwrap_or_default();
+    let start = calls
+        .iter()
+        .filter_map(|c| c[0].as_f64())
+        .fold(f64::INFINITY, f64::min);
+    let mut spans: BTreeMap<String, (u64, f64, f64)> = BTreeMap::new();
+    for c in &calls {
+        let (Some(arrival), Some(done), Some(op)) = (c[0].as_f64(), c[1].as_f64(), c[2].as_str())
+        else {
+            continue;
+        };
+        let span = spans
+            .entry(op.to_owned())
+            .or_insert((0, f64::INFINITY, f64::NEG_INFINITY));
+        span.0 += 1;
+        span.1 = span.1.min(arrival - start);
+        span.2 = span.2.max(done - start);
+    }
+    let mut spans: Vec<_> = spans.into_iter().collect();
+    spans.sort_by(|a, b| a.1.1.total_cmp(&b.1.1));
+    eprintln!("  where the no-change sweep's calls fell (s from its first call):");
+    for (op, (n, first, last)) in spans {
+        eprintln!("    {op:<45} {n:>6} calls  {first:>7.1} .. {last:>7.1}");
+    }
+    org.emulator
+        .raw_request("POST", "/_emulator/config", r#"{"call_timeline": false}"#)
+        .await?;
+    Ok(())
+}
+
 /// One sweep on the single-invocation path (no queue).
 async fn direct_sweep(org: &Org) -> Result<(Duration, Value)> {
     let mut settings = org.settings.clone();
@@ -593,7 +639,8 @@ async fn path(args: &Args, fanned: bool, started: Instant) -> Result<()> {
     } else {
         direct_sweep(&org).await?;
     }
-    // 2. Nothing changed.
+    // 2. Nothing changed (with the emulator's call timeline, for where the time goes).
+    timeline(&org, true).await?;
     let before = snapshot(&org).await?;
     let noop_took = if fanned {
         fanned_sweep(&org, args).await?.0
@@ -601,6 +648,7 @@ async fn path(args: &Args, fanned: bool, started: Instant) -> Result<()> {
         direct_sweep(&org).await?.0
     };
     let noop = cost(&before, &snapshot(&org).await?);
+    timeline(&org, false).await?;
     println!(
         "## {name}: {} accounts x {} users, {} SageMaker calls/s per account, identity {} calls/s, concurrency {}",
         args.accounts, args.users, args.rate, args.identity_tps, args.concurrency
