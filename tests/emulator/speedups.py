@@ -313,13 +313,14 @@ def _plain_picker(picker: Any) -> bool:
     )
 
 
+def _fast_dynamodb(serializer: Any) -> bool:
+    """Whether a serializer writes DynamoDB with moto's plain value picker (the only case the
+    fast paths below write exactly as moto would)."""
+    return serializer.service_model.service_name == "dynamodb" and _plain_picker(serializer._value_picker)
+
+
 def _serialize_type_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
-    if (
-        key
-        and shape.name == "AttributeValue"
-        and self.service_model.service_name == "dynamodb"
-        and _plain_picker(self._value_picker)
-    ):
+    if key and shape.name == "AttributeValue" and _fast_dynamodb(self):
         try:
             out = attribute_value_json(value, self._base64)
         except NotPlain:
@@ -340,12 +341,7 @@ def _serialize_type_map(self: Any, serialized: Any, value: Any, shape: Any, key:
     """A map of AttributeValues (an item, a key) in one go: moto's JSON map writes
     ``{name: <the member's structure>}`` for each entry, under the entry's own name (the
     AttributeValue shape has no serialized name) when it is not empty."""
-    if (
-        type(value) is dict
-        and shape.value.name == "AttributeValue"
-        and self.service_model.service_name == "dynamodb"
-        and _plain_picker(self._value_picker)
-    ):
+    if type(value) is dict and shape.value.name == "AttributeValue" and _fast_dynamodb(self):
         try:
             out = {}
             for name, member in value.items():

@@ -282,15 +282,7 @@ async fn a_fanned_out_sweep_reconciles_each_domain_in_its_worker() {
 /// is reported failed too, and not worked.
 #[tokio::test]
 async fn an_unknown_domain_fails_alone_and_fifo_order_holds() {
-    let (world, vision, ml_vision, queue) = two_domains("").await;
-    let fanout = fan_out(&world, &queue, Limits::default());
-    let ada = world.add_user("ada@example.com").await.expect("user");
-    world.join(&ada, &world.researchers).await.expect("join");
-    let lin = world.add_user("lin@example.com").await.expect("user");
-    world.join(&lin, &ml_vision).await.expect("join");
-    invoke(&world, &fanout, json!({"mode": "apply"}))
-        .await
-        .expect("coordinator");
+    let (world, vision, queue, fanout) = lin_joins_vision_and_a_sweep_queues(true).await;
     let mut sent = receive(&world, &queue).await;
     assert_eq!(sent.len(), 2);
     let research = sent.remove(0);

@@ -25,12 +25,11 @@ use crate::ports::{Directory, Studio, SweepSummary};
 #[derive(Debug, Clone)]
 pub struct Settled {
     pub item: WorkItem,
-    /// The domain's own report: its plan carried out (unmanaged profiles reported).
+    /// The domain's own report: its plan carried out (unmanaged profiles reported), one
+    /// action each.
     pub report: Report,
     /// The domain as the coordinator observed it, for the drift checks.
     pub view: DomainView,
-    /// The central plan's actions (for the answer, if the item is enqueued after all).
-    pub planned: usize,
 }
 
 impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
@@ -162,7 +161,6 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
                     item,
                     report: own,
                     view,
-                    planned,
                 });
                 continue;
             }

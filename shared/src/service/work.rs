@@ -349,8 +349,9 @@ pub(super) async fn settle_in_place<D, S, L, G, F>(
             item,
             report: own,
             view,
-            planned,
         } = settled;
+        // Its plan's actions, each reported in its own report.
+        let planned = own.actions.len();
         // A check is started with time for it and, after it, for enqueueing the domain.
         let left = if deadline.is_some_and(|d| Instant::now() + margin * 2 >= d) {
             Some(Left::Unfinished)
