@@ -26,6 +26,12 @@ it at the end. Then:
    the ledger Query of the domain's records, and an SQS FIFO SendMessage / ReceiveMessage /
    DeleteMessage.
 
+With ``--directory`` it runs instead the sweep's directory read alone: K groups and K x U
+users seeded in the Identity Center account (user j in group j % K), then every page of
+ListUsers and of each group's ListGroupMemberships (100 a page, one after the other, as
+the coordinator's reads arrive at the emulator's request lock), timed per operation with the
+emulator's CPU.
+
 It prints requests/s and profiles/s over the whole onboarding, over its first and its last
 ``--window`` requests (to show whether the rate falls as profiles accumulate), the sweep's
 rate, and the emulator process's CPU seconds. ``--cprofile FILE`` runs the emulator with
@@ -57,6 +63,7 @@ HUB_REGION = "us-east-1"
 TABLE = "ledger"
 QUEUE = "bench-work.fifo"
 ROLE = "studio-warden-spoke"
+STORE = "d-9067c0ffee"  # the emulator's Identity Center instance's identity store
 
 # Runs emulator.py with each request's handling under cProfile (one profiler per request:
 # cProfile sees only the thread that enabled it), timed by the thread's CPU clock (so that
@@ -258,13 +265,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--window", type=int, default=1000, help="requests in the first/last window")
     parser.add_argument("--cprofile", metavar="FILE", help="profile the emulator's request handling into FILE")
+    parser.add_argument("--directory", action="store_true", help="time only the directory read (ListUsers, ListGroupMemberships)")
     args = parser.parse_args(argv)
 
     emu = Emulator(args.cprofile)
     try:
-        return run(emu, args)
+        return directory(emu, args) if args.directory else run(emu, args)
     finally:
         emu.stop()
+
+
+def directory(emu: Emulator, args: argparse.Namespace) -> int:
+    """The sweep's directory read: every user, and every group's members."""
+    seeded = emu.control(
+        "/_emulator/identitystore/seed",
+        {"IdentityStoreId": STORE, "Groups": [f"bench-{a:02d}" for a in range(args.accounts)], "Users": args.accounts * args.users, "Prefix": "bench-"},
+    )
+    ids = client(emu.url, "identitystore", HUB_REGION, key=HUB)
+    rec = Recorder()
+    cpu0 = emu.cpu_seconds()
+    users = members = 0
+    token = None
+    while True:
+        page = rec.call("ListUsers", ids.list_users, IdentityStoreId=STORE, MaxResults=100, **({"NextToken": token} if token else {})) or {}
+        users += len(page.get("Users", []))
+        token = page.get("NextToken")
+        if not token:
+            break
+    cpu1 = emu.cpu_seconds()
+    for group in seeded["groups"].values():
+        token = None
+        while True:
+            kwargs: dict[str, Any] = {"IdentityStoreId": STORE, "GroupId": group, "MaxResults": 100}
+            if token:
+                kwargs["NextToken"] = token
+            page = rec.call("ListGroupMemberships", ids.list_group_memberships, **kwargs) or {}
+            members += len(page.get("GroupMemberships", []))
+            token = page.get("NextToken")
+            if not token:
+                break
+    cpu2 = emu.cpu_seconds()
+    calls = {op: sum(1 for _, name in rec.done if name == op) for op in ("ListUsers", "ListGroupMemberships")}
+    print(f"directory: {args.accounts} groups, {args.accounts * args.users} users")
+    for op, n, cpu in (("ListUsers", users, cpu1 - cpu0), ("ListGroupMemberships", members, cpu2 - cpu1)):
+        pages = max(calls[op], 1)
+        print(f"  {op}: {n} listed in {calls[op]} pages, {rec.seconds.get(op, 0.0):.2f} s ({1000 * rec.seconds.get(op, 0.0) / pages:.1f} ms a page); emulator CPU {cpu:.2f} s ({1000 * cpu / pages:.1f} ms a page)")
+    print(f"errors: {rec.errors or 'none'}")
+    expected = args.accounts * args.users
+    return 0 if not rec.errors and users == expected and members == expected else 1
 
 
 def run(emu: Emulator, args: argparse.Namespace) -> int:

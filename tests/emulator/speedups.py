@@ -34,6 +34,11 @@
   ``hasattr(to_json)``, dict, list. ``plain_dynamo_to_dict`` gives the same for the exact
   types a Query answer holds (DynamoType, dicts, lists, strings, numbers) and hands any
   other object (binary values, datetimes, model objects, subclasses) to moto's.
+* Identity Store ``list_users`` without a filter made a dict of every user of the store for
+  every page, then looked the page token's user up one by one with the paginator's
+  predicate: about 200 ms of CPU a page at 30,000 users. ``list_users`` makes only the page's
+  users into dicts and finds the token's user among the store's keys; the page, the token
+  and the token errors are moto's (its own ``Paginator`` makes and reads them).
 """
 
 from __future__ import annotations
@@ -49,6 +54,9 @@ import moto.dynamodb.responses as _dynamodb_responses
 from moto.core.utils import get_service_model
 from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import RESULT_SIZE_LIMIT, Table
+from moto.core.exceptions import InvalidToken as _InvalidToken
+from moto.identitystore.models import IdentityStoreBackend as _IdentityStoreBackend
+from moto.utilities.paginator import Paginator as _Paginator
 
 _MODULES = tuple(_backends.list_of_moto_modules())
 
@@ -442,3 +450,71 @@ def item_size(item: Item) -> int:
         return sum(_text_size(key) + _value_size(value) for key, value in item.attrs.items())
     except NotPlain:
         return item.size()
+
+
+# ------------------------------------------------------------------ Identity Store ListUsers
+
+_original_list_users = _IdentityStoreBackend.list_users
+_LIST_USERS_PAGINATION = _IdentityStoreBackend.PAGINATION_MODEL["list_users"]
+
+
+def _user_dict(user: Any) -> dict[str, Any]:
+    """One user as moto's ``list_users`` lists it."""
+    out = user._asdict()
+    if out.get("Name"):
+        out["Name"] = user.Name._asdict()
+    return out
+
+
+def list_users(
+    self: _IdentityStoreBackend,
+    identity_store_id: str,
+    filters: list[dict[str, str]] | None = None,
+    max_results: Any = None,
+    next_token: Any = None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """moto 5.2.5's ``list_users`` (its ``@paginate``'d method) without a filter, with the
+    same page and the same ``NextToken``, but at the cost of one page rather than of the
+    whole store. moto makes a dict of every user of the store (``_asdict()``, and again for
+    its name) for every page, then looks the token's user up one by one with the paginator's
+    predicate: about 200 ms of CPU a page of 100 at 30,000 users, under the request lock.
+    Here the page starts at the token's user found in the store's keys (a user is stored
+    under its own ``UserId``, which is what the token names), and only the page's users are
+    made into dicts. The token, its checksum and its errors are moto's own ``Paginator``'s.
+    A request with filters is moto's."""
+    if filters:
+        return _original_list_users(
+            self, identity_store_id=identity_store_id, filters=filters, max_results=max_results, next_token=next_token
+        )
+    paginator = _Paginator(
+        max_results=max_results,
+        max_results_default=_LIST_USERS_PAGINATION.get("limit_default"),
+        starting_token=next_token,
+        unique_attribute=_LIST_USERS_PAGINATION.get("unique_attribute"),
+        param_values_to_check={"identity_store_id": identity_store_id, "filters": filters},
+        fail_on_invalid_token=_LIST_USERS_PAGINATION.get("fail_on_invalid_token", True),
+    )
+    store = self._IdentityStoreBackend__get_identity_store(identity_store_id)  # type: ignore[attr-defined]
+    users = store.users
+    keys = list(users)
+    start = 0
+    if next_token:
+        # moto's predicate reads the token for each user in turn: with no user it reads
+        # nothing, and a token of another shape then fails as a token not found.
+        parsed = paginator._parsed_token
+        wanted = parsed["uniqueAttributes"].split("|")[0] if parsed is not None and keys else None
+        if wanted is not None and wanted in users:
+            start = keys.index(wanted)
+        elif paginator._fail_on_invalid_token:
+            raise _InvalidToken("Resource not found!")
+        else:
+            return [], None
+    end = min(start + paginator._max_results, len(keys))
+    page = [_user_dict(users[key]) for key in keys[start:end]]
+    token = paginator._build_next_token(users[keys[end]]) if page and end < len(keys) else None
+    return page, token
+
+
+_IdentityStoreBackend.list_users = list_users  # type: ignore[method-assign]
+
+IDENTITYSTORE_ORIGINALS: list[tuple[Any, str, Any]] = [(_IdentityStoreBackend, "list_users", _original_list_users)]

@@ -877,3 +877,101 @@ def test_the_state_dicts_refuse_mutators_that_would_bypass_their_indexes() -> No
     for call in (lambda: state.profiles.pop("x"), lambda: state.profiles.update({}), lambda: state.apps.clear()):
         with pytest.raises(TypeError):
             call()
+
+
+# ------------------------------------------------------------------ Identity Store ListUsers against moto's own
+
+
+def _identity_backend() -> Any:
+    import config
+    import identitystore_ext  # noqa: F401  (the emulator's store rules, as in the server)
+    from moto.identitystore.models import IdentityStoreBackend
+
+    return IdentityStoreBackend("us-east-1", config.SETTINGS.identity_center_account), config.SETTINGS.identity_stores[0]
+
+
+def _outcome(call: Any, **kwargs: Any) -> Any:
+    try:
+        return "ok", call(**kwargs)
+    except Exception as exc:  # the same failure, of the same type and text
+        return "error", type(exc).__name__, str(exc)
+
+
+def test_list_users_pages_are_moto_pages_and_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto.utilities.paginator import Paginator
+
+    backend, store_id = _identity_backend()
+    original = speedups.IDENTITYSTORE_ORIGINALS[0][2]
+    rng = random.Random(14)
+
+    def both(**kwargs: Any) -> Any:
+        fast = _outcome(lambda **kw: speedups.list_users(backend, **kw), identity_store_id=store_id, **kwargs)
+        slow = _outcome(lambda **kw: original(backend, **kw), identity_store_id=store_id, **kwargs)
+        assert fast == slow, kwargs
+        return fast
+
+    def create(j: int) -> str:
+        name = {"GivenName": f"g{j}", "FamilyName": "F", "MiddleName": rng.choice(["M", None])}
+        user_id, _ = backend.create_user(
+            store_id, f"user-{j}", name, f"U {j}", "", "", [{"Value": f"u{j}@example.com"}], [], [], "", "", "", "", ""
+        )
+        if rng.random() < 0.3:  # a user without a name (moto lists Name only when there is one)
+            store = backend._IdentityStoreBackend__get_identity_store(store_id)
+            store.users[user_id] = store.users[user_id]._replace(Name=None)
+        return user_id
+
+    # An empty store: a first page, and a token (of a user that is gone) that cannot be found.
+    assert both(filters=None)[1] == ([], None)
+    ids = [create(j) for j in range(120)]
+    stale = both(filters=None, max_results=1)[1][1]
+    assert stale is not None
+    store = backend._IdentityStoreBackend__get_identity_store(store_id)
+    saved = dict(store.users)
+    store.users.clear()
+    assert both(filters=None, next_token=stale)[0] == "error"
+    store.users.update(saved)
+
+    pages = 0
+    for _ in range(30):
+        # The store changes between walks: users deleted, renamed (kept in place), added.
+        for user_id in rng.sample(ids, 3):
+            if user_id in store.users:
+                del store.users[user_id]
+        for user_id in rng.sample(ids, 3):
+            if user_id in store.users:
+                store.users[user_id] = store.users[user_id]._replace(DisplayName=f"renamed {rng.random()}")
+        for _ in range(rng.randrange(4)):
+            ids.append(create(len(ids)))
+        limit = rng.choice([None, 0, 1, 2, 3, 7, 50, 100])
+        seen: list[str] = []
+        token = None
+        while True:
+            kind, *rest = both(filters=None, max_results=limit, next_token=token)
+            assert kind == "ok", rest
+            page, token = rest[0]
+            seen += [user["UserId"] for user in page]
+            pages += 1
+            if token is None:
+                break
+            if rng.random() < 0.1:  # the next page's first user deleted: a token not found
+                gone = Paginator()._token_decoder.decode(token)["uniqueAttributes"]
+                kept = dict(store.users)
+                del store.users[gone]
+                assert both(filters=None, max_results=limit, next_token=token)[0] == "error"
+                store.users.clear()
+                store.users.update(kept)  # back, in the same order
+        assert seen == list(store.users)
+    assert pages > 60
+
+    # Tokens made for other parameters, or not tokens at all; filters are moto's path.
+    assert both(filters=None, next_token="not a token")[0] == "error"
+    filtered = [{"AttributePath": "UserName", "AttributeValue": "user-5"}]
+    first = both(filters=None, max_results=2)[1][1]
+    assert both(filters=filtered, next_token=first)[0] == "error"
+    assert both(filters=filtered)[0] == "ok"
+    forged = Paginator()._token_encoder.encode(
+        {"parameterChecksum": Paginator(param_values_to_check={"identity_store_id": store_id, "filters": None})._param_checksum}
+    )
+    assert both(filters=None, next_token=forged)[0] == "error"
+    store.users.clear()
+    assert both(filters=None, next_token=forged)[0] == "error"
