@@ -710,3 +710,83 @@ async fn a_hub_elsewhere_reads_identity_center_through_the_identity_role() {
         "{report}"
     );
 }
+
+/// Every place's credentials are fetched once per client, however many places there are. The
+/// SDK's shared identity cache (the one `aws_config::load` makes) keeps at most 64 partitions,
+/// one per client and credentials provider, and evicts one when it is full: with more than
+/// that many clients, an evicted place's credentials were fetched again (an AssumeRole) by its
+/// next call. Here 40 places, each with a SageMaker and an EC2 client (80 assumed-role
+/// clients), are called three times each: 80 AssumeRole calls, no more.
+#[tokio::test]
+async fn each_place_assumes_its_role_once_per_client_however_many_places() {
+    use warden::adapters::{CallRate, PerDomain, Reach};
+    use warden::policy::Policy;
+
+    const PLACES: u64 = 40;
+    let world = World::new().await.expect("world");
+    let mut source = String::from("[identity_store]\nid = \"d-9067c0ffee\"\n\n");
+    for i in 0..PLACES {
+        let account = format!("{:012}", 600_000_000_000 + i);
+        let region = if i % 2 == 0 { "eu-west-1" } else { "us-west-2" };
+        world
+            .emulator
+            .create_role(&account, "studio-warden-spoke", &trusting(HUB))
+            .await
+            .expect("CreateRole");
+        source.push_str(&format!(
+            "[[domains]]\nname = \"p{i}\"\nid = \"d-place{i:05}\"\naccount = \"{account}\"\nregion = \"{region}\"\n\n"
+        ));
+    }
+    source.push_str("[[mappings]]\ngroup = \"g\"\ndomain = \"p0\"\npriority = 1\nexecution_role = \"arn:aws:iam::600000000000:role/r\"\n");
+    let policy = Policy::parse_at(&source, "test", &std::collections::BTreeMap::new(), &hub())
+        .expect("a valid policy");
+    let sagemaker = PerDomain::for_policy(
+        aws_sdk_sagemaker::Client::new(&world.sdk),
+        CallRate::per_second(100),
+        &policy,
+        Reach::new(&world.sdk, None, 100),
+    );
+    let ec2 = PerDomain::for_policy(
+        aws_sdk_ec2::Client::new(&world.sdk),
+        CallRate::per_second(100),
+        &policy,
+        Reach::new(&world.sdk, None, 100),
+    );
+    let before = world.emulator.stats().await.expect("stats");
+    for _ in 0..3 {
+        for domain in &policy.domains {
+            let sm = sagemaker.at(&domain.id).await.expect("a client");
+            // No such domain in that account: refused by SageMaker, so signed and admitted.
+            let err = sm
+                .client
+                .describe_domain()
+                .domain_id(domain.id.as_str())
+                .send()
+                .await
+                .expect_err("no such domain");
+            assert!(
+                err.as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found()),
+                "{domain:?}: {err:?}"
+            );
+            let vpcs = ec2
+                .at(&domain.id)
+                .await
+                .expect("a client")
+                .client
+                .describe_vpcs()
+                .send()
+                .await;
+            assert!(vpcs.is_ok(), "{domain:?}: {vpcs:?}");
+        }
+    }
+    let after = world.emulator.stats().await.expect("stats");
+    let assumed = |stats: &std::collections::BTreeMap<String, u64>| {
+        stats.get("sts:AssumeRole").copied().unwrap_or(0)
+    };
+    assert_eq!(
+        assumed(&after) - assumed(&before),
+        2 * PLACES,
+        "one AssumeRole per place and client"
+    );
+}

@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use aws_config::identity::IdentityCache;
 use aws_config::sts::AssumeRoleProvider;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 use aws_smithy_http_client::tls;
@@ -119,12 +120,19 @@ impl Reach {
             builder = builder.region(Region::new(region.to_owned()));
         }
         if let Some(role) = role {
-            builder = builder.credentials_provider(SharedCredentialsProvider::new(AssumedRole {
-                role: role.to_owned(),
-                region: region.map(str::to_owned),
-                base: self.sdk.clone(),
-                provider: OnceCell::new(),
-            }));
+            builder = builder
+                .credentials_provider(SharedCredentialsProvider::new(AssumedRole {
+                    role: role.to_owned(),
+                    region: region.map(str::to_owned),
+                    base: self.sdk.clone(),
+                    provider: OnceCell::new(),
+                }))
+                // An identity cache of its own. The one `aws_config::load` makes is shared by
+                // every client built from the configuration and keeps at most 64 partitions
+                // (one per client), evicting one when it is full: with a SageMaker and an EC2
+                // client per place, past about 30 places an evicted place's credentials were
+                // fetched again, an AssumeRole, by its next call.
+                .identity_cache(IdentityCache::lazy().build());
         }
         builder.build()
     }
