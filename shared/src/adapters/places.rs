@@ -20,6 +20,7 @@ use aws_smithy_runtime_api::client::http::{
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
 use tokio::sync::OnceCell;
@@ -78,6 +79,12 @@ impl HttpConnector for PacedConnector {
 
 /// `sdk` with its HTTP client paced by `rate` (see [`Paced`]): the configuration's own client
 /// if it has one, else the SDK's default (rustls with aws-lc).
+///
+/// The SDK's stalled-stream protection for uploads is off for a paced client (for downloads it
+/// stays as configured). It times the request body from before the HTTP client is called, so a
+/// request waiting for its limiter's token sends 0 bytes a second all that time, and a wait
+/// longer than its grace period (5 s by default) failed the call as a dispatch timeout. These
+/// requests' bodies are small JSON documents, sent at once when their token comes.
 pub fn paced(sdk: &SdkConfig, rate: CallRate) -> SdkConfig {
     let inner = sdk.http_client().unwrap_or_else(|| {
         aws_smithy_http_client::Builder::new()
@@ -86,9 +93,17 @@ pub fn paced(sdk: &SdkConfig, rate: CallRate) -> SdkConfig {
             ))
             .build_https()
     });
+    let stalled = sdk.stalled_stream_protection();
+    let mut protection = StalledStreamProtectionConfig::enabled().upload_enabled(false);
+    if let Some(configured) = &stalled {
+        protection = protection
+            .grace_period(configured.grace_period())
+            .download_enabled(configured.download_enabled());
+    }
     sdk.clone()
         .into_builder()
         .http_client(Paced { inner, rate })
+        .stalled_stream_protection(protection.build())
         .build()
 }
 
@@ -354,6 +369,57 @@ mod tests {
         // A domain elsewhere the policy does not name has no client.
         let stranger = DomainId::parse("d-x@444444444444/eu-west-1").expect("valid");
         assert!(clients.at(&stranger).await.is_err());
+    }
+
+    /// A request that waits for its token longer than the SDK's stalled-stream grace period is
+    /// sent when its token comes, not failed as a stalled upload: here the grace period is 1 s
+    /// and the fourth of four requests at once waits about 3 s at 1 a second.
+    #[tokio::test]
+    async fn a_request_waiting_for_its_token_is_not_a_stalled_upload() {
+        #[derive(Debug)]
+        struct Answer;
+        impl HttpConnector for Answer {
+            fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+                let mut response = aws_smithy_runtime_api::client::orchestrator::HttpResponse::new(
+                    200.try_into().expect("a status"),
+                    aws_smithy_types::body::SdkBody::from("{}"),
+                );
+                response
+                    .headers_mut()
+                    .insert("content-type", "application/x-amz-json-1.1");
+                HttpConnectorFuture::ready(Ok(response))
+            }
+        }
+        #[derive(Debug)]
+        struct Fake;
+        impl HttpClient for Fake {
+            fn http_connector(
+                &self,
+                _settings: &HttpConnectorSettings,
+                _components: &RuntimeComponents,
+            ) -> SharedHttpConnector {
+                SharedHttpConnector::new(Answer)
+            }
+        }
+        let sdk = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("AKIDTEST", "secret", None, None, "test"),
+            ))
+            .http_client(Fake)
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .stalled_stream_protection(
+                StalledStreamProtectionConfig::enabled()
+                    .grace_period(std::time::Duration::from_secs(1))
+                    .build(),
+            )
+            .build();
+        let client = aws_sdk_sagemaker::Client::new(&paced(&sdk, CallRate::per_second(1)));
+        let calls = (0..4).map(|_| client.describe_domain().domain_id("d-x").send());
+        for answer in futures::future::join_all(calls).await {
+            assert!(answer.is_ok(), "{answer:?}");
+        }
     }
 
     /// Every request through a paced connector takes a token, so requests of one place are

@@ -553,6 +553,18 @@ async fn snapshot(org: &Org) -> Result<Snapshot> {
             stats["rate_limited"]
         );
     }
+    // Every call so far (throttled ones too), by operation, for the services a sweep spends on.
+    let by_operation: BTreeMap<&str, u64> = stats["calls"]
+        .as_object()
+        .map(|calls| {
+            calls
+                .iter()
+                .filter(|(k, _)| k.starts_with("sagemaker:") || k.starts_with("sts:"))
+                .filter_map(|(k, v)| Some((k.as_str(), v.as_u64()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    eprintln!("  calls so far, by operation: {by_operation:?}");
     Ok((
         admitted(&stats, "sagemaker"),
         admitted(&stats, "identitystore"),
