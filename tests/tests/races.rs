@@ -3,7 +3,7 @@
 //! reconciles from the truth as it is now, and the ledger holds exactly one row for what
 //! happened once.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use serde_json::json;
 use warden::Result;
@@ -20,9 +20,31 @@ use warden_tests::fixture::*;
 
 /// The ledger, except that the first time a `Create` is committed, "another invocation"
 /// commits the same creation first (the same record version, its own history row).
+///
+/// Or (`bumps`), the first `bumps` times a record is written other than by a `Create`,
+/// "another invocation" writes the user's record first (the same content, the next version),
+/// so that this run's write conflicts and its re-read plans a write again.
 struct Overtaken {
     inner: DynamoLedger,
     fired: AtomicBool,
+    bumps: AtomicU32,
+}
+
+impl Overtaken {
+    /// "Another invocation" writes the user's record (the same content, the next version)
+    /// before this run's write, while bumps are left.
+    async fn bump(&self, record: &UserRecord) -> Result<()> {
+        if self
+            .bumps
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+            && let Some(mut theirs) = self.inner.record(&record.domain, &record.user).await?
+        {
+            theirs.version += 1;
+            self.inner.put_record(&theirs).await?;
+        }
+        Ok(())
+    }
 }
 
 impl Ledger for Overtaken {
@@ -33,12 +55,16 @@ impl Ledger for Overtaken {
         self.inner.records(domain).await
     }
     async fn put_record(&self, record: &UserRecord) -> Result<()> {
+        self.bump(record).await?;
         self.inner.put_record(record).await
     }
     async fn append(&self, entry: &HistoryEntry) -> Result<()> {
         self.inner.append(entry).await
     }
     async fn commit(&self, record: &UserRecord, entry: &HistoryEntry) -> Result<()> {
+        if entry.action != "Create" {
+            self.bump(record).await?;
+        }
         if entry.action == "Create" && !self.fired.swap(true, Ordering::SeqCst) {
             let theirs = HistoryEntry {
                 trigger: "the-other-invocation".into(),
@@ -128,6 +154,7 @@ async fn a_run_overtaken_by_another_re_reads_the_user_and_does_not_fail() {
         ledger: Overtaken {
             inner: world.engine.ledger.clone(),
             fired: AtomicBool::new(false),
+            bumps: AtomicU32::new(0),
         },
         options: world.engine.options.clone(),
     };
@@ -282,4 +309,82 @@ async fn concurrent_deliveries_that_meet_in_a_transaction_answer_retryable_and_c
             .is_none_or(|a| a.iter().all(|x| x["action"] != "Update")),
         "{again:#}"
     );
+}
+
+/// Another invocation writes the user's record under each of this run's first three reads (an
+/// event and two sweeps at once can): the run reads the user again each time and its fourth
+/// read succeeds; with a record that keeps changing it gives up after `SETTLE_PASSES`
+/// re-reads with a failure a retry can fix.
+#[tokio::test]
+async fn a_record_changed_under_several_reads_is_read_again_each_time() {
+    let mut world = World::new().await.expect("world");
+    let ann = world.add_user("ann@example.com").await.expect("user");
+    world.join(&ann, &world.researchers).await.expect("join");
+    world
+        .invoke(json!({"mode": "apply"}))
+        .await
+        .expect("onboarded");
+    // First a record that keeps changing (every write overtaken), then one that changes under
+    // three reads; each time a new instance type, so that the run plans an update of ann.
+    let rounds = [
+        (
+            warden::engine::SETTLE_PASSES + 1,
+            true,
+            "ml.t3.medium",
+            "ml.t3.large",
+        ),
+        (
+            warden::engine::SETTLE_PASSES,
+            false,
+            "ml.t3.large",
+            "ml.t3.xlarge",
+        ),
+    ];
+    for (bumps, fails, from, to) in rounds {
+        world.settle().await.expect("settled"); // SageMaker updates only a settled profile
+        world.edit_policy(from, to).expect("policy");
+        let engine = Engine {
+            policy: world.engine.policy.clone(),
+            directory: world.engine.directory.clone(),
+            studio: world.engine.studio.clone(),
+            ledger: Overtaken {
+                inner: world.engine.ledger.clone(),
+                fired: AtomicBool::new(true),
+                bumps: AtomicU32::new(bumps),
+            },
+            options: world.engine.options.clone(),
+        };
+        let inbound = warden::events::classify(
+            &json!({"mode": "apply"}),
+            &world.engine.policy.identity_store.id,
+        )
+        .expect("sweep");
+        let report = engine.handle(inbound, now(), None).await.expect("report");
+        assert_eq!(
+            engine.ledger.bumps.load(Ordering::SeqCst),
+            0,
+            "every bump happened: {:?}",
+            report
+                .actions
+                .iter()
+                .map(|a| (a.action.kind(), a.outcome.to_string()))
+                .collect::<Vec<_>>()
+        );
+        // One write per read: the first read's and each re-read's, all but the last one's
+        // overtaken (every one of them when the record keeps changing).
+        let conflict = warden::engine::Outcome::LedgerConflict.to_string();
+        let conflicts = report
+            .actions
+            .iter()
+            .filter(|a| a.outcome.to_string() == conflict)
+            .count();
+        assert_eq!(
+            report.actions.len() as u32,
+            warden::engine::SETTLE_PASSES + 1,
+            "{report:?}"
+        );
+        assert_eq!(conflicts as u32, bumps, "{report:?}");
+        assert_eq!(report.failures.is_empty(), !fails, "{report:?}");
+        assert_eq!(report.retryable_failure, fails, "{report:?}");
+    }
 }

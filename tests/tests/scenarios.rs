@@ -799,7 +799,7 @@ async fn a_sweep_cut_by_the_deadline_resumes_on_the_next_run() {
 }
 
 /// The event handler and two sweeps at once over the same users: one profile per user, every
-/// user recorded once as created, no failure.
+/// user's profile recorded as made once (a later run may record adopting it), no failure.
 #[tokio::test]
 async fn an_event_and_two_sweeps_at_once_agree() {
     let world = World::new().await.expect("world");
@@ -827,6 +827,11 @@ async fn an_event_and_two_sweeps_at_once_agree() {
         users.len(),
         "no duplicates"
     );
+    // A sweep that listed the domain before another invocation created a profile, and read
+    // the ledger after it recorded it, sees "active, profile missing" and creates it again:
+    // SageMaker answers that it exists and the profile is adopted (recorded as such), never
+    // made twice. So exactly one creation that made the profile; adoptions may follow it.
+    let adopted = warden::engine::Outcome::Adopted.to_string();
     for (user, _) in &users {
         let record = world.record(user).await.expect("ledger").expect("a record");
         assert_eq!(record.phase, Phase::Active);
@@ -836,10 +841,10 @@ async fn an_event_and_two_sweeps_at_once_agree() {
             .expect("history")
             .into_iter()
             .collect();
+        let made = created.iter().filter(|h| h.outcome != adopted).count();
         assert_eq!(
-            created.len(),
-            1,
-            "{user}: exactly one creation recorded: {created:?}"
+            made, 1,
+            "{user}: exactly one creation made the profile: {created:?}"
         );
     }
 }

@@ -36,6 +36,10 @@ pub use outcome::{ActionReport, Outcome, Progress, Report};
 pub(crate) use run::Run;
 pub use worker::{PASS_PAUSE, WORK_PASSES, WorkError, Worked, entitlements};
 
+/// How many times a run re-reads the users whose ledger record another invocation changed
+/// under it (see `Engine::settle_conflicts`).
+pub const SETTLE_PASSES: u32 = 3;
+
 use crate::deadline::within;
 use crate::drift::ports::FindingStore;
 use crate::error::{Result, WardenError};
@@ -297,30 +301,40 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
 
     /// Optimistic concurrency's second half: the users whose record another invocation
     /// changed under this run are re-read (directory, profile, record) and reconciled once
-    /// more, from the truth as it is now. If one conflicts again, that is a (retryable)
-    /// failure of this run; the next run or the redelivered event settles it.
+    /// more, from the truth as it is now, up to [`SETTLE_PASSES`] times: each conflict means
+    /// another invocation wrote that record, and with several at once (an event and two
+    /// sweeps) one re-read can meet the next of their writes. A user still conflicting after
+    /// that is a (retryable) failure of this run; the next run or the redelivered event
+    /// settles it.
     async fn settle_conflicts(&self, run: &Run, mut report: Report) -> Result<Report> {
-        let users = std::mem::take(&mut report.conflicted);
-        if users.is_empty() {
-            return Ok(report);
+        let mut users = std::mem::take(&mut report.conflicted);
+        let mut pass = 0;
+        while !users.is_empty() {
+            if pass == SETTLE_PASSES {
+                for user in users {
+                    report.retryable_failure = true;
+                    report.failures.push(format!(
+                        "{}: the ledger record changed under each of this run's {} reads; left to the next run",
+                        user.as_str(),
+                        SETTLE_PASSES + 1
+                    ));
+                }
+                break;
+            }
+            pass += 1;
+            tracing::info!(
+                users = users.len(),
+                pass,
+                "re-reading users another invocation changed under this run"
+            );
+            let mut again = self.reconcile_users(run, &users).await?;
+            users = std::mem::take(&mut again.conflicted);
+            report.complete &= again.complete;
+            report.retryable_failure |= again.retryable_failure;
+            report.failures.extend(again.failures);
+            report.actions.extend(again.actions);
+            report.held.extend(again.held);
         }
-        tracing::info!(
-            users = users.len(),
-            "re-reading users another invocation changed under this run"
-        );
-        let mut again = self.reconcile_users(run, &users).await?;
-        for user in std::mem::take(&mut again.conflicted) {
-            report.retryable_failure = true;
-            report.failures.push(format!(
-                "{}: the ledger record changed twice under this run; left to the next run",
-                user.as_str()
-            ));
-        }
-        report.complete &= again.complete;
-        report.retryable_failure |= again.retryable_failure;
-        report.failures.extend(again.failures);
-        report.actions.extend(again.actions);
-        report.held.extend(again.held);
         Ok(report)
     }
 }
