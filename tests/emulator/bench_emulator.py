@@ -249,6 +249,18 @@ class Recorder:
         return out
 
 
+    def listed(self, operation: str, fn: Any, key: str, **kwargs: Any) -> int:
+        """Every page of a listing (100 a page), each call recorded; returns the items listed."""
+        items = 0
+        token = None
+        while True:
+            page = self.call(operation, fn, MaxResults=100, **kwargs, **({"NextToken": token} if token else {})) or {}
+            items += len(page.get(key, []))
+            token = page.get("NextToken")
+            if not token:
+                return items
+
+
 def rate(events: list[tuple[float, str]], start: float) -> tuple[float, float]:
     """(requests/s, profiles/s) over the events, timed from ``start``."""
     if not events:
@@ -284,26 +296,12 @@ def directory(emu: Emulator, args: argparse.Namespace) -> int:
     ids = client(emu.url, "identitystore", HUB_REGION, key=HUB)
     rec = Recorder()
     cpu0 = emu.cpu_seconds()
-    users = members = 0
-    token = None
-    while True:
-        page = rec.call("ListUsers", ids.list_users, IdentityStoreId=STORE, MaxResults=100, **({"NextToken": token} if token else {})) or {}
-        users += len(page.get("Users", []))
-        token = page.get("NextToken")
-        if not token:
-            break
+    users = rec.listed("ListUsers", ids.list_users, "Users", IdentityStoreId=STORE)
     cpu1 = emu.cpu_seconds()
-    for group in seeded["groups"].values():
-        token = None
-        while True:
-            kwargs: dict[str, Any] = {"IdentityStoreId": STORE, "GroupId": group, "MaxResults": 100}
-            if token:
-                kwargs["NextToken"] = token
-            page = rec.call("ListGroupMemberships", ids.list_group_memberships, **kwargs) or {}
-            members += len(page.get("GroupMemberships", []))
-            token = page.get("NextToken")
-            if not token:
-                break
+    members = sum(
+        rec.listed("ListGroupMemberships", ids.list_group_memberships, "GroupMemberships", IdentityStoreId=STORE, GroupId=group)
+        for group in seeded["groups"].values()
+    )
     cpu2 = emu.cpu_seconds()
     calls = {op: sum(1 for _, name in rec.done if name == op) for op in ("ListUsers", "ListGroupMemberships")}
     print(f"directory: {args.accounts} groups, {args.accounts * args.users} users")
@@ -432,16 +430,7 @@ def run(emu: Emulator, args: argparse.Namespace) -> int:
     for a, domain in enumerate(domains):
         sm = per_thread[0][1][a]
         sweep.call("DescribeDomain", sm.describe_domain, DomainId=domain)
-        token = None
-        while True:
-            kwargs: dict[str, Any] = {"DomainIdEquals": domain, "MaxResults": 100}
-            if token:
-                kwargs["NextToken"] = token
-            page = sweep.call("ListUserProfiles", sm.list_user_profiles, **kwargs) or {}
-            listed += len(page.get("UserProfiles", []))
-            token = page.get("NextToken")
-            if not token:
-                break
+        listed += sweep.listed("ListUserProfiles", sm.list_user_profiles, "UserProfiles", DomainIdEquals=domain)
         sweep.call(
             "Query",
             hub_ddb.query,

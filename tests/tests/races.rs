@@ -11,7 +11,7 @@ use warden::adapters::DynamoLedger;
 use warden::drift::model::{AlertMessage, FindingState};
 use warden::drift::observed::Observation;
 use warden::drift::ports::FindingStore;
-use warden::engine::Engine;
+use warden::engine::{Engine, Report};
 use warden::ids::{DomainId, GroupId, MembershipId, ResourceName, UserId};
 use warden::model::{Epoch, Phase, UserRecord};
 use warden::ports::{HistoryEntry, Ledger, Pin, SweepSummary};
@@ -142,19 +142,17 @@ impl FindingStore for Overtaken {
     }
 }
 
-#[tokio::test]
-async fn a_run_overtaken_by_another_re_reads_the_user_and_does_not_fail() {
-    let world = World::new().await.expect("world");
-    let ann = world.add_user("ann@example.com").await.expect("user");
-    world.join(&ann, &world.researchers).await.expect("join");
+/// An apply sweep by the world's engine over [`Overtaken`] (its `Create` race already spent
+/// when `fired`; `bumps` writes overtaken): the ledger wrapper afterwards, and the report.
+async fn sweep_overtaken(world: &World, fired: bool, bumps: u32) -> (Overtaken, Report) {
     let engine = Engine {
         policy: world.engine.policy.clone(),
         directory: world.engine.directory.clone(),
         studio: world.engine.studio.clone(),
         ledger: Overtaken {
             inner: world.engine.ledger.clone(),
-            fired: AtomicBool::new(false),
-            bumps: AtomicU32::new(0),
+            fired: AtomicBool::new(fired),
+            bumps: AtomicU32::new(bumps),
         },
         options: world.engine.options.clone(),
     };
@@ -164,10 +162,16 @@ async fn a_run_overtaken_by_another_re_reads_the_user_and_does_not_fail() {
     )
     .expect("sweep");
     let report = engine.handle(inbound, now(), None).await.expect("report");
-    assert!(
-        engine.ledger.fired.load(Ordering::SeqCst),
-        "the race happened"
-    );
+    (engine.ledger, report)
+}
+
+#[tokio::test]
+async fn a_run_overtaken_by_another_re_reads_the_user_and_does_not_fail() {
+    let world = World::new().await.expect("world");
+    let ann = world.add_user("ann@example.com").await.expect("user");
+    world.join(&ann, &world.researchers).await.expect("join");
+    let (ledger, report) = sweep_overtaken(&world, false, 0).await;
+    assert!(ledger.fired.load(Ordering::SeqCst), "the race happened");
     assert!(report.failures.is_empty(), "{report:?}");
     let outcomes: Vec<(&str, String)> = report
         .actions
@@ -343,25 +347,9 @@ async fn a_record_changed_under_several_reads_is_read_again_each_time() {
     for (bumps, fails, from, to) in rounds {
         world.settle().await.expect("settled"); // SageMaker updates only a settled profile
         world.edit_policy(from, to).expect("policy");
-        let engine = Engine {
-            policy: world.engine.policy.clone(),
-            directory: world.engine.directory.clone(),
-            studio: world.engine.studio.clone(),
-            ledger: Overtaken {
-                inner: world.engine.ledger.clone(),
-                fired: AtomicBool::new(true),
-                bumps: AtomicU32::new(bumps),
-            },
-            options: world.engine.options.clone(),
-        };
-        let inbound = warden::events::classify(
-            &json!({"mode": "apply"}),
-            &world.engine.policy.identity_store.id,
-        )
-        .expect("sweep");
-        let report = engine.handle(inbound, now(), None).await.expect("report");
+        let (ledger, report) = sweep_overtaken(&world, true, bumps).await;
         assert_eq!(
-            engine.ledger.bumps.load(Ordering::SeqCst),
+            ledger.bumps.load(Ordering::SeqCst),
             0,
             "every bump happened: {:?}",
             report

@@ -308,20 +308,10 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
     /// settles it.
     async fn settle_conflicts(&self, run: &Run, mut report: Report) -> Result<Report> {
         let mut users = std::mem::take(&mut report.conflicted);
-        let mut pass = 0;
-        while !users.is_empty() {
-            if pass == SETTLE_PASSES {
-                for user in users {
-                    report.retryable_failure = true;
-                    report.failures.push(format!(
-                        "{}: the ledger record changed under each of this run's {} reads; left to the next run",
-                        user.as_str(),
-                        SETTLE_PASSES + 1
-                    ));
-                }
+        for pass in 1..=SETTLE_PASSES {
+            if users.is_empty() {
                 break;
             }
-            pass += 1;
             tracing::info!(
                 users = users.len(),
                 pass,
@@ -334,6 +324,14 @@ impl<D: Directory, S: Studio, L: Store> Engine<D, S, L> {
             report.failures.extend(again.failures);
             report.actions.extend(again.actions);
             report.held.extend(again.held);
+        }
+        for user in users {
+            report.retryable_failure = true;
+            report.failures.push(format!(
+                "{}: the ledger record changed under each of this run's {} reads; left to the next run",
+                user.as_str(),
+                SETTLE_PASSES + 1
+            ));
         }
         Ok(report)
     }

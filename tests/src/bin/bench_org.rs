@@ -443,11 +443,7 @@ async fn timeline(org: &Org, on: bool) -> Result<()> {
             .await?;
         return Ok(());
     }
-    let (_, body) = org
-        .emulator
-        .raw_request("GET", "/_emulator/stats", "")
-        .await?;
-    let stats: Value = serde_json::from_str(&body)?;
+    let stats = emulator_stats(org).await?;
     let calls = stats["timeline"].as_array().cloned().unwrap_or_default();
     let start = calls
         .iter()
